@@ -1,0 +1,215 @@
+"""Loading and validating all input tables together: every problem in every file, reported at once."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from rebalancer.config import Config
+from rebalancer.problems import InputRejected, Problem
+from rebalancer.schema import CHILDREN, DECISIONS, TRAVEL, WORKERS
+from rebalancer.tables import read_table
+
+
+@dataclass
+class Inputs:
+    """The validated, typed tables; defaults of optional columns are filled in."""
+
+    workers: pd.DataFrame
+    children: pd.DataFrame
+    decisions: pd.DataFrame
+    travel: pd.DataFrame | None
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def sha256(self) -> dict[str, str]:
+        return {name: file_sha256(path) for name, path in self.files.items()}
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fill_defaults(workers: pd.DataFrame, children: pd.DataFrame) -> None:
+    """Optional columns take the contract's defaults where a cell is empty."""
+    workers["agency"] = workers["agency"].fillna(False).astype(bool)
+    workers["available"] = workers["available"].fillna(True).astype(bool)
+    workers["reduction_pct"] = workers["reduction_pct"].fillna(0.0)
+    children["in_proceedings"] = children["in_proceedings"].fillna(False).astype(bool)
+    children["pinned"] = children["pinned"].fillna(False).astype(bool)
+    children["priority"] = children["priority"].replace("", "medium")
+
+
+def _duplicates(df: pd.DataFrame, column: str, file: str, what: str) -> list[Problem]:
+    """Each ID names exactly one row."""
+    dup = df[column].ne("") & df[column].duplicated(keep=False)
+    return [Problem(file, row, column, f"{what} {ident!r} appears more than once",
+                    f"give each {what} its own ID or remove the repeated row")
+            for row, ident in zip(df.loc[dup, "_row"], df.loc[dup, column], strict=True)]
+
+
+def _unknown_workers(df: pd.DataFrame, column: str, known: set[str], file: str,
+                     fix: str) -> list[Problem]:
+    """A reference to a worker must name a row of the workers table."""
+    problems = []
+    values = df[column]
+    if values.map(lambda v: isinstance(v, tuple)).any():
+        for row, ids in zip(df["_row"], values, strict=True):
+            for ident in ids:
+                if ident not in known:
+                    problems.append(Problem(file, row, column, f"worker {ident!r} is not in the "
+                                            "workers table", fix))
+        return problems
+    bad = values.ne("") & ~values.isin(known)
+    return [Problem(file, row, column, f"worker {ident!r} is not in the workers table", fix)
+            for row, ident in zip(df.loc[bad, "_row"], values[bad], strict=True)]
+
+
+def _coordinates_paired(df: pd.DataFrame, lat: str, lon: str, file: str) -> list[Problem]:
+    """Latitude and longitude come together or not at all."""
+    half = df[lat].isna() != df[lon].isna()
+    return [Problem(file, row, f"{lat}/{lon}", "only one of the two coordinates is given",
+                    "give both coordinates or neither") for row in df.loc[half, "_row"]]
+
+
+def _geography_inputs(cfg: Config, workers: pd.DataFrame, children: pd.DataFrame,
+                      travel: pd.DataFrame | None, files: dict[str, str]) -> list[Problem]:
+    """The km mode needs every coordinate; the minutes mode needs a travel table."""
+    mode = cfg["rules"]["geography"]
+    problems = []
+    if mode == "km":
+        for df, lat, key, file in ((workers, "base_lat", "worker_id", files["workers"]),
+                                   (children, "lat", "child_id", files["children"])):
+            for row in df.loc[df[lat].isna(), "_row"]:
+                problems.append(Problem(file, row, lat, "no coordinates, but rules.geography is "
+                                        "'km'", "add coordinates, or set rules.geography to "
+                                        "'locality' or 'off'"))
+    if mode == "minutes" and travel is None:
+        problems.append(Problem(files.get("config", "configuration"), "-", "rules.geography",
+                                "'minutes' needs a travel table", "pass --travel FILE"))
+    return problems
+
+
+def _decision_conflicts(decisions: pd.DataFrame, children: pd.DataFrame,
+                        file: str) -> list[Problem]:
+    """Decisions about one child must not contradict each other, the child's pin or exclusions."""
+    problems: list[Problem] = []
+    if decisions.empty:
+        return problems
+    kid = children.set_index("child_id")
+    needs_worker = decisions["decision"].isin(["assign", "forbid"]) & decisions["worker_id"].eq("")
+    for row in decisions.loc[needs_worker, "_row"]:
+        problems.append(Problem(file, row, "worker_id", "assign and forbid need a worker",
+                                "fill in worker_id"))
+    known = decisions["child_id"].isin(kid.index)
+    for child_id, group in decisions[known & ~needs_worker].groupby("child_id", sort=True):
+        current = kid.at[child_id, "current_worker_id"]
+        pinned = bool(kid.at[child_id, "pinned"])
+        excluded = set(kid.at[child_id, "excluded_worker_ids"])
+        keeps = group[group["decision"] == "keep"]
+        assigns = set(group.loc[group["decision"] == "assign", "worker_id"])
+        forbids = set(group.loc[group["decision"] == "forbid", "worker_id"])
+        row = group["_row"].iloc[0]
+        say = lambda msg, fix, col="decision": problems.append(  # noqa: E731
+            Problem(file, row, col, f"child {child_id!r}: {msg}", fix))
+        stay = pinned or not keeps.empty
+        if not keeps.empty and current == "":
+            say("'keep' for a child with no current worker", "use 'assign' with a worker_id")
+        for w in keeps["worker_id"]:
+            if w not in ("", current):
+                say(f"'keep' names {w!r} but the current worker is {current!r}",
+                    "use 'assign' to move the child, or correct worker_id", "worker_id")
+        if len(assigns) > 1:
+            say(f"assigned to more than one worker ({', '.join(sorted(assigns))})",
+                "keep one 'assign' row")
+        if assigns & forbids:
+            say(f"both assigned to and forbidden {', '.join(sorted(assigns & forbids))}",
+                "remove one of the two rows")
+        if stay and assigns - {current}:
+            say("kept with the current worker (pinned or 'keep') but assigned elsewhere",
+                "remove the 'assign' row or unpin the child")
+        if stay and current in forbids and current != "":
+            say("kept with the current worker (pinned or 'keep') but that worker is forbidden",
+                "remove the 'forbid' row or unpin the child")
+        if assigns & excluded:
+            say(f"assigned to {', '.join(sorted(assigns & excluded))}, which is in the child's "
+                "excluded_worker_ids", "assign another worker or correct the exclusion",
+                "worker_id")
+    return problems
+
+
+def load_inputs(workers_path: Path, children_path: Path, decisions_path: Path | None,
+                travel_path: Path | None, cfg: Config, config_path: Path | None = None) -> Inputs:
+    """Read, parse and cross-check every table; raise InputRejected listing every problem."""
+    files = {"workers": workers_path, "children": children_path}
+    workers, problems = read_table(workers_path, WORKERS)
+    children, p = read_table(children_path, CHILDREN)
+    problems += p
+    decisions = pd.DataFrame({c.name: pd.Series(dtype=object) for c in DECISIONS.columns}
+                             | {"_row": pd.Series(dtype=object)})
+    if decisions_path is not None:
+        files["decisions"] = decisions_path
+        decisions, p = read_table(decisions_path, DECISIONS)
+        problems += p
+    travel = None
+    if travel_path is not None:
+        files["travel"] = travel_path
+        travel, p = read_table(travel_path, TRAVEL)
+        problems += p
+    if config_path is not None:
+        files["config"] = config_path
+    if problems:  # cross-references are meaningless over tables that did not parse
+        raise InputRejected(problems)
+    names = {k: str(v) for k, v in files.items()}
+    _fill_defaults(workers, children)
+    known_workers = set(workers["worker_id"])
+    known_children = set(children["child_id"])
+    problems += _duplicates(workers, "worker_id", names["workers"], "worker")
+    problems += _duplicates(children, "child_id", names["children"], "child")
+    problems += _unknown_workers(children, "current_worker_id", known_workers, names["children"],
+                                 "correct the ID, add the worker, or leave the cell empty if the "
+                                 "child is unallocated")
+    problems += _unknown_workers(children, "excluded_worker_ids", known_workers,
+                                 names["children"], "correct the ID or remove it from the list")
+    problems += _coordinates_paired(workers, "base_lat", "base_lon", names["workers"])
+    problems += _coordinates_paired(children, "lat", "lon", names["children"])
+    pinned_unallocated = children["pinned"] & children["current_worker_id"].eq("")
+    for row in children.loc[pinned_unallocated, "_row"]:
+        problems.append(Problem(names["children"], row, "pinned", "pinned but has no current "
+                                "worker", "unpin the child or fill in current_worker_id"))
+    if decisions_path is not None:
+        file = names["decisions"]
+        unknown_child = ~decisions["child_id"].isin(known_children)
+        for row, ident in zip(decisions.loc[unknown_child, "_row"],
+                              decisions.loc[unknown_child, "child_id"], strict=True):
+            problems.append(Problem(file, row, "child_id", f"child {ident!r} is not in the "
+                                    "children table", "correct the ID or remove the row"))
+        problems += _unknown_workers(decisions, "worker_id", known_workers, file,
+                                     "correct the ID or remove the row")
+        problems += _decision_conflicts(decisions, children, file)
+    if travel is not None:
+        file = names["travel"]
+        problems += _unknown_workers(travel, "worker_id", known_workers, file,
+                                     "correct the ID or remove the row")
+        unknown_child = ~travel["child_id"].isin(known_children)
+        for row in travel.loc[unknown_child, "_row"].head(200):
+            problems.append(Problem(file, row, "child_id", "child is not in the children table",
+                                    "correct the ID or remove the row"))
+        dup = travel.duplicated(["worker_id", "child_id"], keep="first")
+        for row in travel.loc[dup, "_row"].head(200):
+            problems.append(Problem(file, row, "worker_id/child_id", "this pair appears more "
+                                    "than once", "keep one row per worker and child"))
+    problems += _geography_inputs(cfg, workers, children, travel, names)
+    if problems:
+        raise InputRejected(problems)
+    workers["max_new_cases"] = workers["max_new_cases"].astype(float)
+    children["points"] = children["points"].astype(float)
+    return Inputs(workers=workers, children=children, decisions=decisions, travel=travel,
+                  files=files)
+

@@ -1,0 +1,32 @@
+"""Input problems: collected, never raised one at a time, so a user fixes everything in one pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with one cell, row, column or file, with the fix a user can apply."""
+
+    file: str
+    row: str  # "row 12 (child_id C0012)", or "-" when the problem is not about one row
+    column: str  # "-" when the problem is not about one column
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row != "-":
+            where += f": {self.row}"
+        if self.column != "-":
+            where += f", column {self.column}"
+        return f"{where}: {self.message}; fix: {self.fix}"
+
+
+class InputRejected(Exception):
+    """Raised at the end of validation when any problem was found; carries all of them."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__(f"{len(problems)} problem(s) in the inputs")

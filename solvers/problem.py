@@ -1,0 +1,108 @@
+"""The problem and solution types shared by every solver in this package."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+IntArray = NDArray[np.int64]
+
+
+class Status(enum.Enum):
+    """Our own outcome codes: a solver's native status never leaves this package."""
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    INFEASIBLE = "infeasible"
+    NO_SOLUTION = "no_solution"
+
+
+@dataclass
+class AssignmentProblem:
+    """Items to agents through candidate pairs; everything integer so CP-SAT can take it as is.
+
+    Objective (minimised): sum of chosen pair costs + skip cost of every optional item left
+    unassigned + overload_cost per unit of load above an agent's capacity + peak_cost per unit of
+    the highest load/capacity ratio (in 1/peak_scale steps) + new_limit_penalty per unit above an
+    agent's new-pair limit + group_split_cost per group whose items use more than one agent.
+    """
+
+    n_items: int
+    n_agents: int
+    pair_item: IntArray
+    pair_agent: IntArray
+    pair_cost: IntArray
+    pair_load: IntArray
+    item_must: NDArray[np.bool_]  # must be assigned (exactly one pair) vs at most one
+    item_skip_cost: IntArray  # cost when an optional item is left unassigned
+    agent_capacity: IntArray
+    overload_cost: int | None = None  # per load unit above capacity; None: capacity is hard
+    pair_new: IntArray | None = None  # counted against agent_new_limit
+    agent_new_limit: IntArray | None = None  # -1: no limit
+    new_limit_penalty: int | None = None  # per unit above the limit; None: the limit is hard
+    peak_cost: int = 0
+    peak_scale: int = 1000
+    item_group: IntArray | None = None  # -1: in no group
+    group_split_cost: int = 0
+    pair_budget: IntArray | None = None  # counted against budget
+    budget: int | None = None
+    hint: IntArray | None = None  # per item: the pair index to start from, -1 for none
+
+    def __post_init__(self) -> None:
+        p = len(self.pair_item)
+        for name in ("pair_agent", "pair_cost", "pair_load"):
+            if len(getattr(self, name)) != p:
+                raise ValueError(f"{name} has {len(getattr(self, name))} entries, expected {p}")
+        if p and (self.pair_item.min() < 0 or self.pair_item.max() >= self.n_items):
+            raise ValueError("pair_item out of range")
+        if p and (self.pair_agent.min() < 0 or self.pair_agent.max() >= self.n_agents):
+            raise ValueError("pair_agent out of range")
+        if (self.agent_capacity <= 0).any() and self.peak_cost:
+            raise ValueError("peak needs positive capacities")
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.pair_item)
+
+    def new_counts(self) -> IntArray:
+        return self.pair_new if self.pair_new is not None else np.zeros(self.n_pairs, np.int64)
+
+    def new_limits(self) -> IntArray:
+        if self.agent_new_limit is None:
+            return np.full(self.n_agents, -1, np.int64)
+        return self.agent_new_limit
+
+    def groups(self) -> IntArray:
+        if self.item_group is None:
+            return np.full(self.n_items, -1, np.int64)
+        return self.item_group
+
+    def budget_use(self) -> IntArray:
+        if self.pair_budget is None:
+            return np.zeros(self.n_pairs, np.int64)
+        return self.pair_budget
+
+
+@dataclass
+class Solution:
+    """The chosen pair per item (-1: unassigned), with the solver's own account of quality."""
+
+    status: Status
+    item_pair: IntArray
+    objective: float
+    bound: float
+    wall_time: float
+    source: str = "cp-sat"  # "cp-sat", or "greedy" when the solver found nothing in time
+    interrupted: bool = False
+    stats: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def gap(self) -> float:
+        if self.status is Status.OPTIMAL:
+            return 0.0
+        if not np.isfinite(self.objective) or not np.isfinite(self.bound):
+            return float("inf")
+        return abs(self.objective - self.bound) / max(abs(self.objective), 1e-9)
