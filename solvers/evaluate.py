@@ -20,6 +20,7 @@ class Evaluation:
     overload: IntArray
     peak: int  # in units of 1/peak_scale of load/capacity, rounded up
     split_groups: int
+    excess: int  # total new pairs above the agents' limits (only when the limits are soft)
 
 
 def _ceil_div(a: IntArray, b: IntArray) -> IntArray:
@@ -45,7 +46,7 @@ def evaluate(problem: AssignmentProblem, item_pair: IntArray) -> Evaluation:
         violations.append(f"{int((overload > 0).sum())} agent(s) over a hard capacity")
     limits = p.new_limits()
     excess = np.where(limits >= 0, np.maximum(new - limits, 0), 0)
-    if p.new_limit_penalty is None and excess.any():
+    if not p.new_limit_soft and excess.any():
         violations.append(f"{int((excess > 0).sum())} agent(s) over their new-pair limit")
     used = int(p.budget_use()[chosen].sum())
     if p.budget is not None and used > p.budget:
@@ -68,12 +69,11 @@ def evaluate(problem: AssignmentProblem, item_pair: IntArray) -> Evaluation:
         "pairs": int(p.pair_cost[chosen].sum()),
         "skipped": skip,
         "overload": int(overload.sum()) * (p.overload_cost or 0),
-        "new_limit": int(excess.sum()) * (p.new_limit_penalty or 0),
         "peak": peak * p.peak_cost,
         "split": split * p.group_split_cost,
     }
     return Evaluation(
         feasible=not violations, violations=violations, objective=sum(terms.values()),
         terms=terms, agent_load=load, agent_new=new, overload=overload, peak=peak,
-        split_groups=split,
+        split_groups=split, excess=int(excess.sum()),
     )

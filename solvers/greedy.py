@@ -39,6 +39,9 @@ def greedy(problem: AssignmentProblem, rule: Rule = "cheapest") -> IntArray:
     cap = np.maximum(p.agent_capacity, 1)
     groups = p.groups()
     group_agent: dict[int, set[int]] = {}
+    excess_price = 1.0 + float(p.pair_cost.clip(min=0).sum() + p.item_skip_cost.sum()
+                               + (p.overload_cost or 0) * p.pair_load.sum() + p.peak_cost * 10**6
+                               + p.group_split_cost * p.n_items)
 
     def take(i: int, k: int) -> None:
         nonlocal budget_left
@@ -69,7 +72,7 @@ def greedy(problem: AssignmentProblem, rule: Rule = "cheapest") -> IntArray:
             ok &= after <= p.agent_capacity[agents]
         lim = limits[agents]
         over_new = (lim >= 0) & (new[agents] + new_count[ks] > lim)
-        if p.new_limit_penalty is None:
+        if not p.new_limit_soft:
             ok &= ~over_new
         ok &= budget_use[ks] <= budget_left
         if not ok.any():
@@ -87,8 +90,8 @@ def greedy(problem: AssignmentProblem, rule: Rule = "cheapest") -> IntArray:
             cap_a = p.agent_capacity[agents]
             grow = np.maximum(after - cap_a, 0) - np.maximum(load[agents] - cap_a, 0)
             marginal += p.overload_cost * grow
-        if p.new_limit_penalty:
-            marginal += p.new_limit_penalty * np.where(over_new, new_count[ks], 0)
+        if p.new_limit_soft:  # excess comes first: dearer than anything else on offer
+            marginal += excess_price * np.where(over_new, new_count[ks], 0)
         if p.peak_cost:
             util = -((-after * p.peak_scale) // cap[agents])
             marginal += p.peak_cost * np.maximum(util - peak, 0)

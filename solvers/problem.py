@@ -42,7 +42,7 @@ class AssignmentProblem:
     overload_cost: int | None = None  # per load unit above capacity; None: capacity is hard
     pair_new: IntArray | None = None  # counted against agent_new_limit
     agent_new_limit: IntArray | None = None  # -1: no limit
-    new_limit_penalty: int | None = None  # per unit above the limit; None: the limit is hard
+    new_limit_soft: bool = False  # excess allowed, minimised before everything else
     peak_cost: int = 0
     peak_scale: int = 1000
     item_group: IntArray | None = None  # -1: in no group

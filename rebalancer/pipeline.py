@@ -1,0 +1,115 @@
+"""The rebalance, end to end: load -> validate -> build -> solve -> extract -> write."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rebalancer import __version__
+from rebalancer.config import Config
+from rebalancer.inputs import Inputs, load_inputs
+from rebalancer.model import COST_SCALE, CaseModel, build_case_model
+from rebalancer.outputs import check_output_dir, write_outputs
+from rebalancer.plan import build_plan, build_workers, kpis, objective_terms
+from solvers import Solution, solve
+from solvers.cpsat import Progress
+
+
+@dataclass
+class InputPaths:
+    workers: Path
+    children: Path
+    decisions: Path | None = None
+    travel: Path | None = None
+    config: Path | None = None
+
+    def all(self) -> list[Path]:
+        return [p for p in (self.workers, self.children, self.decisions, self.travel,
+                            self.config) if p is not None]
+
+
+@dataclass
+class Result:
+    model: CaseModel
+    solution: Solution
+    plan: pd.DataFrame
+    workers: pd.DataFrame
+    summary: dict[str, Any]
+    paths: dict[str, Path]
+
+
+def _finite(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else x
+
+
+def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: pd.DataFrame,
+              workers: pd.DataFrame, wall: float) -> dict[str, Any]:
+    """summary.json: enough to re-score the plan independently and to audit where it came from."""
+    terms = objective_terms(cm, plan, workers)
+    objective = sum(terms.values())
+    bound = sol.bound / COST_SCALE if math.isfinite(sol.bound) else None
+    gap = None
+    if bound is not None and objective > 0:
+        gap = max(0.0, (objective - bound) / objective)
+    elif bound is not None:
+        gap = 0.0
+    status = sol.status.value
+    forced = cm.forced
+    return {
+        "tool": "caseload-rebalancer",
+        "version": __version__,
+        "inputs": {name: {"path": str(p), "sha256": h}
+                   for (name, p), h in zip(inputs.files.items(), inputs.sha256().values(),
+                                           strict=True)},
+        "config": cfg.to_dict(),
+        "status": status,
+        "objective": round(objective, 4),
+        "best_bound": None if bound is None else round(bound, 4),
+        "gap": None if gap is None else round(gap, 6),
+        "wall_time": round(wall, 3),
+        "solver": {
+            "source": sol.source,
+            "interrupted": sol.interrupted,
+            "build_seconds": round(sol.stats.get("build_seconds", 0.0), 3),
+            "solve_seconds": round(sol.stats.get("solve_seconds", 0.0), 3),
+            "candidate_pairs": int(sol.stats.get("pairs", 0)),
+            "decision_units": int(cm.problem.n_items),
+            "phases": {k: round(v / (COST_SCALE if k in ("start_objective", "lp_bound") else 1), 3)
+                       for k, v in sol.stats.items() if math.isfinite(v)},
+        },
+        "objective_terms": {k: round(v, 4) for k, v in terms.items()},
+        "kpis": {
+            "before": kpis(plan, workers, forced, "before"),
+            "after": kpis(plan, workers, forced, "after"),
+        },
+        "conflicts": [c.__dict__ for c in cm.conflicts],
+        "no_eligible_worker": {
+            rule: int(n) for rule, n in cm.empty_rule[cm.empty_rule != ""].value_counts()
+            .sort_index().items()
+        },
+    }
+
+
+def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "parquet",
+              progress: Progress | None = None, stop: threading.Event | None = None) -> Result:
+    """Every stage in order; I/O happens only in the first and last lines."""
+    t0 = time.perf_counter()
+    check_output_dir(out, paths.all(), fmt)
+    inputs = load_inputs(paths.workers, paths.children, paths.decisions, paths.travel, cfg,
+                         paths.config)
+    cm = build_case_model(inputs, cfg)
+    s = cfg["solver"]
+    remaining = float(s["time_limit"]) - (time.perf_counter() - t0)
+    sol = solve(cm.problem, time_limit=max(remaining, 0.5), seed=int(s["seed"]),
+                threads=int(s["threads"]), progress=progress, stop=stop)
+    plan = build_plan(cm, sol)
+    workers = build_workers(cm, plan)
+    summary = summarise(inputs, cfg, cm, sol, plan, workers, time.perf_counter() - t0)
+    written = write_outputs(out, fmt, {"plan": plan, "workers": workers}, summary)
+    return Result(cm, sol, plan, workers, summary, written)

@@ -1,0 +1,211 @@
+"""Turning a solution into the contract's outputs: the plan, the workers table, KPIs, reasons.
+
+load -> validate -> build -> solve -> **extract** -> write.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rebalancer.model import CaseModel
+from rebalancer.rules import BoolArray, FloatArray, IntArray
+from solvers import Solution
+
+PLAN_COLUMNS = ["child_id", "family_id", "case_type", "points", "from_worker_id", "to_worker_id",
+                "action", "reasons", "travel_before", "travel_after"]
+WORKER_COLUMNS = ["worker_id", "team", "locality", "grade", "fte", "capacity_points",
+                  "load_before", "load_after", "children_before", "children_after",
+                  "utilisation_before", "utilisation_after", "new_children", "moved_out"]
+RULE_TO_REASON = {"GEOGRAPHY": "GEOGRAPHY", "GRADE": "GRADE", "SKILLS": "SKILLS",
+                  "EXCLUDED": "EXCLUDED", "PINNED": "DECISION"}
+
+
+def assigned_workers(cm: CaseModel, solution: Solution) -> IntArray:
+    """Worker index per child after the plan (-1: unallocated)."""
+    pair = solution.item_pair[cm.unit]
+    return np.where(pair >= 0, cm.unit_pair_worker[np.maximum(pair, 0)], -1)
+
+
+def travel_of(cm: CaseModel, child: IntArray, worker: IntArray) -> FloatArray:
+    """The travel measure of the plan: minutes where the travel table has the pair, else km."""
+    from rebalancer import rules
+
+    out = np.full(len(child), np.nan)
+    ok = worker >= 0
+    minutes, km = rules.travel(cm.frame, child[ok], worker[ok])
+    out[ok] = np.where(np.isnan(minutes), km, minutes)
+    return out
+
+
+def _available_reason(cm: CaseModel, worker: IntArray) -> list[str]:
+    f = cm.frame
+    return ["LEAVING" if f.w_leaving[w] else "ABSENT" for w in worker]
+
+
+def reasons(cm: CaseModel, before: IntArray, after: IntArray, load_before: FloatArray
+            ) -> list[str]:
+    """Reason codes per child: why it moved, why it is (still) unallocated, or why a keep conflicts."""
+    f = cm.frame
+    n = f.n_children
+    out: list[list[str]] = [[] for _ in range(n)]
+    moved = (before >= 0) & (after >= 0) & (before != after)
+    left = (before >= 0) & (after < 0)
+    changed = moved | left
+    for code, mask in cm.current_broken.items():
+        hit = np.flatnonzero(mask & (changed | cm.fallback))
+        if code == "AVAILABLE":
+            for i, r in zip(hit, _available_reason(cm, before[hit]), strict=True):
+                out[i].append(r)
+        else:
+            for i in hit:
+                out[i].append(RULE_TO_REASON[code])
+    for i in np.flatnonzero(changed & cm.forced_decision):
+        if "DECISION" not in out[i]:
+            out[i].append("DECISION")
+    for i in np.flatnonzero(changed & (cm.forced_family | cm.family_split_forced)):
+        out[i].append("FAMILY")
+    discretionary = moved & ~cm.forced
+    overloaded = load_before > cm.capacity + 1e-9
+    for i in np.flatnonzero(discretionary):
+        out[i].append("OVERLOAD" if overloaded[before[i]] else "BALANCE")
+    for i in np.flatnonzero(after < 0):
+        out[i].insert(0, "UNALLOCATED")
+        rule = cm.empty_rule.iat[i]
+        if rule == "AVAILABLE":
+            code = "LEAVING" if before[i] >= 0 and f.w_leaving[before[i]] else "ABSENT"
+        elif rule:
+            code = RULE_TO_REASON[rule]
+        else:
+            code = "OVERLOAD"  # eligible workers exist but the plan judged them too full
+        if code not in out[i]:
+            out[i].append(code)
+    for i in np.flatnonzero((before < 0) & (after >= 0)):
+        out[i].append("UNALLOCATED")
+    return [";".join(dict.fromkeys(r)) for r in out]
+
+
+def loads(cm: CaseModel, assignment: IntArray) -> tuple[FloatArray, IntArray]:
+    ok = assignment >= 0
+    n_w = cm.frame.n_workers
+    load = np.bincount(assignment[ok], weights=cm.child_points[ok], minlength=n_w)
+    count = np.bincount(assignment[ok], minlength=n_w)
+    return load, count
+
+
+def action_of(before: IntArray, after: IntArray) -> NDStr:
+    return np.select([after < 0, before < 0, before == after], ["unallocated", "allocate", "keep"],
+                     "move")
+
+
+NDStr = np.ndarray
+
+
+def build_plan(cm: CaseModel, solution: Solution) -> pd.DataFrame:
+    f = cm.frame
+    ch, wid = f.children, f.workers["worker_id"].to_numpy(object)
+    before, after = cm.current, assigned_workers(cm, solution)
+    load_before, _ = loads(cm, before)
+    idx = np.arange(f.n_children)
+    plan = pd.DataFrame({
+        "child_id": ch["child_id"].to_numpy(object),
+        "family_id": ch["family_id"].to_numpy(object),
+        "case_type": ch["case_type"].to_numpy(object),
+        "points": cm.child_points,
+        "from_worker_id": np.where(before >= 0, wid[np.maximum(before, 0)], ""),
+        "to_worker_id": np.where(after >= 0, wid[np.maximum(after, 0)], ""),
+        "action": action_of(before, after),
+        "reasons": reasons(cm, before, after, load_before),
+        "travel_before": travel_of(cm, idx, before),
+        "travel_after": travel_of(cm, idx, after),
+    })
+    return plan
+
+
+def build_workers(cm: CaseModel, plan: pd.DataFrame) -> pd.DataFrame:
+    f = cm.frame
+    before, after = cm.current, assigned_workers_from_plan(cm, plan)
+    lb, cb = loads(cm, before)
+    la, ca = loads(cm, after)
+    n_w = f.n_workers
+    arrived = (after >= 0) & (after != before)
+    left = (before >= 0) & (after != before)
+    wk = f.workers
+    return pd.DataFrame({
+        "worker_id": wk["worker_id"].to_numpy(object),
+        "team": wk["team"].to_numpy(object),
+        "locality": wk["locality"].to_numpy(object),
+        "grade": wk["grade"].to_numpy(object),
+        "fte": wk["fte"].to_numpy(float),
+        "capacity_points": cm.capacity,
+        "load_before": lb, "load_after": la,
+        "children_before": cb, "children_after": ca,
+        "utilisation_before": lb / cm.capacity, "utilisation_after": la / cm.capacity,
+        "new_children": np.bincount(after[arrived], minlength=n_w),
+        "moved_out": np.bincount(before[left], minlength=n_w),
+    })
+
+
+def assigned_workers_from_plan(cm: CaseModel, plan: pd.DataFrame) -> IntArray:
+    return plan["to_worker_id"].map(cm.frame.worker_index).fillna(-1).to_numpy(np.int64)
+
+
+def families_split(family: pd.Series, worker: pd.Series) -> int:
+    """Families whose allocated members end with more than one worker."""
+    df = pd.DataFrame({"f": family.to_numpy(object), "w": worker.to_numpy(object)})
+    df = df[(df["f"] != "") & (df["w"] != "")]
+    return int((df.groupby("f")["w"].nunique() > 1).sum())
+
+
+def kpis(plan: pd.DataFrame, workers: pd.DataFrame, forced: BoolArray, when: str) -> dict:
+    """The headline figures for one side of the plan, from the output tables alone."""
+    worker_col = "from_worker_id" if when == "before" else "to_worker_id"
+    load, cap = workers[f"load_{when}"], workers["capacity_points"]
+    over = np.maximum(load - cap, 0)
+    travel = plan[f"travel_{when}"]
+    out = {
+        "unallocated": int((plan[worker_col] == "").sum()),
+        "workers_over_capacity": int((load > cap + 1e-9).sum()),
+        "total_overload_points": round(float(over.sum()), 4),
+        "peak_utilisation": round(float(workers[f"utilisation_{when}"].max()), 6)
+        if len(workers) else 0.0,
+        "families_split": families_split(plan["family_id"], plan[worker_col]),
+        "mean_travel": round(float(travel.mean()), 4) if travel.notna().any() else None,
+    }
+    if when == "after":
+        moved = (plan["action"] == "move").to_numpy()
+        out["moves"] = int(moved.sum())
+        out["moves_forced"] = int((moved & forced).sum())
+        out["moves_discretionary"] = int((moved & ~forced).sum())
+        out["allocations"] = int((plan["action"] == "allocate").sum())
+    else:
+        out.update(moves=0, moves_forced=0, moves_discretionary=0, allocations=0)
+    return out
+
+
+def objective_terms(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> dict[str, float]:
+    """The objective of the plan term by term, in the contract's units, from the outputs."""
+    w = cm.cfg["weights"]
+    unalloc = plan["to_worker_id"] == ""
+    prio = cm.frame.children["priority"]
+    moved = (plan["action"] == "move").to_numpy()
+    per_month = float(w["move_per_month"]) * cm.months
+    move_cost = np.where(cm.forced, per_month, float(w["move"]) + per_month) * cm.move_factor
+    over = np.maximum(workers["load_after"] - workers["capacity_points"], 0)
+    travel = plan["travel_after"].to_numpy(float)
+    from rebalancer import rules
+
+    after = assigned_workers_from_plan(cm, plan)
+    ok = after >= 0
+    minutes, _ = rules.travel(cm.frame, np.flatnonzero(ok), after[ok])
+    weight = np.where(np.isnan(minutes), float(w["travel_km"]), float(w["travel_minute"]))
+    travel_cost = float(np.nansum(weight * travel[ok]))
+    return {
+        "unallocated": float(sum(float(w["unallocated"][p]) for p in prio[unalloc])),
+        "overload": float(w["overload"]) * float(over.sum()),
+        "moves": float(move_cost[moved].sum()),
+        "peak": float(w["peak"]) * 100 * float(workers["utilisation_after"].max()),
+        "travel": travel_cost,
+        "split_family": float(w["split_family"]) * families_split(plan["family_id"],
+                                                                  plan["to_worker_id"]),
+    }

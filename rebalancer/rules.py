@@ -1,0 +1,200 @@
+"""The hard eligibility rules, one function each, vectorised over arrays of (child, worker) pairs.
+
+Every function returns a mask that is True where the pair passes the rule. The same functions
+judge candidate pairs, the current assignment (to find forced moves) and `explain`'s alternatives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from rebalancer.config import GRADES, Config
+from rebalancer.inputs import Inputs
+
+BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+GRADE_RANK = {g: i for i, g in enumerate(GRADES)}
+EARTH_RADIUS_KM = 6371.0088
+
+# The order in which rules are applied when reporting which one emptied a child's list.
+RULE_ORDER = ("GEOGRAPHY", "AVAILABLE", "GRADE", "SKILLS", "EXCLUDED", "PINNED")
+
+
+@dataclass
+class Frame:
+    """Column arrays of the validated tables, indexed by row position, ready for pair lookups."""
+
+    cfg: Config
+    workers: pd.DataFrame
+    children: pd.DataFrame
+    worker_index: dict[str, int]
+    w_locality: IntArray
+    c_locality: IntArray
+    w_grade: IntArray
+    c_min_grade: IntArray
+    w_skills: NDArray[np.uint64]
+    c_skills: NDArray[np.uint64]
+    w_absent: BoolArray
+    w_leaving: BoolArray
+    excluded_keys: IntArray  # child * n_workers + worker, sorted
+    forbid_keys: IntArray
+    travel_minutes: pd.Series | None  # indexed by child * n_workers + worker
+    w_lat: FloatArray
+    w_lon: FloatArray
+    c_lat: FloatArray
+    c_lon: FloatArray
+
+    @property
+    def n_workers(self) -> int:
+        return len(self.workers)
+
+    @property
+    def n_children(self) -> int:
+        return len(self.children)
+
+    @property
+    def w_stays(self) -> BoolArray:
+        return ~(self.w_absent | self.w_leaving)
+
+
+def _tag_bits(lists: pd.Series, vocab: dict[str, int]) -> NDArray[np.uint64]:
+    words = max(1, (len(vocab) + 63) // 64)
+    bits = np.zeros((len(lists), words), np.uint64)
+    for row, tags in enumerate(lists):
+        for t in tags:
+            b = vocab[t]
+            bits[row, b // 64] |= np.uint64(1) << np.uint64(b % 64)
+    return bits
+
+
+def min_grade(children: pd.DataFrame, cfg: Config) -> IntArray:
+    """The least grade a child needs: the strictest of its case rules, unless min_grade overrides."""
+    rule = cfg["rules"]["min_grade"]
+    need = np.zeros(len(children), np.int64)
+    for case_type in ("assessment", "cin", "cp", "cla"):
+        if case_type in rule:
+            hit = (children["case_type"] == case_type).to_numpy()
+            need = np.where(hit, np.maximum(need, GRADE_RANK[rule[case_type]]), need)
+    if "in_proceedings" in rule:
+        hit = children["in_proceedings"].to_numpy(bool)
+        need = np.where(hit, np.maximum(need, GRADE_RANK[rule["in_proceedings"]]), need)
+    override = children["min_grade"].map(lambda g: GRADE_RANK.get(g, -1)).to_numpy(np.int64)
+    return np.where(override >= 0, override, need)
+
+
+def frame(inputs: Inputs, cfg: Config) -> Frame:
+    w, c = inputs.workers, inputs.children
+    n_w = len(w)
+    worker_index = {wid: i for i, wid in enumerate(w["worker_id"])}
+    localities = {loc: i for i, loc in enumerate(sorted(set(w["locality"]) | set(c["locality"])))}
+    vocab_tags = sorted({t for ts in w["skills"] for t in ts} | {t for ts in c["required_skills"]
+                                                                  for t in ts})
+    vocab = {t: i for i, t in enumerate(vocab_tags)}
+    horizon_end = cfg.plan_date + dt.timedelta(days=int(cfg["horizon_days"]))
+    leaving = w["leaving_on"].map(lambda d: d is not None and d <= horizon_end).to_numpy(bool)
+    ex_c = np.repeat(np.arange(len(c)), c["excluded_worker_ids"].map(len).to_numpy())
+    ex_w = np.array([worker_index[x] for xs in c["excluded_worker_ids"] for x in xs], np.int64)
+    child_index = {cid: i for i, cid in enumerate(c["child_id"])}
+    d = inputs.decisions
+    forbid = d[d["decision"] == "forbid"]
+    forbid_keys = np.sort(forbid["child_id"].map(child_index).to_numpy(np.int64) * n_w
+                          + forbid["worker_id"].map(worker_index).to_numpy(np.int64))
+    travel = None
+    if inputs.travel is not None:
+        t = inputs.travel
+        keys = (t["child_id"].map(child_index).to_numpy(np.int64) * n_w
+                + t["worker_id"].map(worker_index).to_numpy(np.int64))
+        travel = pd.Series(t["minutes"].to_numpy(float), index=keys).sort_index()
+    return Frame(
+        cfg=cfg, workers=w, children=c, worker_index=worker_index,
+        w_locality=w["locality"].map(localities).to_numpy(np.int64),
+        c_locality=c["locality"].map(localities).to_numpy(np.int64),
+        w_grade=w["grade"].map(GRADE_RANK).to_numpy(np.int64),
+        c_min_grade=min_grade(c, cfg),
+        w_skills=_tag_bits(w["skills"], vocab), c_skills=_tag_bits(c["required_skills"], vocab),
+        w_absent=~w["available"].to_numpy(bool), w_leaving=leaving,
+        excluded_keys=np.sort(ex_c * n_w + ex_w), forbid_keys=forbid_keys, travel_minutes=travel,
+        w_lat=w["base_lat"].to_numpy(float), w_lon=w["base_lon"].to_numpy(float),
+        c_lat=c["lat"].to_numpy(float), c_lon=c["lon"].to_numpy(float),
+    )
+
+
+def distance_km(f: Frame, c: IntArray, w: IntArray) -> FloatArray:
+    """Great-circle distance between worker base and child; NaN where a coordinate is missing."""
+    lat1, lon1 = np.radians(f.w_lat[w]), np.radians(f.w_lon[w])
+    lat2, lon2 = np.radians(f.c_lat[c]), np.radians(f.c_lon[c])
+    h = (np.sin((lat2 - lat1) / 2) ** 2
+         + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2)
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
+
+
+def travel_minutes(f: Frame, c: IntArray, w: IntArray) -> FloatArray:
+    """Minutes from the travel table; NaN where the pair is not in it (or there is no table)."""
+    if f.travel_minutes is None:
+        return np.full(len(c), np.nan)
+    keys = c * f.n_workers + w
+    return f.travel_minutes.reindex(keys).to_numpy(float)
+
+
+def travel(f: Frame, c: IntArray, w: IntArray) -> tuple[FloatArray, FloatArray]:
+    """Travel of a pair for the travel term: (minutes or NaN, km or NaN)."""
+    return travel_minutes(f, c, w), distance_km(f, c, w)
+
+
+def rule_geography(f: Frame, c: IntArray, w: IntArray) -> BoolArray:
+    # GEOGRAPHY: same locality, or within max_travel km/minutes, or no limit ("off").
+    mode = f.cfg["rules"]["geography"]
+    limit = float(f.cfg["rules"]["max_travel"])
+    if mode == "locality":
+        return np.asarray(f.w_locality[w] == f.c_locality[c])
+    if mode == "km":
+        return np.asarray(distance_km(f, c, w) <= limit)
+    if mode == "minutes":
+        return np.asarray(travel_minutes(f, c, w) <= limit)
+    return np.ones(len(c), bool)
+
+
+def rule_available(f: Frame, c: IntArray, w: IntArray) -> BoolArray:
+    # AVAILABLE: a worker who is absent or leaving within the horizon holds no children.
+    return np.asarray(f.w_stays[w])
+
+
+def rule_grade(f: Frame, c: IntArray, w: IntArray) -> BoolArray:
+    # GRADE: the worker's grade is at least the child's minimum grade.
+    return np.asarray(f.w_grade[w] >= f.c_min_grade[c])
+
+
+def rule_skills(f: Frame, c: IntArray, w: IntArray) -> BoolArray:
+    # SKILLS: the worker has every skill the child requires.
+    return np.asarray(((f.c_skills[c] & ~f.w_skills[w]) == 0).all(axis=1))
+
+
+def rule_excluded(f: Frame, c: IntArray, w: IntArray) -> BoolArray:
+    # EXCLUDED: never a worker in the child's excluded_worker_ids.
+    return ~np.isin(c * f.n_workers + w, f.excluded_keys)
+
+
+def rule_forbid(f: Frame, c: IntArray, w: IntArray) -> BoolArray:
+    # PINNED (forbid): a manager's 'forbid' decision keeps the child away from that worker.
+    return ~np.isin(c * f.n_workers + w, f.forbid_keys)
+
+
+RULES = {
+    "GEOGRAPHY": rule_geography,
+    "AVAILABLE": rule_available,
+    "GRADE": rule_grade,
+    "SKILLS": rule_skills,
+    "EXCLUDED": rule_excluded,
+    "PINNED": rule_forbid,
+}
+
+
+def broken_rules(f: Frame, c: IntArray, w: IntArray) -> dict[str, BoolArray]:
+    """For each rule, where the pair breaks it (used for the current assignment and `explain`)."""
+    return {code: ~fn(f, c, w) for code, fn in RULES.items()}
