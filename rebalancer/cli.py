@@ -163,6 +163,54 @@ def generate(
     typer.echo("wrote " + ", ".join(str(p) for p in paths))
 
 
+@app.command()
+def check(
+    workers: WorkersOpt,
+    children: ChildrenOpt,
+    plan: Annotated[Path, typer.Option("--plan", help="Folder holding plan.* and summary.json.")],
+    decisions: DecisionsOpt = None,
+    travel: TravelOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Re-verify a plan against the inputs, independently of the model (exit 1 on violation)."""
+    import json
+
+    from rebalancer.check import check_plan
+    from rebalancer.inputs import load_inputs
+    from rebalancer.outputs import read_table_file
+
+    plan_file = next((plan / f"plan.{ext}" for ext in ("parquet", "csv")
+                      if (plan / f"plan.{ext}").is_file()), None)
+    if plan_file is None:
+        raise typer.BadParameter(f"no plan.parquet or plan.csv in {plan}", param_hint="--plan")
+    summary = None
+    if (plan / "summary.json").is_file():
+        summary = json.loads((plan / "summary.json").read_text(encoding="utf-8"))
+    try:
+        overrides = {}
+        if summary is not None and config is None:  # re-check with the plan's own settings
+            overrides = {"plan_date": summary["config"]["plan_date"]}
+        cfg = load_config(config, overrides)
+        if summary is not None and config is None:
+            from rebalancer.config import Config
+
+            cfg = Config(summary["config"])
+        inputs = load_inputs(workers, children, decisions, travel, cfg, config)
+    except InputRejected as exc:
+        raise _reject(exc) from None
+    report = check_plan(inputs, cfg, read_table_file(plan_file), summary)
+    for v in report.violations:
+        typer.echo(f"VIOLATION {v}")
+    for m in report.mismatches:
+        typer.echo(f"MISMATCH {m}")
+    if not report.ok:
+        typer.echo(f"check failed: {len(report.violations)} rule violation(s), "
+                   f"{len(report.mismatches)} mismatch(es) with summary.json")
+        raise typer.Exit(1)
+    typer.echo(f"check passed: every hard rule holds for {len(inputs.children)} children; "
+               f"objective {report.recomputed['objective']:,.1f} and KPIs match summary.json")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

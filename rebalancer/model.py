@@ -282,16 +282,18 @@ def build_case_model(inputs: Inputs, cfg: Config) -> CaseModel:
     for code, mask in rules.broken_rules(f, allocated, current[allocated]).items():
         current_broken[code][allocated] = mask
 
+    # a move is forced when the current worker is not a candidate for the child, or for a
+    # sibling who shares that worker (the family moves as one, or was split for want of one)
+    own_hit = np.zeros(f.n_children, bool)
+    own_hit[c[w == current[c]]] = True
     unit, family_split = sibling_units(f, current, c, w)
+    family = _sibling_group(f, current)
+    forced = (current >= 0) & ~(pd.Series(own_hit).groupby(family).transform("all").to_numpy())
     size = np.bincount(unit, minlength=f.n_children)
     pu = pd.DataFrame({"c": c, "w": w, "u": unit[c]})
     per_unit_worker = pu.groupby(["u", "w"])["c"].transform("size").to_numpy()
     keep = per_unit_worker == size[unit[c]]
     c, w = c[keep], w[keep]
-    # a unit's move is forced when its current worker is not among its candidates
-    cur_hit = np.zeros(f.n_children, bool)
-    cur_hit[unit[c[w == current[c]]]] = True
-    forced = (current >= 0) & ~cur_hit[unit]
     own_rule = np.zeros(f.n_children, bool)
     for code in ("GEOGRAPHY", "AVAILABLE", "GRADE", "SKILLS", "EXCLUDED"):
         own_rule |= current_broken[code]
@@ -354,6 +356,17 @@ def build_case_model(inputs: Inputs, cfg: Config) -> CaseModel:
         family_split_forced=family_split, problem=problem, unit_pair_worker=pair_worker,
         conflicts=conflicts,
     )
+
+
+def _sibling_group(f: Frame, current: IntArray) -> IntArray:
+    """Siblings sharing a worker before the plan (when families are kept) share a group id."""
+    ch = f.children
+    together = (ch["family_id"].to_numpy(str) != "") & (current >= 0)
+    if not f.cfg["rules"]["keep_families"]:
+        together[:] = False
+    key = ch["family_id"].astype(str) + "\x00" + pd.Series(current, index=ch.index).astype(str)
+    codes, _ = pd.factorize(key.where(together, ""))
+    return np.where(together, codes, -1 - np.arange(f.n_children))
 
 
 def _assigned_away(f: Frame, inputs: Inputs, current: IntArray) -> BoolArray:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rebalancer import __version__
@@ -18,7 +19,7 @@ from rebalancer.model import COST_SCALE, CaseModel, build_case_model
 from rebalancer.outputs import check_output_dir, write_outputs
 from rebalancer.plan import build_plan, build_workers, kpis, objective_terms
 from solvers import Solution, solve
-from solvers.cpsat import Progress
+from solvers.solve import Progress
 
 
 @dataclass
@@ -46,6 +47,14 @@ class Result:
 
 def _finite(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else x
+
+
+def max_new_yielded(cm: CaseModel, workers: pd.DataFrame) -> dict[str, Any]:
+    """MAX_NEW yields to ONE_WORKER: where a cap was exceeded, by how much, declared openly."""
+    excess = np.maximum(workers["new_children"].to_numpy() - cm.new_limit, 0)
+    over = np.flatnonzero(excess)
+    return {"excess_total": int(excess.sum()),
+            "workers": {str(workers["worker_id"].iat[i]): int(excess[i]) for i in over}}
 
 
 def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: pd.DataFrame,
@@ -89,6 +98,7 @@ def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: p
             "after": kpis(plan, workers, forced, "after"),
         },
         "conflicts": [c.__dict__ for c in cm.conflicts],
+        "max_new_yielded": max_new_yielded(cm, workers),
         "no_eligible_worker": {
             rule: int(n) for rule, n in cm.empty_rule[cm.empty_rule != ""].value_counts()
             .sort_index().items()

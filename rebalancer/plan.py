@@ -24,6 +24,8 @@ RULE_TO_REASON = {"GEOGRAPHY": "GEOGRAPHY", "GRADE": "GRADE", "SKILLS": "SKILLS"
 def assigned_workers(cm: CaseModel, solution: Solution) -> IntArray:
     """Worker index per child after the plan (-1: unallocated)."""
     pair = solution.item_pair[cm.unit]
+    if cm.unit_pair_worker.size == 0:
+        return np.full(len(pair), -1, np.int64)
     return np.where(pair >= 0, cm.unit_pair_worker[np.maximum(pair, 0)], -1)
 
 

@@ -8,6 +8,6 @@ directly.
 from solvers.problem import AssignmentProblem, Solution, Status
 from solvers.evaluate import Evaluation, evaluate
 from solvers.greedy import greedy
-from solvers.cpsat import solve
+from solvers.solve import solve
 
 __all__ = ["AssignmentProblem", "Evaluation", "Solution", "Status", "evaluate", "greedy", "solve"]

@@ -16,15 +16,6 @@ from solvers.evaluate import evaluate
 from solvers.greedy import greedy, pairs_by_item
 from solvers.problem import AssignmentProblem, IntArray, Solution, Status
 
-Progress = Callable[[float, float, float], None]  # elapsed seconds, best objective, best bound
-
-_STATUS = {
-    cp_model.OPTIMAL: Status.OPTIMAL,
-    cp_model.FEASIBLE: Status.FEASIBLE,
-    cp_model.INFEASIBLE: Status.INFEASIBLE,
-    cp_model.MODEL_INVALID: Status.NO_SOLUTION,
-    cp_model.UNKNOWN: Status.NO_SOLUTION,
-}
 
 
 @dataclass
@@ -36,6 +27,12 @@ class Built:
     excess: dict[int, cp_model.IntVar]
     peak: cp_model.IntVar | None
     group_vars: dict[int, tuple[cp_model.IntVar, dict[int, cp_model.IntVar]]]
+
+
+# CP-SAT's deterministic time runs at about this many units per wall second on a 2-core machine
+# like CI's (measured on the 4,500-child demo); a limit in these units stops a solve at the same
+# point on every run, at the cost of stopping a little early or late on other machines.
+DTIME_PER_SECOND = 0.5
 
 
 def _csr(keys: IntArray, n: int) -> tuple[IntArray, IntArray]:
@@ -92,14 +89,15 @@ def define_agent_limits(m: cp_model.CpModel, p: AssignmentProblem, x: list[cp_mo
 
 
 def define_peak(m: cp_model.CpModel, p: AssignmentProblem, loads: list[cp_model.LinearExprT],
-                built: Built) -> None:
-    # The peak is at least every agent's load/capacity ratio, in 1/peak_scale steps.
+                built: Built, floor: int = 0) -> None:
+    # The peak is at least every agent's load/capacity ratio, in 1/peak_scale steps (and at least
+    # `floor`, the peak of agents outside a neighbourhood).
     if not p.peak_cost:
         return
     most = np.bincount(p.pair_agent, weights=p.pair_load, minlength=p.n_agents)
     cap = np.maximum(p.agent_capacity, 1)
     top = int(np.ceil((most * p.peak_scale / cap).max())) if p.n_agents else 0
-    peak = m.new_int_var(0, max(top, 0), "peak")
+    peak = m.new_int_var(floor, max(top, floor), "peak")
     for a in np.flatnonzero(most > 0):
         m.add(p.peak_scale * loads[a] <= int(cap[a]) * peak)
     built.peak = peak
@@ -133,7 +131,7 @@ def define_budget(m: cp_model.CpModel, p: AssignmentProblem, x: list[cp_model.In
 
 
 def define_objective(m: cp_model.CpModel, p: AssignmentProblem, x: list[cp_model.IntVar],
-                     built: Built) -> None:
+                     built: Built, excess_cost: int = 0) -> None:
     # Skipping an optional item costs its skip cost: a constant, less that cost on each of its pairs.
     optional = ~p.item_must
     coef = p.pair_cost - np.where(optional[p.pair_item], p.item_skip_cost[p.pair_item], 0)
@@ -144,6 +142,8 @@ def define_objective(m: cp_model.CpModel, p: AssignmentProblem, x: list[cp_model
                            np.full(len(built.overload), p.overload_cost or 0)))
     if built.peak is not None:
         terms.append(p.peak_cost * built.peak)
+    if excess_cost and built.excess:  # only in neighbourhoods: excess first, lexicographically
+        terms.append(_wsum(list(built.excess.values()), np.full(len(built.excess), excess_cost)))
     if built.group_vars:
         splits = [s for s, _ in built.group_vars.values()]
         terms.append(_wsum(splits, np.full(len(splits), p.group_split_cost)))
@@ -156,23 +156,28 @@ def define_excess_cap(m: cp_model.CpModel, built: Built, excess_cap: int | None)
         m.add(sum(built.excess.values()) <= excess_cap)
 
 
-def build(p: AssignmentProblem, excess_cap: int | None = None) -> Built:
+def build(p: AssignmentProblem, excess_cap: int | None = None, peak_floor: int = 0,
+          excess_cost: int = 0) -> Built:
     m = cp_model.CpModel()
     x = m.new_bool_var_series("x", pd.RangeIndex(p.n_pairs)).tolist()
     built = Built(m, x, 0, {}, {}, None, {})
     define_assignment(m, p, x)
     loads = define_agent_limits(m, p, x, built)
     define_excess_cap(m, built, excess_cap)
-    define_peak(m, p, loads, built)
+    define_peak(m, p, loads, built, peak_floor)
     define_groups(m, p, x, built)
     define_budget(m, p, x)
-    define_objective(m, p, x, built)
+    define_objective(m, p, x, built, excess_cost)
     return built
 
 
 def _parameters(solver: cp_model.CpSolver, time_limit: float, seed: int, threads: int) -> None:
+    """Wall-clock limit as a safety net; the deterministic limit is what normally stops a solve,
+    so that the same inputs, seed and threads give the same plan on the same machine."""
     prm = solver.parameters
     prm.max_time_in_seconds = max(time_limit, 0.05)
+    prm.max_deterministic_time = max(time_limit * DTIME_PER_SECOND, 0.01)
+    prm.interleave_search = threads > 1
     prm.num_workers = threads
     prm.random_seed = seed
     prm.catch_sigint_signal = False
@@ -185,15 +190,16 @@ def _parameters(solver: cp_model.CpSolver, time_limit: float, seed: int, threads
 
 
 def least_excess(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int,
-                 threads: int) -> int:
+                 threads: int) -> tuple[int, IntArray | None]:
     """Phase one of soft new-pair limits: the least total excess that places every must item.
 
     Only must items take part (optional ones can always stay out), so the model is small.
-    Returns the best excess found in time: a cap for phase two, proven least when optimal.
+    Returns the best excess found in time (a cap for phase two, proven least when optimal) and
+    the placement of the must items that achieves it (None when `start` is as good).
     """
     start_excess = evaluate(p, start).excess
     if start_excess == 0:
-        return 0
+        return 0, None
     m = cp_model.CpModel()
     must = p.item_must[p.pair_item]
     ks = np.flatnonzero(must)
@@ -213,15 +219,24 @@ def least_excess(p: AssignmentProblem, start: IntArray, time_limit: float, seed:
         e = m.new_int_var(0, int(new[ks[sel]].sum()), f"e{a}")
         m.add(_wsum([x[j] for j in sel], new[ks[sel]]) - e <= int(limits[a]))
         excess.append(e)
-    m.minimize(sum(excess))
+    # least excess first; among those, the fewest changes to the start (which keeps children
+    # with their current workers): otherwise this phase would move children for nothing
+    kept = [x[pos[k]] for k in ks if start[p.pair_item[k]] == k]
+    weight = len(kept) + 1
+    m.minimize(weight * sum(excess) - sum(kept))
     for k in ks:
         m.add_hint(x[pos[k]], bool(start[p.pair_item[k]] == k))
     solver = cp_model.CpSolver()
     _parameters(solver, time_limit, seed, threads)
     status = solver.solve(m)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return min(int(solver.objective_value), start_excess)
-    return start_excess
+        vals = solver.boolean_values(pd.Series(x)).to_numpy(dtype=bool)
+        placed = np.full(p.n_items, -1, np.int64)
+        placed[p.pair_item[ks[vals]]] = ks[vals]
+        found = evaluate(p, placed).excess
+        if found < start_excess:
+            return found, placed
+    return start_excess, None
 
 
 def add_hint(built: Built, p: AssignmentProblem, item_pair: IntArray) -> None:
@@ -238,7 +253,8 @@ def add_hint(built: Built, p: AssignmentProblem, item_pair: IntArray) -> None:
     for a, e in built.excess.items():
         m.add_hint(e, int(max(ev.agent_new[a] - limits[a], 0)))
     if built.peak is not None:
-        m.add_hint(built.peak, ev.peak)
+        lo, hi = built.peak.proto.domain[0], built.peak.proto.domain[-1]
+        m.add_hint(built.peak, min(max(ev.peak, lo), hi))
     groups = p.groups()
     for g, (split, z) in built.group_vars.items():
         agents = {int(p.pair_agent[k]) for k in item_pair[(groups == g) & (item_pair >= 0)]}
@@ -264,121 +280,3 @@ def restrict(p: AssignmentProblem, keep: np.ndarray) -> tuple[AssignmentProblem,
     return sub, ks
 
 
-def lp_fixing(p: AssignmentProblem, x: np.ndarray) -> np.ndarray:
-    """Pairs left after fixing every item the LP relaxation decided integrally.
-
-    An item whose LP value is integral keeps only the LP's pair (or none, if the LP left an
-    optional item out); an item the LP split stays free. The fractional part is small.
-    """
-    tol = 1e-6
-    integral_one = x >= 1 - tol
-    frac = (x > tol) & ~integral_one
-    item_frac = np.zeros(p.n_items, bool)
-    item_frac[p.pair_item[frac]] = True
-    return integral_one | item_frac[p.pair_item]
-
-
-class _Reporter(cp_model.CpSolverSolutionCallback):
-    def __init__(self, progress: Progress, start: float) -> None:
-        super().__init__()
-        self.progress = progress
-        self.start = start
-
-    def on_solution_callback(self) -> None:
-        self.progress(time.perf_counter() - self.start, self.objective_value,
-                      self.best_objective_bound)
-
-
-def _lp_start(p: AssignmentProblem, start: IntArray, excess_cap: int | None, t0: float,
-              time_limit: float, seed: int, threads: int) -> tuple[IntArray, float]:
-    """LP relaxation (HiGHS), then CP-SAT on the items the LP left fractional, everything else
-    fixed as the LP chose: a near-optimal start, and the LP value as a bound."""
-    from solvers.lp import lp_bound
-
-    left = time_limit - (time.perf_counter() - t0)
-    lp = lp_bound(p, excess_cap, time_limit=max(0.3 * left, 0.5))
-    if lp.status != "Optimal":
-        return start, float("-inf")
-    sub, ks = restrict(p, lp_fixing(p, lp.x))
-    left = time_limit - (time.perf_counter() - t0)
-    built = build(sub, excess_cap)
-    solver = cp_model.CpSolver()
-    _parameters(solver, min(0.3 * left, max(5.0, 0.1 * time_limit)), seed, threads)
-    status = solver.solve(built.model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return start, lp.bound
-    values = solver.boolean_values(pd.Series(built.x)).to_numpy(dtype=bool)
-    item_pair = np.full(p.n_items, -1, np.int64)
-    item_pair[sub.pair_item[values]] = ks[values]
-    fixed, greedy_ev = evaluate(p, item_pair), evaluate(p, start)
-    better = fixed.feasible and (fixed.excess, fixed.objective) < (greedy_ev.excess,
-                                                                   greedy_ev.objective)
-    return (item_pair if better else start), lp.bound
-
-
-def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, threads: int = 2,
-          use_hint: bool = True, progress: Progress | None = None, gap_limit: float = 0.0,
-          stop: threading.Event | None = None) -> Solution:
-    """Solve with CP-SAT, starting from the greedy plan; a stop or a time limit returns the best
-    plan found so far, and if CP-SAT has found none, the greedy plan (when it is feasible)."""
-    t0 = time.perf_counter()
-    start = greedy(p)
-    start_ok = evaluate(p, start).feasible
-    excess_cap = None
-    if p.new_limit_soft and start_ok:
-        excess_cap = least_excess(p, start, max(0.2 * time_limit, 0.5), seed, threads)
-    lp_value = float("-inf")
-    phases = {"excess_seconds": time.perf_counter() - t0}
-    if use_hint and start_ok:
-        start, lp_value = _lp_start(p, start, excess_cap, t0, time_limit, seed, threads)
-        phases["lp_start_seconds"] = time.perf_counter() - t0 - phases["excess_seconds"]
-        phases["start_objective"] = float(evaluate(p, start).objective)
-        phases["lp_bound"] = lp_value
-    built = build(p, excess_cap)
-    if use_hint and start_ok and evaluate(p, start).excess <= (excess_cap or 0):
-        add_hint(built, p, start)
-    build_time = time.perf_counter() - t0
-    solver = cp_model.CpSolver()
-    _parameters(solver, time_limit - build_time, seed, threads)
-    solver.parameters.relative_gap_limit = gap_limit
-    if progress is not None:
-        solver.best_bound_callback = lambda b: progress(
-            time.perf_counter() - t0, float("nan"), b)
-    callback = _Reporter(progress, t0) if progress is not None else None
-    result: dict[str, int] = {}
-    worker = threading.Thread(target=lambda: result.setdefault(
-        "status", solver.solve(built.model, callback)), daemon=True)
-    worker.start()
-    interrupted = False
-    try:
-        while worker.is_alive():
-            worker.join(0.1)
-            if stop is not None and stop.is_set() and not interrupted:
-                interrupted = True
-                solver.stop_search()
-    except KeyboardInterrupt:
-        interrupted = True
-        solver.stop_search()
-        worker.join()
-    status = _STATUS[result.get("status", cp_model.UNKNOWN)]
-    wall = time.perf_counter() - t0
-    stats = {"build_seconds": build_time, "solve_seconds": solver.wall_time,
-             "pairs": float(p.n_pairs), "excess_cap": float(excess_cap or 0), **phases}
-    if status in (Status.OPTIMAL, Status.FEASIBLE):
-        values = solver.boolean_values(pd.Series(built.x)).to_numpy(dtype=bool)
-        item_pair = np.full(p.n_items, -1, np.int64)
-        ks = np.flatnonzero(values)
-        item_pair[p.pair_item[ks]] = ks
-        bound = max(solver.best_objective_bound, lp_value)
-        status = Status.OPTIMAL if bound >= solver.objective_value - 1e-6 else status
-        return Solution(status, item_pair, solver.objective_value, bound,
-                        wall, "cp-sat", interrupted, stats)
-    if status is Status.INFEASIBLE:
-        return Solution(status, np.full(p.n_items, -1, np.int64), float("inf"),
-                        float("inf"), wall, "cp-sat", interrupted, stats)
-    if start_ok:
-        ev = evaluate(p, start)
-        return Solution(Status.FEASIBLE, start, float(ev.objective), lp_value, wall,
-                        "greedy", interrupted, stats)
-    return Solution(Status.NO_SOLUTION, np.full(p.n_items, -1, np.int64), float("nan"),
-                    float("nan"), wall, "cp-sat", interrupted, stats)

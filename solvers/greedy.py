@@ -20,7 +20,8 @@ def pairs_by_item(problem: AssignmentProblem) -> tuple[IntArray, IntArray]:
     return order.astype(np.int64), starts
 
 
-def greedy(problem: AssignmentProblem, rule: Rule = "cheapest") -> IntArray:
+def greedy(problem: AssignmentProblem, rule: Rule = "cheapest",
+           initial: IntArray | None = None) -> IntArray:
     """Keep every hinted pair, then place the rest one item at a time, most costly-to-skip first.
 
     'cheapest' picks the pair with the lowest marginal objective and leaves an optional item out
@@ -54,6 +55,8 @@ def greedy(problem: AssignmentProblem, rule: Rule = "cheapest") -> IntArray:
             group_agent.setdefault(int(groups[i]), set()).add(a)
 
     hint = p.hint if p.hint is not None else np.full(p.n_items, -1, np.int64)
+    if initial is not None:  # a partial plan to complete, e.g. the least-excess placement
+        hint = np.where(initial >= 0, initial, hint)
     for i in np.flatnonzero(hint >= 0):
         take(int(i), int(hint[i]))
     todo = np.flatnonzero(hint < 0)

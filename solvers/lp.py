@@ -51,7 +51,9 @@ class _Rows:
 
 
 def lp_bound(p: AssignmentProblem, excess_cap: int | None = None,
-             time_limit: float = 600.0) -> LPBound:
+             time_limit: float = 600.0, integer: bool = False, gap: float = 1e-4,
+             hint: IntArray | None = None) -> LPBound:
+    """The LP relaxation's value (or, with integer=True, HiGHS's MIP on the same model)."""
     import highspy
 
     t0 = time.perf_counter()
@@ -174,14 +176,29 @@ def lp_bound(p: AssignmentProblem, excess_cap: int | None = None,
     lp.a_matrix_.index_ = r
     lp.a_matrix_.value_ = v
     lp.offset_ = float(p.item_skip_cost[optional].sum())
+    if integer:
+        kinds = np.zeros(col, np.int64)
+        kinds[:n] = 1  # x
+        if p.group_split_cost and (groups >= 0).any():
+            kinds[split] = 1
+            kinds[z] = 1
+        lp.integrality_ = [highspy.HighsVarType(int(k)) for k in kinds]
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_rel_gap", float(gap))
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("threads", 1)
     h.passModel(lp)
     h.run()
     status = h.modelStatusToString(h.getModelStatus())
     info = h.getInfo()
+    if integer:
+        has = info.primal_solution_status == 2
+        value = float(info.objective_function_value) if has else float("nan")
+        x = np.asarray(h.getSolution().col_value[:n]) if has else np.zeros(n)
+        out = LPBound(value, time.perf_counter() - t0, status, x)
+        out.mip_bound = float(info.mip_dual_bound)  # type: ignore[attr-defined]
+        return out
     value = float(info.objective_function_value) if status == "Optimal" else float("nan")
     x = np.asarray(h.getSolution().col_value[:n]) if status == "Optimal" else np.zeros(n)
     return LPBound(value, time.perf_counter() - t0, status, x)

@@ -1,0 +1,349 @@
+"""An independent check of any plan against the inputs: every hard rule, the KPIs, the objective.
+
+Written apart from the model on purpose: it shares loading with it, never constraint logic. Rules
+are re-derived here row by row from the contract's words, so a bug in the vectorised model is
+caught rather than repeated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from rebalancer.config import Config
+from rebalancer.inputs import Inputs
+
+GRADE_ORDER = ["asye", "sw", "senior", "advanced"]
+TOLERANCE = 0.005  # KPIs and objective must match a recomputation within 0.5%
+
+
+@dataclass
+class Violation:
+    rule: str
+    message: str
+    child_ids: list[str] = field(default_factory=list)
+    worker_ids: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        ids = ""
+        if self.child_ids:
+            ids += f" children: {', '.join(self.child_ids[:10])}"
+            ids += f" (+{len(self.child_ids) - 10} more)" if len(self.child_ids) > 10 else ""
+        if self.worker_ids:
+            ids += f" workers: {', '.join(self.worker_ids[:10])}"
+        return f"{self.rule}: {self.message}{ids}"
+
+
+@dataclass
+class CheckReport:
+    violations: list[Violation]
+    mismatches: list[str]
+    recomputed: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations and not self.mismatches
+
+
+class _World:
+    """The inputs as plain dictionaries, with the contract's derived quantities."""
+
+    def __init__(self, inputs: Inputs, cfg: Config) -> None:
+        self.cfg = cfg
+        self.plan_date = cfg.plan_date
+        self.workers = {r["worker_id"]: r for r in inputs.workers.to_dict("records")}
+        self.children = {r["child_id"]: r for r in inputs.children.to_dict("records")}
+        horizon = self.plan_date + dt.timedelta(days=int(cfg["horizon_days"]))
+        self.stays = {w: bool(r["available"]) and not (r["leaving_on"] is not None
+                                                       and r["leaving_on"] <= horizon)
+                      for w, r in self.workers.items()}
+        self.travel: dict[tuple[str, str], float] = {}
+        if inputs.travel is not None:
+            for r in inputs.travel.to_dict("records"):
+                self.travel[(r["child_id"], r["worker_id"])] = float(r["minutes"])
+        self.decisions: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for r in inputs.decisions.to_dict("records"):
+            self.decisions[r["child_id"]].append((r["decision"], r["worker_id"]))
+
+    def points(self, cid: str) -> float:
+        c = self.children[cid]
+        if not _missing(c["points"]):
+            return float(c["points"])
+        pts = self.cfg["points"]
+        return float(pts[c["case_type"]]) + (float(pts["in_proceedings"])
+                                             if c["in_proceedings"] else 0.0)
+
+    def capacity(self, wid: str) -> float:
+        w = self.workers[wid]
+        if not _missing(w["capacity_points"]):
+            return float(w["capacity_points"])
+        cap = self.cfg["capacity"]
+        return (float(cap["points_per_fte"]) * float(w["fte"])
+                * float(cap["grade_factor"][w["grade"]]) * (1 - float(w["reduction_pct"]) / 100))
+
+    def min_grade(self, cid: str) -> int:
+        c = self.children[cid]
+        if c["min_grade"]:
+            return GRADE_ORDER.index(c["min_grade"])
+        rule = self.cfg["rules"]["min_grade"]
+        need = GRADE_ORDER.index(rule[c["case_type"]]) if c["case_type"] in rule else 0
+        if c["in_proceedings"] and "in_proceedings" in rule:
+            need = max(need, GRADE_ORDER.index(rule["in_proceedings"]))
+        return need
+
+    def km(self, cid: str, wid: str) -> float | None:
+        c, w = self.children[cid], self.workers[wid]
+        if any(_missing(v) for v in (c["lat"], c["lon"], w["base_lat"], w["base_lon"])):
+            return None
+        p1, p2 = math.radians(w["base_lat"]), math.radians(c["lat"])
+        dp, dl = p2 - p1, math.radians(c["lon"] - w["base_lon"])
+        h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+        return 2 * 6371.0088 * math.asin(math.sqrt(min(1.0, h)))
+
+    def travel_measure(self, cid: str, wid: str) -> tuple[float | None, str]:
+        if (cid, wid) in self.travel:
+            return self.travel[(cid, wid)], "minutes"
+        return self.km(cid, wid), "km"
+
+    def broken(self, cid: str, wid: str) -> list[str]:
+        """The static rules the pair (child, worker) breaks, by code."""
+        c, w = self.children[cid], self.workers[wid]
+        out = []
+        mode = self.cfg["rules"]["geography"]
+        limit = float(self.cfg["rules"]["max_travel"])
+        if mode == "locality" and c["locality"] != w["locality"]:
+            out.append("GEOGRAPHY")
+        if mode == "km":
+            d = self.km(cid, wid)
+            if d is None or d > limit:
+                out.append("GEOGRAPHY")
+        if mode == "minutes":
+            m = self.travel.get((cid, wid))
+            if m is None or m > limit:
+                out.append("GEOGRAPHY")
+        if not self.stays[wid]:
+            out.append("AVAILABLE")
+        if GRADE_ORDER.index(w["grade"]) < self.min_grade(cid):
+            out.append("GRADE")
+        if not set(c["required_skills"]) <= set(w["skills"]):
+            out.append("SKILLS")
+        if wid in c["excluded_worker_ids"]:
+            out.append("EXCLUDED")
+        if ("forbid", wid) in self.decisions.get(cid, []):
+            out.append("PINNED")
+        return out
+
+    def eligible(self, cid: str) -> list[str]:
+        return [w for w in self.workers if not self.broken(cid, w)]
+
+    def mandated(self, cid: str) -> str | None:
+        """The worker a pin, keep or assign ties the child to, if that worker is allowed."""
+        c = self.children[cid]
+        target = None
+        if c["pinned"] or any(d == "keep" for d, _ in self.decisions.get(cid, [])):
+            target = c["current_worker_id"] or None
+        for d, w in self.decisions.get(cid, []):
+            if d == "assign":
+                target = w
+        if target is not None and not self.broken(cid, target):
+            return target
+        return None
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or v == ""
+
+
+def _months(world: _World, cid: str) -> float:
+    c = world.children[cid]
+    if not c["current_worker_id"] or c["allocated_on"] is None:
+        return 0.0
+    days = (world.plan_date - c["allocated_on"]).days
+    return min(max(days / 30.4375, 0.0), float(world.cfg["weights"]["move_months_cap"]))
+
+
+def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
+               summary: dict[str, Any] | None = None) -> CheckReport:
+    """Every hard rule, then the KPIs and objective against summary.json when it is given."""
+    world = _World(inputs, cfg)
+    v: list[Violation] = []
+    rows = {r["child_id"]: r for r in plan.to_dict("records")}
+    missing = [c for c in world.children if c not in rows]
+    extra = [c for c in rows if c not in world.children]
+    if missing or extra or len(plan) != len(rows):
+        v.append(Violation("ONE_WORKER", "the plan must have exactly one row per child",
+                           missing + extra))
+    before = {c: world.children[c]["current_worker_id"] for c in world.children}
+    after = {c: (rows[c]["to_worker_id"] if c in rows else "") for c in world.children}
+    unknown = [c for c, w in after.items() if w and w not in world.workers]
+    if unknown:
+        v.append(Violation("ONE_WORKER", "assigned to a worker not in the workers table", unknown))
+        for c in unknown:
+            after[c] = ""
+    allowed_cache: dict[str, list[str]] = {}
+
+    def allowed(cid: str) -> list[str]:
+        if cid not in allowed_cache:
+            m = world.mandated(cid)
+            allowed_cache[cid] = [m] if m else world.eligible(cid)
+        return allowed_cache[cid]
+
+    # ONE_WORKER: a child who had a worker ends unallocated only if no eligible worker exists
+    dropped = [c for c in world.children if before[c] and not after[c] and world.eligible(c)]
+    if dropped:
+        v.append(Violation("ONE_WORKER", "had a worker, ends unallocated although eligible "
+                           "workers exist", dropped))
+    # static rules on every final pair, except a child kept with its worker for want of any other
+    by_rule: dict[str, list[str]] = defaultdict(list)
+    for cid, wid in after.items():
+        if not wid:
+            continue
+        kept_for_want = wid == before[cid] and not world.eligible(cid) and world.stays[wid]
+        for code in world.broken(cid, wid):
+            if not (kept_for_want and code != "AVAILABLE"):
+                by_rule[code].append(cid)
+    for code, kids in by_rule.items():
+        v.append(Violation(code, f"{len(kids)} child(ren) end with a worker who breaks {code}",
+                           kids))
+    # PINNED: pins, keeps and assigns hold where the named worker is allowed
+    broken_mandate = [c for c in world.children
+                      if world.mandated(c) and after[c] != world.mandated(c)]
+    if broken_mandate:
+        v.append(Violation("PINNED", "a pin, keep or assign decision was not honoured",
+                           broken_mandate))
+    # FAMILY: siblings who shared a worker still share one, unless none suits them all
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    if cfg["rules"]["keep_families"]:
+        for cid, c in world.children.items():
+            if c["family_id"] and before[cid]:
+                groups[(c["family_id"], before[cid])].append(cid)
+    split_bad = []
+    for kids in groups.values():
+        if len(kids) < 2 or len({after[k] for k in kids}) == 1:
+            continue
+        common = set(allowed(kids[0]) or ([before[kids[0]]] if world.stays[before[kids[0]]]
+                                          else []))
+        for k in kids[1:]:
+            common &= set(allowed(k) or ([before[k]] if world.stays[before[k]] else []))
+        if common:
+            split_bad += kids
+    if split_bad:
+        v.append(Violation("FAMILY", "siblings who shared a worker were split although a worker "
+                           "suits them all", split_bad))
+    # MAX_NEW: no worker receives more new children than the cap (unless declared as yielding)
+    limit = int(cfg["rules"]["max_new_cases"])
+    new_count: dict[str, int] = defaultdict(int)
+    for cid, wid in after.items():
+        if wid and wid != before[cid]:
+            new_count[wid] += 1
+    over = {}
+    for wid, n in new_count.items():
+        cap = world.workers[wid]["max_new_cases"]
+        cap = limit if _missing(cap) else int(cap)
+        if n > cap:
+            over[wid] = n - cap
+    declared = (summary or {}).get("max_new_yielded", {}).get("excess_total", 0)
+    if over and sum(over.values()) != declared:
+        v.append(Violation("MAX_NEW", f"{sum(over.values())} new child(ren) above the caps "
+                           f"(summary declares {declared})", worker_ids=sorted(over)))
+    # MAX_MOVES: discretionary moves within the budget
+    moved = [c for c in world.children if before[c] and after[c] and after[c] != before[c]]
+    forced = {c for c in moved if _forced(world, c, before, groups, allowed)}
+    budget = int(cfg["rules"]["max_moves"])
+    discretionary = [c for c in moved if c not in forced]
+    if budget > 0 and len(discretionary) > budget:
+        v.append(Violation("MAX_MOVES", f"{len(discretionary)} discretionary moves, budget "
+                           f"{budget}", discretionary))
+    recomputed = _recompute(world, before, after, forced)
+    mismatches = _compare(recomputed, summary) if summary is not None else []
+    return CheckReport(v, mismatches, recomputed)
+
+
+def _forced(world: _World, cid: str, before: dict[str, str],
+            groups: dict[tuple[str, str], list[str]], allowed: Any) -> bool:
+    """A move is forced when the old worker is not allowed for the child or for a sibling who
+    shares that worker (the family moves as one), or no longer stays."""
+    old = before[cid]
+    c = world.children[cid]
+    kids = groups.get((c["family_id"], old), [cid]) if c["family_id"] else [cid]
+    return any(old not in (allowed(k) or ([old] if world.stays[old] else [])) for k in kids)
+
+
+def _recompute(world: _World, before: dict[str, str], after: dict[str, str],
+               forced: set[str]) -> dict[str, Any]:
+    w = world.cfg["weights"]
+    kpis = {}
+    for side, assign in (("before", before), ("after", after)):
+        load: dict[str, float] = defaultdict(float)
+        for cid, wid in assign.items():
+            if wid:
+                load[wid] += world.points(cid)
+        util = {wid: load[wid] / world.capacity(wid) for wid in world.workers}
+        over = {wid: max(load[wid] - world.capacity(wid), 0.0) for wid in world.workers}
+        fam: dict[str, set[str]] = defaultdict(set)
+        for cid, wid in assign.items():
+            if wid and world.children[cid]["family_id"]:
+                fam[world.children[cid]["family_id"]].add(wid)
+        travels = [t for cid, wid in assign.items() if wid
+                   for t in [world.travel_measure(cid, wid)[0]] if t is not None]
+        kpis[side] = {
+            "unallocated": sum(1 for x in assign.values() if not x),
+            "workers_over_capacity": sum(1 for x in over.values() if x > 1e-9),
+            "total_overload_points": sum(over.values()),
+            "peak_utilisation": max(util.values()) if util else 0.0,
+            "families_split": sum(1 for s in fam.values() if len(s) > 1),
+            "mean_travel": sum(travels) / len(travels) if travels else None,
+        }
+    moved = [c for c in world.children if before[c] and after[c] and after[c] != before[c]]
+    kpis["after"]["moves"] = len(moved)
+    kpis["after"]["moves_forced"] = sum(1 for c in moved if c in forced)
+    kpis["after"]["moves_discretionary"] = len(moved) - kpis["after"]["moves_forced"]
+    move_cost = 0.0
+    for cid in moved:
+        c = world.children[cid]
+        factor = ((float(w["move_factor_proceedings"]) if c["in_proceedings"] else 1.0)
+                  * (float(w["move_factor_cla"]) if c["case_type"] == "cla" else 1.0))
+        base = 0.0 if cid in forced else float(w["move"])
+        move_cost += (base + float(w["move_per_month"]) * _months(world, cid)) * factor
+    travel_cost = 0.0
+    for cid, wid in after.items():
+        if wid:
+            t, unit = world.travel_measure(cid, wid)
+            if t is not None:
+                travel_cost += t * float(w["travel_minute"] if unit == "minutes"
+                                         else w["travel_km"])
+    a = kpis["after"]
+    terms = {
+        "unallocated": sum(float(w["unallocated"][world.children[c]["priority"]])
+                           for c, x in after.items() if not x),
+        "overload": float(w["overload"]) * a["total_overload_points"],
+        "moves": move_cost,
+        "peak": float(w["peak"]) * 100 * a["peak_utilisation"],
+        "travel": travel_cost,
+        "split_family": float(w["split_family"]) * a["families_split"],
+    }
+    return {"kpis": kpis, "objective_terms": terms, "objective": sum(terms.values())}
+
+
+def _close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= TOLERANCE * max(abs(a), abs(b)) + 1e-6
+
+
+def _compare(recomputed: dict[str, Any], summary: dict[str, Any]) -> list[str]:
+    out = []
+    for side in ("before", "after"):
+        for key, value in recomputed["kpis"][side].items():
+            given = summary.get("kpis", {}).get(side, {}).get(key)
+            if not _close(value, given):
+                out.append(f"kpis.{side}.{key}: summary says {given}, recomputed {value}")
+    if not _close(recomputed["objective"], summary.get("objective")):
+        out.append(f"objective: summary says {summary.get('objective')}, recomputed "
+                   f"{recomputed['objective']:.4f}")
+    return out

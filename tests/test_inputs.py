@@ -1,0 +1,182 @@
+"""Loading and validation: every problem reported at once, with file, row, column and fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rebalancer.config import load_config
+from rebalancer.inputs import load_inputs
+from rebalancer.problems import InputRejected, Problem
+
+WORKERS = "worker_id,team,locality,grade,fte\nW1,T,North,sw,1\nW2,T,North,senior,0.5\n"
+CHILDREN = "child_id,case_type,locality,current_worker_id\n007,cin,North,W1\n008,cp,North,\n"
+
+
+def load(tmp: Path, workers: str = WORKERS, children: str = CHILDREN, decisions: str | None = None,
+         travel: str | None = None, suffix: str = ".csv", encoding: str = "utf-8"):
+    w, c = tmp / f"workers{suffix}", tmp / f"children{suffix}"
+    w.write_bytes(workers.encode(encoding))
+    c.write_bytes(children.encode(encoding))
+    d = t = None
+    if decisions is not None:
+        d = tmp / "decisions.csv"
+        d.write_text(decisions)
+    if travel is not None:
+        t = tmp / "travel.csv"
+        t.write_text(travel)
+    return load_inputs(w, c, d, t, load_config(None))
+
+
+def problems(tmp: Path, **kw: str) -> list[Problem]:
+    with pytest.raises(InputRejected) as exc:
+        load(tmp, **kw)
+    return exc.value.problems
+
+
+def test_identifiers_stay_strings(tmp_path: Path) -> None:
+    inputs = load(tmp_path)
+    assert list(inputs.children["child_id"]) == ["007", "008"]
+    assert inputs.children["current_worker_id"].tolist() == ["W1", ""]
+
+
+def test_identifiers_stay_strings_from_parquet(tmp_path: Path) -> None:
+    pd.DataFrame({"worker_id": ["007"], "team": ["T"], "locality": ["N"], "grade": ["sw"],
+                  "fte": [1.0], "agency": [True]}).to_parquet(tmp_path / "w.parquet")
+    pd.DataFrame({"child_id": ["0042"], "case_type": ["cla"], "locality": ["N"],
+                  "current_worker_id": ["007"], "allocated_on": [pd.Timestamp("2026-01-02")]}
+                 ).to_parquet(tmp_path / "c.parquet")
+    inputs = load_inputs(tmp_path / "w.parquet", tmp_path / "c.parquet", None, None,
+                         load_config(None))
+    assert inputs.children["child_id"].iat[0] == "0042"
+    assert inputs.children["current_worker_id"].iat[0] == "007"
+    assert str(inputs.children["allocated_on"].iat[0]) == "2026-01-02"
+    assert bool(inputs.workers["agency"].iat[0]) is True
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    workers = ("worker_id,team,locality,grade,fte\n"
+               "W1,T,North,sw,1.5\n"          # fte out of range
+               "W1,T,North,boss,1\n"          # duplicate id, unknown grade
+               "W3,T,,sw,abc\n")              # missing locality, fte not a number
+    children = ("child_id,case_type,locality,current_worker_id,allocated_on\n"
+                "C1,cin,North,W9,2026-13-40\n")  # unknown worker, bad date
+    found = problems(tmp_path, workers=workers, children=children)
+    where = {(p.row, p.column) for p in found}
+    assert ("row 2 (worker_id W1)", "fte") in where
+    assert ("row 3 (worker_id W1)", "grade") in where
+    assert ("row 4 (worker_id W3)", "locality") in where
+    assert ("row 4 (worker_id W3)", "fte") in where
+    assert ("row 2 (child_id C1)", "allocated_on") in where
+    assert all(p.fix for p in found)
+    assert all(str(p).startswith(str(tmp_path)) for p in found)
+
+
+def test_cross_references_after_parsing(tmp_path: Path) -> None:
+    workers = WORKERS + "W1,T,North,sw,1\n"
+    children = ("child_id,case_type,locality,current_worker_id,excluded_worker_ids\n"
+                "C1,cin,North,W9,W1;W8\n")
+    found = problems(tmp_path, workers=workers, children=children)
+    messages = [(p.column, p.message) for p in found]
+    assert ("worker_id", "worker 'W1' appears more than once") in messages
+    assert ("current_worker_id", "worker 'W9' is not in the workers table") in messages
+    assert ("excluded_worker_ids", "worker 'W8' is not in the workers table") in messages
+
+
+@pytest.mark.parametrize("decisions, expected", [
+    ("child_id,decision,worker_id,note\n007,assign,W2,\n007,forbid,W2,\n", "both assigned to"),
+    ("child_id,decision,worker_id,note\n007,assign,W2,\n007,assign,W1,\n", "more than one"),
+    ("child_id,decision,worker_id,note\n007,keep,W2,\n", "'keep' names 'W2'"),
+    ("child_id,decision,worker_id,note\n008,keep,,\n", "no current worker"),
+    ("child_id,decision,worker_id,note\n999,keep,,\n", "not in the children table"),
+    ("child_id,decision,worker_id,note\n007,promote,W1,\n", "not an allowed value"),
+    ("child_id,decision,worker_id,note\n007,forbid,,\n", "need a worker"),
+])
+def test_contradictory_or_unknown_decisions(tmp_path: Path, decisions: str, expected: str
+                                            ) -> None:
+    found = problems(tmp_path, decisions=decisions)
+    assert any(expected in p.message for p in found), [str(p) for p in found]
+
+
+def test_missing_and_extra_columns(tmp_path: Path) -> None:
+    found = problems(tmp_path, workers="worker_id,team,grade,fte,fte_pct\nW1,T,sw,1,1\n")
+    cols = {(p.column, p.message) for p in found}
+    assert ("locality", "required column is missing") in cols
+    assert any(c == "fte_pct" and "not a column" in m for c, m in cols)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "the file is empty"),
+    ("worker_id,team,locality,grade,fte\n", "header but no rows"),
+])
+def test_empty_and_header_only(tmp_path: Path, text: str, message: str) -> None:
+    found = problems(tmp_path, workers=text)
+    assert any(message in p.message for p in found)
+
+
+@pytest.mark.parametrize("fte", ["0", "-1", "nan", "inf", "1e400", "1,0"])
+def test_bad_fte(tmp_path: Path, fte: str) -> None:
+    found = problems(tmp_path, workers=f'worker_id,team,locality,grade,fte\nW1,T,North,sw,"{fte}"\n')
+    assert [(p.row, p.column) for p in found] == [("row 2 (worker_id W1)", "fte")]
+
+
+def test_byte_order_mark_and_windows_line_endings_are_fine(tmp_path: Path) -> None:
+    inputs = load(tmp_path, workers="\ufeff" + WORKERS.replace("\n", "\r\n"),
+                  children=CHILDREN.replace("\n", "\r\n"))
+    assert list(inputs.workers["worker_id"]) == ["W1", "W2"]
+
+
+def test_quoted_cells_with_commas(tmp_path: Path) -> None:
+    workers = 'worker_id,team,locality,grade,fte\nW1,"Corby, Safeguarding 1",North,sw,1\n'
+    inputs = load(tmp_path, workers=workers, children=CHILDREN.replace(",W1\n", ",W1\n"))
+    assert inputs.workers["team"].iat[0] == "Corby, Safeguarding 1"
+
+
+def test_latin1_is_refused_with_the_encoding_named(tmp_path: Path) -> None:
+    workers = "worker_id,team,locality,grade,fte\nW1,Équipe,North,sw,1\n"
+    found = problems(tmp_path, workers=workers, encoding="latin-1")
+    assert "not UTF-8" in found[0].message and "Latin-1" in found[0].message
+    assert "UTF-8" in found[0].fix
+
+
+def test_very_long_identifier(tmp_path: Path) -> None:
+    found = problems(tmp_path, workers=f"worker_id,team,locality,grade,fte\n{'W' * 5000},T,N,sw,1\n")
+    assert any(p.column == "worker_id" and "characters long" in p.message for p in found)
+
+
+def test_coordinates_come_in_pairs(tmp_path: Path) -> None:
+    found = problems(tmp_path, children="child_id,case_type,locality,lat\nC1,cin,North,52.1\n")
+    assert [p.column for p in found] == ["lat/lon"]
+
+
+def test_km_mode_needs_coordinates(tmp_path: Path) -> None:
+    w, c = tmp_path / "w.csv", tmp_path / "c.csv"
+    w.write_text(WORKERS)
+    c.write_text(CHILDREN)
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('[rules]\ngeography = "km"\nmax_travel = 10\n')
+    with pytest.raises(InputRejected) as exc:
+        load_inputs(w, c, None, None, load_config(cfg_file))
+    assert len(exc.value.problems) == 4  # two workers, two children
+
+
+def test_config_typos_and_bad_values_are_rejected(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text("[weights]\noverlaod = 5\npeak = -1\n[rules]\ngeography = 'miles'\n")
+    with pytest.raises(InputRejected) as exc:
+        load_config(cfg_file)
+    text = " | ".join(str(p) for p in exc.value.problems)
+    assert "did you mean 'weights.overload'" in text
+    cfg_file.write_text("[weights]\npeak = -1\n[rules]\ngeography = 'miles'\n")
+    with pytest.raises(InputRejected) as exc:
+        load_config(cfg_file)
+    assert {p.column for p in exc.value.problems} == {"weights.peak", "rules.geography"}
+
+
+def test_too_many_problems_are_counted_not_listed(tmp_path: Path) -> None:
+    rows = "".join(f"W{i},T,North,sw,2\n" for i in range(1000))
+    found = problems(tmp_path, workers="worker_id,team,locality,grade,fte\n" + rows)
+    assert len(found) == 201
+    assert "800 more row(s)" in found[-1].message
