@@ -277,7 +277,7 @@ def _forced(world: _World, cid: str, before: dict[str, str],
 def _recompute(world: _World, before: dict[str, str], after: dict[str, str],
                forced: set[str]) -> dict[str, Any]:
     w = world.cfg["weights"]
-    kpis = {}
+    kpis: dict[str, dict[str, Any]] = {}
     for side, assign in (("before", before), ("after", after)):
         load: dict[str, float] = defaultdict(float)
         for cid, wid in assign.items():

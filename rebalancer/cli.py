@@ -17,12 +17,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Rebalance children's social work caseloads with as few moves as possible.")
 
 
-class Format(str, enum.Enum):
+class Format(enum.StrEnum):
     parquet = "parquet"
     csv = "csv"
 
 
-class Scenario(str, enum.Enum):
+class Scenario(enum.StrEnum):
     crisis = "crisis"
     steady = "steady"
     leavers = "leavers"
@@ -49,8 +49,8 @@ def _overrides(time_limit: float | None, max_moves: int | None, seed: int | None
     for name, value, low in (("--time-limit", time_limit, 0.0), ("--max-moves", max_moves, 0),
                              ("--seed", seed, 0), ("--threads", threads, 1)):
         if value is not None and (value < low or (name == "--time-limit" and value == 0)):
-            raise typer.BadParameter(f"{name} must be {'> 0' if name == '--time-limit' else f'>= {low}'}",
-                                     param_hint=name)
+            need = "> 0" if name == "--time-limit" else f">= {low}"
+            raise typer.BadParameter(f"{name} must be {need}", param_hint=name)
     pairs = {"solver.time_limit": time_limit, "rules.max_moves": max_moves,
              "solver.seed": seed, "solver.threads": threads}
     return {k: v for k, v in pairs.items() if v is not None}

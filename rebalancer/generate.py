@@ -38,7 +38,7 @@ class ScenarioShape:
 
 
 SHAPES = {
-    "crisis": ScenarioShape(agency=0.25, leaving=0.05, absent=0.05, unallocated=0.06, skew=0.4,
+    "crisis": ScenarioShape(agency=0.25, leaving=0.05, absent=0.05, unallocated=0.075, skew=0.4,
                             asye_cp=0.10),
     "steady": ScenarioShape(agency=0.16, leaving=0.02, absent=0.03, unallocated=0.01, skew=0.3,
                             asye_cp=0.0),
@@ -168,7 +168,7 @@ def _children(rng: np.random.Generator, n: int, shape: ScenarioShape, plan: dt.d
     fam_ids[singles] = ""
     excluded = np.full(n, "", dtype=object)
     ex = np.flatnonzero(rng.random(n) < 0.01)
-    for i in ex:
+    for i in ex.tolist():
         pool = by_loc[locs[loc[i]][0]]
         if pool.size:
             excluded[i] = workers["worker_id"].iat[int(rng.choice(pool))]

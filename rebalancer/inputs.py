@@ -1,4 +1,4 @@
-"""Loading and validating all input tables together: every problem in every file, reported at once."""
+"""Loading and validating all input tables together: every problem in every file, at once."""
 
 from __future__ import annotations
 
@@ -84,8 +84,8 @@ def _geography_inputs(cfg: Config, workers: pd.DataFrame, children: pd.DataFrame
     mode = cfg["rules"]["geography"]
     problems = []
     if mode == "km":
-        for df, lat, key, file in ((workers, "base_lat", "worker_id", files["workers"]),
-                                   (children, "lat", "child_id", files["children"])):
+        for df, lat, file in ((workers, "base_lat", files["workers"]),
+                              (children, "lat", files["children"])):
             for row in df.loc[df[lat].isna(), "_row"]:
                 problems.append(Problem(file, row, lat, "no coordinates, but rules.geography is "
                                         "'km'", "add coordinates, or set rules.geography to "
@@ -116,8 +116,11 @@ def _decision_conflicts(decisions: pd.DataFrame, children: pd.DataFrame,
         assigns = set(group.loc[group["decision"] == "assign", "worker_id"])
         forbids = set(group.loc[group["decision"] == "forbid", "worker_id"])
         row = group["_row"].iloc[0]
-        say = lambda msg, fix, col="decision": problems.append(  # noqa: E731
-            Problem(file, row, col, f"child {child_id!r}: {msg}", fix))
+
+        def say(msg: str, fix: str, col: str = "decision", row: str = row,
+                child_id: str = child_id) -> None:
+            problems.append(Problem(file, row, col, f"child {child_id!r}: {msg}", fix))
+
         stay = pinned or not keeps.empty
         if not keeps.empty and current == "":
             say("'keep' for a child with no current worker", "use 'assign' with a worker_id")

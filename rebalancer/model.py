@@ -74,7 +74,7 @@ def case_points(children: pd.DataFrame, cfg: Config) -> FloatArray:
 
 
 def worker_capacity(workers: pd.DataFrame, cfg: Config) -> FloatArray:
-    """Capacity: points_per_fte x fte x grade_factor x (1 - reduction); capacity_points overrides."""
+    """Capacity: points_per_fte x fte x grade_factor x (1 - reduction); a given value overrides."""
     c = cfg["capacity"]
     factor = workers["grade"].map(lambda g: float(c["grade_factor"][g])).to_numpy(float)
     computed = (float(c["points_per_fte"]) * workers["fte"].to_numpy(float) * factor
@@ -184,10 +184,7 @@ def apply_decisions(f: Frame, inputs: Inputs, c: IntArray, w: IntArray
             code = codes[0] if codes else "PINNED"
             wid = f.workers["worker_id"].iat[mandate[child]]
             cid = f.children["child_id"].iat[child]
-            if code == "AVAILABLE":
-                why = "is leaving or absent"
-            else:
-                why = f"breaks the {code} rule"
+            why = "is leaving or absent" if code == "AVAILABLE" else f"breaks the {code} rule"
             conflicts.append(Conflict(cid, kind.iat[child], wid, code,
                                       f"{kind.iat[child]} on {wid} yields: the worker {why}"))
     return c[keep], w[keep], conflicts
@@ -253,7 +250,7 @@ def unallocated_cost(f: Frame) -> FloatArray:
     return f.children["priority"].map(lambda p: float(w[p])).to_numpy(float)
 
 
-def _scaled(x: FloatArray | float, scale: float) -> IntArray:
+def _scaled(x: np.ndarray | float, scale: float) -> IntArray:
     return np.rint(np.asarray(x, float) * scale).astype(np.int64)
 
 
@@ -335,14 +332,14 @@ def build_case_model(inputs: Inputs, cfg: Config) -> CaseModel:
         item_must=(unit_current >= 0) & unit_has_pairs,
         item_skip_cost=_scaled(skip, COST_SCALE),
         agent_capacity=np.maximum(_scaled(capacity, POINT_SCALE), 1),
-        overload_cost=int(round(float(wts["overload"]) * COST_SCALE / POINT_SCALE)),
+        overload_cost=round(float(wts["overload"]) * COST_SCALE / POINT_SCALE),
         pair_new=agg["new"].to_numpy(np.int64), agent_new_limit=new_limit,
         # MAX_NEW yields only to ONE_WORKER: caps are exceeded by the least total needed to give
         # every child who had a worker a worker, and by nothing more.
         new_limit_soft=True,
-        peak_cost=int(round(float(wts["peak"]) * COST_SCALE * 100 / PEAK_SCALE)),
+        peak_cost=round(float(wts["peak"]) * COST_SCALE * 100 / PEAK_SCALE),
         peak_scale=PEAK_SCALE,
-        item_group=groups, group_split_cost=int(round(float(wts["split_family"]) * COST_SCALE)),
+        item_group=groups, group_split_cost=round(float(wts["split_family"]) * COST_SCALE),
         pair_budget=agg["budget"].to_numpy(np.int64),
         budget=max_moves if max_moves > 0 else None,
         hint=hint,

@@ -47,7 +47,8 @@ def _available_reason(cm: CaseModel, worker: IntArray) -> list[str]:
 
 def reasons(cm: CaseModel, before: IntArray, after: IntArray, load_before: FloatArray
             ) -> list[str]:
-    """Reason codes per child: why it moved, why it is (still) unallocated, or why a keep conflicts."""
+    """Reason codes per child: why it moved, why it is (still) unallocated, or why a keep conflicts
+    with a rule (kept for want of any eligible worker)."""
     f = cm.frame
     n = f.n_children
     out: list[list[str]] = [[] for _ in range(n)]
@@ -92,7 +93,7 @@ def loads(cm: CaseModel, assignment: IntArray) -> tuple[FloatArray, IntArray]:
     n_w = cm.frame.n_workers
     load = np.bincount(assignment[ok], weights=cm.child_points[ok], minlength=n_w)
     count = np.bincount(assignment[ok], minlength=n_w)
-    return load, count
+    return load.astype(np.float64), count.astype(np.int64)
 
 
 def action_of(before: IntArray, after: IntArray) -> NDStr:

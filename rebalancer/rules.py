@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,8 +18,8 @@ from rebalancer.config import GRADES, Config
 from rebalancer.inputs import Inputs
 
 BoolArray = NDArray[np.bool_]
-IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.integer[Any]]
+FloatArray = NDArray[np.floating[Any]]
 GRADE_RANK = {g: i for i, g in enumerate(GRADES)}
 EARTH_RADIUS_KM = 6371.0088
 
@@ -74,7 +75,7 @@ def _tag_bits(lists: pd.Series, vocab: dict[str, int]) -> NDArray[np.uint64]:
 
 
 def min_grade(children: pd.DataFrame, cfg: Config) -> IntArray:
-    """The least grade a child needs: the strictest of its case rules, unless min_grade overrides."""
+    """The least grade a child needs: the strictest of its case rules; min_grade overrides."""
     rule = cfg["rules"]["min_grade"]
     need = np.zeros(len(children), np.int64)
     for case_type in ("assessment", "cin", "cp", "cla"):

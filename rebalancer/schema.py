@@ -1,4 +1,4 @@
-"""The input tables of the data contract, declared once: names, kinds, ranges and the fix to offer."""
+"""The input tables of the data contract, declared once: names, kinds, ranges and examples."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ strings ("007" stays "007"), and every unparseable cell becomes a Problem instea
 
 from __future__ import annotations
 
-
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from rebalancer.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH, Column, TableSpec
 
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
-MAX_PROBLEMS_PER_COLUMN = 200  # beyond this, one line counts the rest: a million bad rows stay readable
+MAX_PROBLEMS_PER_COLUMN = 200  # past this, a line counts the rest: a million bad rows stay readable
 
 
 def _cell_text(values: pa.ChunkedArray) -> pd.Series:
@@ -159,8 +158,10 @@ def _parse_column(col: Column, raw: pd.Series, labels: pd.Series, out: _Collecto
         is_true, is_false = low.isin(TRUE_WORDS), low.isin(FALSE_WORDS)
         bad = present & ~is_true & ~is_false
         out.rows(bad, labels, col.name, q + " is not true or false", "write true or false")
-        return pd.Series(np.where(is_true, True, np.where(is_false, False, None)),
-                         index=s.index, dtype=object)
+        parsed = pd.Series(None, index=s.index, dtype=object)
+        parsed[is_true] = True
+        parsed[is_false] = False
+        return parsed
     if col.kind in ("number", "integer"):
         v = pd.to_numeric(s.where(present), errors="coerce").astype(float)
         not_number = present & (v.isna() | ~np.isfinite(v.fillna(0)))
@@ -217,7 +218,8 @@ def parse_table(df: pd.DataFrame, spec: TableSpec, file: str, csv: bool
                         f"export the {spec.name} table with its rows"))
     if len(df) > spec.max_rows:
         out.add(Problem(file, "-", "-", f"{len(df):,} rows is more than the {spec.max_rows:,} "
-                        "this tool accepts", "split the data (e.g. by locality) and plan each part"))
+                        "this tool accepts",
+                        "split the data (e.g. by locality) and plan each part"))
         return pd.DataFrame(), out.finish()
     if out.problems or dupes:
         return pd.DataFrame(), out.finish()

@@ -5,9 +5,9 @@ each with a cost and a load. The domain package builds these arrays; benchmarks 
 directly.
 """
 
-from solvers.problem import AssignmentProblem, Solution, Status
 from solvers.evaluate import Evaluation, evaluate
 from solvers.greedy import greedy
+from solvers.problem import AssignmentProblem, Solution, Status
 from solvers.solve import solve
 
 __all__ = ["AssignmentProblem", "Evaluation", "Solution", "Status", "evaluate", "greedy", "solve"]

@@ -1,21 +1,18 @@
-"""The CP-SAT model of an AssignmentProblem: one Boolean per candidate pair, plus a few aggregates."""
+"""The CP-SAT model of an AssignmentProblem: a Boolean per candidate pair, plus a few aggregates."""
 
 from __future__ import annotations
 
 import dataclasses
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
 from ortools.sat.python import cp_model
 
 from solvers.evaluate import evaluate
-from solvers.greedy import greedy, pairs_by_item
-from solvers.problem import AssignmentProblem, IntArray, Solution, Status
-
+from solvers.greedy import pairs_by_item
+from solvers.problem import AssignmentProblem, IntArray
 
 
 @dataclass
@@ -42,8 +39,8 @@ def _csr(keys: IntArray, n: int) -> tuple[IntArray, IntArray]:
     return order, starts
 
 
-def _wsum(xs: list[cp_model.IntVar], coefs: IntArray) -> cp_model.LinearExprT:
-    return cp_model.LinearExpr.weighted_sum(xs, coefs.tolist())
+def _wsum(xs: list[cp_model.IntVar], coefs: IntArray) -> cp_model.LinearExpr:
+    return cast(cp_model.LinearExpr, cp_model.LinearExpr.weighted_sum(xs, coefs.tolist()))
 
 
 def define_assignment(m: cp_model.CpModel, p: AssignmentProblem, x: list[cp_model.IntVar]) -> None:
@@ -58,7 +55,7 @@ def define_assignment(m: cp_model.CpModel, p: AssignmentProblem, x: list[cp_mode
 
 
 def define_agent_limits(m: cp_model.CpModel, p: AssignmentProblem, x: list[cp_model.IntVar],
-                        built: Built) -> list[cp_model.LinearExprT]:
+                        built: Built) -> list[cp_model.LinearExpr]:
     # An agent's load above capacity is overload (or forbidden); new pairs above the limit too.
     order, starts = _csr(p.pair_agent, p.n_agents)
     limits, new_count = p.new_limits(), p.new_counts()
@@ -88,7 +85,7 @@ def define_agent_limits(m: cp_model.CpModel, p: AssignmentProblem, x: list[cp_mo
     return loads
 
 
-def define_peak(m: cp_model.CpModel, p: AssignmentProblem, loads: list[cp_model.LinearExprT],
+def define_peak(m: cp_model.CpModel, p: AssignmentProblem, loads: list[cp_model.LinearExpr],
                 built: Built, floor: int = 0) -> None:
     # The peak is at least every agent's load/capacity ratio, in 1/peak_scale steps (and at least
     # `floor`, the peak of agents outside a neighbourhood).
@@ -132,11 +129,11 @@ def define_budget(m: cp_model.CpModel, p: AssignmentProblem, x: list[cp_model.In
 
 def define_objective(m: cp_model.CpModel, p: AssignmentProblem, x: list[cp_model.IntVar],
                      built: Built, excess_cost: int = 0) -> None:
-    # Skipping an optional item costs its skip cost: a constant, less that cost on each of its pairs.
+    # Skipping an optional item costs its skip cost: a constant, less that cost on each of its pairs
     optional = ~p.item_must
     coef = p.pair_cost - np.where(optional[p.pair_item], p.item_skip_cost[p.pair_item], 0)
     built.constant = int(p.item_skip_cost[optional].sum())
-    terms: list[cp_model.LinearExprT] = [_wsum(x, coef)]
+    terms: list[cp_model.LinearExpr] = [_wsum(x, coef)]
     if built.overload:
         terms.append(_wsum(list(built.overload.values()),
                            np.full(len(built.overload), p.overload_cost or 0)))

@@ -28,7 +28,7 @@ def _ceil_div(a: IntArray, b: IntArray) -> IntArray:
 
 
 def evaluate(problem: AssignmentProblem, item_pair: IntArray) -> Evaluation:
-    """Objective and hard-rule check of a per-item pair choice, exactly as the model defines them."""
+    """Objective and hard-rule check of a per-item pair choice, as the model defines them."""
     p = problem
     violations: list[str] = []
     chosen = item_pair[item_pair >= 0]

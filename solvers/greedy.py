@@ -92,12 +92,12 @@ def greedy(problem: AssignmentProblem, rule: Rule = "cheapest",
         if p.overload_cost:
             cap_a = p.agent_capacity[agents]
             grow = np.maximum(after - cap_a, 0) - np.maximum(load[agents] - cap_a, 0)
-            marginal += p.overload_cost * grow
+            marginal += (p.overload_cost * grow).astype(np.float64)
         if p.new_limit_soft:  # excess comes first: dearer than anything else on offer
             marginal += excess_price * np.where(over_new, new_count[ks], 0)
         if p.peak_cost:
-            util = -((-after * p.peak_scale) // cap[agents])
-            marginal += p.peak_cost * np.maximum(util - peak, 0)
+            peak_after = -((-after * p.peak_scale) // cap[agents])
+            marginal += p.peak_cost * np.maximum(peak_after - peak, 0).astype(np.float64)
         g = int(groups[i])
         if g >= 0 and p.group_split_cost and len(group_agent.get(g, ())) == 1:
             marginal += p.group_split_cost * ~np.isin(agents, list(group_agent[g]))

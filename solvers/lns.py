@@ -21,7 +21,6 @@ from solvers.cpsat import _parameters, add_hint, build
 from solvers.evaluate import evaluate
 from solvers.problem import AssignmentProblem, IntArray
 
-
 LAST_STATS: dict[str, int] = {}
 
 

@@ -6,8 +6,11 @@ benchmarks to judge how close a plan is to optimal without trusting CP-SAT's own
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +23,22 @@ class LPBound:
     seconds: float
     status: str
     x: np.ndarray  # fractional pair values
+
+
+def _quiet_highs(highspy: Any) -> Any:
+    """HiGHS prints a banner on construction, at the file-descriptor level; our stdout is for the
+    user (and for scripts that read it), so the banner goes to /dev/null."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h
 
 
 class _Rows:
@@ -183,8 +202,7 @@ def lp_bound(p: AssignmentProblem, excess_cap: int | None = None,
             kinds[split] = 1
             kinds[z] = 1
         lp.integrality_ = [highspy.HighsVarType(int(k)) for k in kinds]
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _quiet_highs(highspy)
     h.setOptionValue("mip_rel_gap", float(gap))
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("threads", 1)

@@ -10,6 +10,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +55,7 @@ def _full_model(p: AssignmentProblem, start: IntArray | None, excess_cap: int | 
         add_hint(built, p, start)
     solver = cp_model.CpSolver()
     _parameters(solver, time_limit, seed, threads)
-    result: dict[str, int] = {}
+    result: dict[str, Any] = {}
     worker = threading.Thread(target=lambda: result.setdefault("s", solver.solve(built.model)),
                               daemon=True)
     worker.start()

@@ -118,7 +118,8 @@ def test_empty_and_header_only(tmp_path: Path, text: str, message: str) -> None:
 
 @pytest.mark.parametrize("fte", ["0", "-1", "nan", "inf", "1e400", "1,0"])
 def test_bad_fte(tmp_path: Path, fte: str) -> None:
-    found = problems(tmp_path, workers=f'worker_id,team,locality,grade,fte\nW1,T,North,sw,"{fte}"\n')
+    header = "worker_id,team,locality,grade,fte\n"
+    found = problems(tmp_path, workers=f'{header}W1,T,North,sw,"{fte}"\n')
     assert [(p.row, p.column) for p in found] == [("row 2 (worker_id W1)", "fte")]
 
 
@@ -142,7 +143,8 @@ def test_latin1_is_refused_with_the_encoding_named(tmp_path: Path) -> None:
 
 
 def test_very_long_identifier(tmp_path: Path) -> None:
-    found = problems(tmp_path, workers=f"worker_id,team,locality,grade,fte\n{'W' * 5000},T,N,sw,1\n")
+    header = "worker_id,team,locality,grade,fte\n"
+    found = problems(tmp_path, workers=f"{header}{'W' * 5000},T,N,sw,1\n")
     assert any(p.column == "worker_id" and "characters long" in p.message for p in found)
 
 

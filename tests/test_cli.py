@@ -1,0 +1,148 @@
+"""The command line, as other tools script it: exit codes, files written, messages."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from rebalancer.cli import app
+from rebalancer.outputs import read_table_file
+
+runner = CliRunner()
+
+
+def generated(tmp_path: Path, children: int = 60, workers: int = 8, seed: int = 3,
+              scenario: str = "crisis", fmt: str = "csv") -> Path:
+    out = tmp_path / "in"
+    r = runner.invoke(app, ["generate", "--children", str(children), "--workers", str(workers),
+                            "--seed", str(seed), "--out", str(out), "--scenario", scenario,
+                            "--format", fmt])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def rebalance(inp: Path, out: Path, *extra: str, fmt: str = "csv") -> object:
+    ext = "parquet" if (inp / "workers.parquet").exists() else "csv"
+    return runner.invoke(app, ["rebalance", "--workers", str(inp / f"workers.{ext}"),
+                               "--children", str(inp / f"children.{ext}"), "--out", str(out),
+                               "--format", fmt, "--time-limit", "5", "--quiet", *extra])
+
+
+def test_rebalance_writes_three_outputs_and_check_passes(tmp_path: Path) -> None:
+    inp = generated(tmp_path)
+    before = digest(inp)
+    r = rebalance(inp, tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {"plan.csv", "workers.csv",
+                                                              "summary.json"}
+    assert digest(inp) == before  # inputs never touched
+    c = runner.invoke(app, ["check", "--workers", str(inp / "workers.csv"), "--children",
+                            str(inp / "children.csv"), "--plan", str(tmp_path / "out")])
+    assert c.exit_code == 0, c.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["config"]["solver"]["time_limit"] == 5
+    assert set(summary["inputs"]) == {"workers", "children"}
+    assert len(summary["inputs"]["workers"]["sha256"]) == 64
+
+
+def test_parquet_round_trip_keeps_ids_as_strings(tmp_path: Path) -> None:
+    inp = generated(tmp_path, fmt="parquet")
+    r = rebalance(inp, tmp_path / "out", fmt="parquet")
+    assert r.exit_code == 0, r.output
+    plan = read_table_file(tmp_path / "out" / "plan.parquet")
+    assert plan["child_id"].iloc[0] == "C000001"
+    assert list(plan.columns)[:10] == ["child_id", "family_id", "case_type", "points",
+                                       "from_worker_id", "to_worker_id", "action", "reasons",
+                                       "travel_before", "travel_after"]
+    workers = read_table_file(tmp_path / "out" / "workers.parquet")
+    assert workers["worker_id"].iloc[0] == "W0001"
+
+
+def test_check_catches_a_broken_plan(tmp_path: Path) -> None:
+    inp = generated(tmp_path)
+    assert rebalance(inp, tmp_path / "out").exit_code == 0
+    plan_file = tmp_path / "out" / "plan.csv"
+    plan = pd.read_csv(plan_file, dtype=str, keep_default_na=False)
+    kept = plan.index[plan["action"] == "keep"]
+    plan.loc[kept[0], "to_worker_id"] = ""  # drop a child who has eligible workers
+    plan.to_csv(plan_file, index=False)
+    c = runner.invoke(app, ["check", "--workers", str(inp / "workers.csv"), "--children",
+                            str(inp / "children.csv"), "--plan", str(tmp_path / "out")])
+    assert c.exit_code == 1
+    assert "VIOLATION ONE_WORKER" in c.output
+    assert "MISMATCH kpis.after.unallocated" in c.output
+
+
+def test_bad_inputs_exit_1_and_write_nothing(tmp_path: Path) -> None:
+    inp = generated(tmp_path)
+    (inp / "workers.csv").write_text("worker_id,team,locality,grade,fte\nW1,T,N,chief,2\n")
+    r = rebalance(inp, tmp_path / "out")
+    assert r.exit_code == 1
+    assert "grade" in r.output and "fte" in r.output
+    assert not (tmp_path / "out" / "plan.csv").exists()
+    v = runner.invoke(app, ["validate", "--workers", str(inp / "workers.csv"), "--children",
+                            str(inp / "children.csv")])
+    assert v.exit_code == 1 and "chief" in v.output
+
+
+def test_validate_ok(tmp_path: Path) -> None:
+    inp = generated(tmp_path)
+    v = runner.invoke(app, ["validate", "--workers", str(inp / "workers.csv"), "--children",
+                            str(inp / "children.csv")])
+    assert v.exit_code == 0 and v.output.startswith("ok: 8 workers, 60 children")
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    inp = generated(tmp_path)
+    assert rebalance(inp, tmp_path / "out", "--threads", "0").exit_code == 2
+    assert rebalance(inp, tmp_path / "out", "--format", "xlsx").exit_code == 2
+    assert runner.invoke(app, ["rebalance"]).exit_code == 2
+
+
+def test_output_folder_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    inp = generated(tmp_path)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    r = rebalance(inp, blocker)
+    assert r.exit_code == 2
+    assert "cannot write" in r.output
+
+
+def test_output_that_would_overwrite_an_input_is_refused(tmp_path: Path) -> None:
+    inp = generated(tmp_path)
+    (inp / "workers.csv").rename(inp / "plan.csv")
+    r = runner.invoke(app, ["rebalance", "--workers", str(inp / "plan.csv"), "--children",
+                            str(inp / "children.csv"), "--out", str(inp), "--format", "csv",
+                            "--quiet"])
+    assert r.exit_code == 2 and "overwrite the input" in r.output
+
+
+def test_formula_cells_are_neutralised_in_csv(tmp_path: Path) -> None:
+    inp = generated(tmp_path)
+    kids = pd.read_csv(inp / "children.csv", dtype=str, keep_default_na=False)
+    kids.loc[0, "family_id"] = "=HYPERLINK(1)"
+    kids.to_csv(inp / "children.csv", index=False)
+    assert rebalance(inp, tmp_path / "out").exit_code == 0
+    text = (tmp_path / "out" / "plan.csv").read_text()
+    assert "'=HYPERLINK(1)" in text and ",=HYPERLINK" not in text
+
+
+def test_same_seed_same_plan(tmp_path: Path) -> None:
+    inp = generated(tmp_path, children=120, workers=12)
+    assert rebalance(inp, tmp_path / "a", "--seed", "7").exit_code == 0
+    assert rebalance(inp, tmp_path / "b", "--seed", "7").exit_code == 0
+    assert (tmp_path / "a" / "plan.csv").read_bytes() == (tmp_path / "b" / "plan.csv").read_bytes()
+
+
+def test_generate_is_seeded(tmp_path: Path) -> None:
+    a, b = generated(tmp_path / "a", seed=5), generated(tmp_path / "b", seed=5)
+    c = generated(tmp_path / "c", seed=6)
+    assert digest(a) == digest(b) != digest(c)
