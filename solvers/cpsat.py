@@ -26,10 +26,10 @@ class Built:
     group_vars: dict[int, tuple[cp_model.IntVar, dict[int, cp_model.IntVar]]]
 
 
-# CP-SAT's deterministic time runs at about this many units per wall second on a 2-core machine
-# like CI's (measured on the 4,500-child demo); a limit in these units stops a solve at the same
-# point on every run, at the cost of stopping a little early or late on other machines.
-DTIME_PER_SECOND = 0.5
+# CP-SAT's deterministic time per wall second on a 2-core machine like CI's, by thread count
+# (measured 0.72 with one worker, 1.28 with two interleaved; set a little below, so that the
+# deterministic limit, not the clock, normally ends a solve: same inputs, same plan).
+DTIME_PER_SECOND = {1: 0.6, 2: 1.1}
 
 
 def _csr(keys: IntArray, n: int) -> tuple[IntArray, IntArray]:
@@ -168,12 +168,14 @@ def build(p: AssignmentProblem, excess_cap: int | None = None, peak_floor: int =
     return built
 
 
-def _parameters(solver: cp_model.CpSolver, time_limit: float, seed: int, threads: int) -> None:
+def _parameters(solver: cp_model.CpSolver, time_limit: float, seed: int, threads: int,
+                wall_cap: float | None = None) -> None:
     """Wall-clock limit as a safety net; the deterministic limit is what normally stops a solve,
     so that the same inputs, seed and threads give the same plan on the same machine."""
     prm = solver.parameters
-    prm.max_time_in_seconds = max(time_limit, 0.05)
-    prm.max_deterministic_time = max(time_limit * DTIME_PER_SECOND, 0.01)
+    prm.max_time_in_seconds = max(time_limit if wall_cap is None else wall_cap, 0.05)
+    rate = DTIME_PER_SECOND[1] if threads == 1 else DTIME_PER_SECOND[2]
+    prm.max_deterministic_time = max(time_limit * rate, 0.005)
     prm.interleave_search = threads > 1
     prm.num_workers = threads
     prm.random_seed = seed
@@ -187,7 +189,7 @@ def _parameters(solver: cp_model.CpSolver, time_limit: float, seed: int, threads
 
 
 def least_excess(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int,
-                 threads: int) -> tuple[int, IntArray | None]:
+                 threads: int, wall_cap: float | None = None) -> tuple[int, IntArray | None]:
     """Phase one of soft new-pair limits: the least total excess that places every must item.
 
     Only must items take part (optional ones can always stay out), so the model is small.
@@ -224,7 +226,7 @@ def least_excess(p: AssignmentProblem, start: IntArray, time_limit: float, seed:
     for k in ks:
         m.add_hint(x[pos[k]], bool(start[p.pair_item[k]] == k))
     solver = cp_model.CpSolver()
-    _parameters(solver, time_limit, seed, threads)
+    _parameters(solver, time_limit, seed, threads, wall_cap)
     status = solver.solve(m)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         vals = solver.boolean_values(pd.Series(x)).to_numpy(dtype=bool)

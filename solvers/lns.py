@@ -80,6 +80,7 @@ def neighbourhood_problem(p: AssignmentProblem, item_pair: IntArray, agents: Int
 
 def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int = 0,
             excess_cap: int | None = None, size: int = 12, sub_time: float = 0.3,
+            iterations: int | None = None,
             on_better: Callable[[IntArray, float], None] | None = None,
             stop: Callable[[], bool] | None = None) -> IntArray:
     """Improve `start` by neighbourhood re-solves until the time is up; never makes it worse."""
@@ -91,8 +92,10 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
     by_agent = {a: g.sort_values("n", ascending=False) for a, g in links.groupby("a_x")}
     cap = np.maximum(p.agent_capacity, 1)
     stats = LAST_STATS
-    stats.update(tried=0, accepted=0)
+    stats.update(tried=0, accepted=0, empty=0)
     while time.perf_counter() < t_end - 0.05 and not (stop and stop()):
+        if iterations is not None and stats["tried"] + stats["empty"] >= iterations:
+            break
         util = ev.agent_load / cap
         weight = np.where(by_agent_has(by_agent, p.n_agents), 0.05 + util + (ev.overload > 0), 0)
         if weight.sum() <= 0:
@@ -130,6 +133,7 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
             budget_left = p.budget - int(used[~in_s[p.pair_agent[chosen_pairs]]].sum())
         made = neighbourhood_problem(p, best, agents, excess_left, budget_left, peak_floor)
         if made is None:
+            stats["empty"] += 1
             continue
         sub, items, ks = made
         excess_cost = 0
@@ -142,9 +146,10 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
         if sub.hint is not None:
             add_hint(built, sub, sub.hint)
         solver = cp_model.CpSolver()
-        _parameters(solver, min(sub_time, max(t_end - time.perf_counter(), 0.05)),
-                    int(rng.integers(1 << 30)), 1)
+        _parameters(solver, sub_time, int(rng.integers(1 << 30)), 1,
+                    wall_cap=min(4 * sub_time, max(t_end - time.perf_counter(), 0.05)))
         status = solver.solve(built.model)
+        stats["tried"] += 1
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             continue
         vals = solver.boolean_values(pd.Series(built.x)).to_numpy(dtype=bool)
@@ -152,7 +157,6 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
         trial[items] = -1
         trial[items[sub.pair_item[vals]]] = ks[vals]
         tev = evaluate(p, trial)
-        stats["tried"] += 1
         if tev.feasible and (tev.excess, tev.objective) < (ev.excess, ev.objective):
             best, ev = trial, tev
             stats["accepted"] += 1
