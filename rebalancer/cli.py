@@ -211,6 +211,94 @@ def check(
                f"objective {report.recomputed['objective']:,.1f} and KPIs match summary.json")
 
 
+def _reload(plan: Path) -> tuple[Any, Any, Any]:
+    """The case model, plan and workers table of a plan folder, from the inputs its summary
+    names (refusing inputs that changed since the plan was made)."""
+    import json
+
+    from rebalancer.config import Config
+    from rebalancer.inputs import file_sha256, load_inputs
+    from rebalancer.model import build_case_model
+    from rebalancer.outputs import read_table_file
+
+    summary_file = plan / "summary.json"
+    if not summary_file.is_file():
+        raise typer.BadParameter(f"no summary.json in {plan}", param_hint="--plan")
+    summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    files = {k: Path(v["path"]) for k, v in summary["inputs"].items()}
+    for name, path in files.items():
+        if not path.is_file() or file_sha256(path) != summary["inputs"][name]["sha256"]:
+            raise typer.BadParameter(f"the {name} input {path} is missing or has changed since "
+                                     "the plan was made; re-run the rebalance", param_hint="--plan")
+    cfg = Config(summary["config"])
+    inputs = load_inputs(files["workers"], files["children"], files.get("decisions"),
+                         files.get("travel"), cfg)
+    ext = "parquet" if (plan / "plan.parquet").is_file() else "csv"
+    return (build_case_model(inputs, cfg), read_table_file(plan / f"plan.{ext}"),
+            read_table_file(plan / f"workers.{ext}").astype({"load_after": float}))
+
+
+@app.command()
+def explain(
+    plan: Annotated[Path, typer.Option("--plan", help="Folder of a plan (with summary.json).")],
+    child_id: Annotated[str | None, typer.Argument(help="The child to explain.")] = None,
+    worker: Annotated[str | None, typer.Option("--worker", help="Explain a worker instead.")
+                      ] = None,
+) -> None:
+    """Why a child ended where it did: the best alternatives, term by term, and who was barred."""
+    from rebalancer.explain import alternatives, worker_story
+
+    try:
+        cm, plan_df, workers_df = _reload(plan)
+    except InputRejected as exc:
+        raise _reject(exc) from None
+    for col in ("load_before", "load_after", "utilisation_before", "utilisation_after",
+                "capacity_points"):
+        workers_df[col] = workers_df[col].astype(float)
+    if worker is not None:
+        if worker not in set(workers_df["worker_id"]):
+            raise typer.BadParameter(f"no worker {worker!r} in the plan", param_hint="--worker")
+        s = worker_story(cm, plan_df, workers_df, worker)
+        typer.echo(f"{worker}: load {s['load'][0]:.1f} → {s['load'][1]:.1f} points of "
+                   f"{s['capacity']:.1f} ({s['utilisation'][0]:.0%} → {s['utilisation'][1]:.0%})"
+                   + (f"; {s['why_lost']}" if s["why_lost"] else ""))
+        typer.echo(f"gained {len(s['gained'])}:")
+        for cid, src, why in s["gained"]:
+            typer.echo(f"  {cid} from {src or '(unallocated)'}: {why}")
+        typer.echo(f"lost {len(s['lost'])}:")
+        for cid, dst, why in s["lost"]:
+            typer.echo(f"  {cid} to {dst or '(unallocated)'}: {why}")
+        return
+    if child_id is None or child_id not in set(plan_df["child_id"]):
+        raise typer.BadParameter(f"give a CHILD_ID of the plan (got {child_id!r})")
+    a = alternatives(cm, plan_df, workers_df, child_id)
+    row = plan_df.loc[plan_df["child_id"] == child_id].iloc[0]
+    typer.echo(f"{child_id}: {a['action']} {a['from'] or '(unallocated)'} → "
+               f"{a['to'] or '(unallocated)'}   reasons: {a['reasons'] or '-'}")
+    if "explanation" in plan_df.columns and row["explanation"]:
+        typer.echo(f"  {row['explanation']}")
+    if a["siblings_in_unit"]:
+        typer.echo(f"  moves as one with siblings {', '.join(a['siblings_in_unit'])}: a worker "
+                   "must suit all of them, and the costs below are for this child alone")
+    typer.echo("cost of each eligible worker for this child alone (everything else as planned):")
+    typer.echo(f"  {'worker':<10}{'total':>9}{'moves':>9}{'overload':>10}{'peak':>8}"
+               f"{'travel':>8}  utilisation  new cases/cap")
+    shown = ([("chosen", a["chosen"])] if a["chosen"] else []) + [
+        ("", o) for o in a["alternatives"]]
+    for tag, (total, wid, terms, util) in shown:
+        typer.echo(f"  {wid:<10}{total:>9.0f}{terms['moves']:>9.0f}{terms['overload']:>10.0f}"
+                   f"{terms['peak']:>8.0f}{terms['travel']:>8.0f}  {util:<12} "
+                   f"{a['new_case_slots'][wid]:<7} {tag}")
+    if not shown:
+        typer.echo("  (none)")
+    typer.echo(f"leaving the child unallocated would cost {a['unallocated_cost']:,.0f}")
+    from rebalancer.explain import RULE_WORDS
+
+    for code, ids in a["ineligible"].items():
+        more = f" (+{len(ids) - 8} more)" if len(ids) > 8 else ""
+        typer.echo(f"ineligible by {code} ({RULE_WORDS[code]}): {', '.join(ids[:8])}{more}")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

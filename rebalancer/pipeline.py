@@ -14,10 +14,12 @@ import pandas as pd
 
 from rebalancer import __version__
 from rebalancer.config import Config
+from rebalancer.explain import explanations
 from rebalancer.inputs import Inputs, load_inputs
 from rebalancer.model import COST_SCALE, CaseModel, build_case_model
 from rebalancer.outputs import check_output_dir, write_outputs
 from rebalancer.plan import build_plan, build_workers, kpis, objective_terms
+from rebalancer.shortfall import before_solving, fte_needed
 from solvers import Solution, solve
 from solvers.solve import Progress
 
@@ -89,6 +91,7 @@ def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: p
             "solve_seconds": round(sol.stats.get("solve_seconds", 0.0), 3),
             "candidate_pairs": int(sol.stats.get("pairs", 0)),
             "decision_units": int(cm.problem.n_items),
+            "reproducible": not sol.stats.get("deadline_hit", 0.0),
             "phases": {k: round(v / (COST_SCALE if k in ("start_objective", "lp_bound") else 1), 3)
                        for k, v in sol.stats.items() if math.isfinite(v)},
         },
@@ -99,6 +102,7 @@ def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: p
         },
         "conflicts": [c.__dict__ for c in cm.conflicts],
         "max_new_yielded": max_new_yielded(cm, workers),
+        "shortfall": {"before": before_solving(cm), "after": fte_needed(cm, plan, workers)},
         "no_eligible_worker": {
             rule: int(n) for rule, n in cm.empty_rule[cm.empty_rule != ""].value_counts()
             .sort_index().items()
@@ -120,6 +124,7 @@ def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "parquet",
                 threads=int(s["threads"]), progress=progress, stop=stop)
     plan = build_plan(cm, sol)
     workers = build_workers(cm, plan)
+    plan["explanation"] = explanations(cm, plan, workers)
     summary = summarise(inputs, cfg, cm, sol, plan, workers, time.perf_counter() - t0)
     written = write_outputs(out, fmt, {"plan": plan, "workers": workers}, summary)
     return Result(cm, sol, plan, workers, summary, written)

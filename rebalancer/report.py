@@ -53,6 +53,15 @@ def before_after(summary: dict[str, Any]) -> str:
                  + f", {summary['wall_time']:.1f}s"
                  + (" (interrupted: best plan so far)" if summary["solver"]["interrupted"]
                     else ""))
+    from rebalancer.shortfall import shortfall_text
+
+    lines.append("")
+    lines.append(shortfall_text(summary["shortfall"]))
+    if summary["max_new_yielded"]["excess_total"]:
+        m = summary["max_new_yielded"]
+        lines.append(f"MAX_NEW yielded: {m['excess_total']} children above the new-case cap, at "
+                     f"{len(m['workers'])} worker(s), so that no child who had a worker is left "
+                     "without one")
     if summary["conflicts"]:
         lines.append(f"{len(summary['conflicts'])} decision(s) or pin(s) yielded to a hard rule "
                      "(see conflicts in summary.json)")
