@@ -38,7 +38,9 @@ class ProgressLine:
 
     def _show(self, elapsed: float) -> None:
         if math.isinf(self.best):
-            text = f"solving  {elapsed:6.1f}s  no plan yet  bound {self.bound:,.0f}"
+            text = f"solving  {elapsed:6.1f}s  no plan yet"
+        elif math.isinf(self.bound):
+            text = f"solving  {elapsed:6.1f}s  best {self.best:,.0f}  (bound not yet known)"
         else:
             gap = (self.best - self.bound) / self.best if self.best > 0 else 0.0
             text = (f"solving  {elapsed:6.1f}s  best {self.best:,.0f}  bound {self.bound:,.0f}"

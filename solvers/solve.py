@@ -26,6 +26,7 @@ DTIME_LOG: list[tuple[float, float]] = []  # (deterministic, wall) of each full-
 Progress = Callable[[float, float, float], None]  # elapsed seconds, best objective, best bound
 
 PROBE_MAX_PAIRS = 20_000  # beyond this, the full model rarely closes its gap; LNS does better
+LP_FIX_MIN_PAIRS = 3_000  # below this, the full-model probe alone is as good
 # Shares of the time limit. Each stage's budget is fixed in advance (deterministic time for
 # CP-SAT, an iteration count for LNS), never "whatever is left on the clock", so that the same
 # inputs, seed and threads give the same plan; the clock only guards the overall time limit.
@@ -91,12 +92,16 @@ def _full_model(p: AssignmentProblem, start: IntArray | None, excess_cap: int | 
     return plan, float(solver.best_objective_bound), status == cp_model.OPTIMAL, interrupted
 
 
-def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, threads: int = 2,
-          progress: Progress | None = None, stop: threading.Event | None = None,
-          use_lp: bool = True, use_lns: bool = True) -> Solution:
-    """Best plan within the time limit, with status, bound and the time each stage took."""
+def _solve_one(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0,
+               threads: int = 2, progress: Progress | None = None,
+               stop: threading.Event | None = None, use_lp: bool = True, use_lns: bool = True,
+               lp_x: np.ndarray | None = None, wall_limit: float | None = None,
+               start: IntArray | None = None, excess_cap: int | None = None,
+               lns_share: float = LNS_SHARE,
+               lns_rate: float = LNS_ITERATIONS_PER_SECOND) -> Solution:
+    """One connected problem, in stages; `lp_x` is a relaxation already solved by the caller."""
     t0 = time.perf_counter()
-    deadline = t0 + time_limit
+    deadline = t0 + (time_limit if wall_limit is None else wall_limit)
     left = lambda: deadline - time.perf_counter()  # noqa: E731
     stats: dict[str, float] = {"pairs": float(p.n_pairs)}
     if p.n_pairs == 0:  # nothing to decide: every optional item is out, and no item must be in
@@ -109,7 +114,7 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
     best: IntArray | None = None
     best_key = (np.inf, np.inf)
     bound = float("-inf")
-    excess_cap: int | None = None
+    given = start is not None
     interrupted = False
 
     def offer(plan: IntArray | None, source: str) -> None:
@@ -129,9 +134,9 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
 
     try:
         done = stage("greedy")
-        offer(greedy(p), "greedy")
+        offer(start if given else greedy(p), "greedy")
         done()
-        if p.new_limit_soft and best is not None:
+        if p.new_limit_soft and best is not None and not given:
             done = stage("excess")
             excess_cap, placed = least_excess(p, best, EXCESS_SHARE * time_limit, seed, threads,
                                               wall_cap=left())
@@ -139,7 +144,8 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
                 offer(greedy(dataclasses.replace(p, hint=None), initial=placed), "excess")
             stats["excess_cap"] = float(excess_cap)
             done()
-        if use_lp:
+        x = lp_x
+        if use_lp and x is None:
             from solvers.lp import lp_bound
 
             done = stage("lp")
@@ -147,16 +153,17 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
             if lp.status == "Optimal":
                 bound = max(bound, lp.bound)
                 stats["lp_bound"] = lp.bound
+                x = lp.x
             done()
-            if lp.status == "Optimal" and p.n_pairs > PROBE_MAX_PAIRS and use_lns:
-                done = stage("lp_fix")
-                sub, ks = restrict(p, lp_fixing(p, lp.x))
-                plan, _, _, interrupted = _full_model(sub, None, excess_cap,
-                                                      FIX_SHARE * time_limit, seed, threads,
-                                                      stop, wall_cap=left())
-                if plan is not None:
-                    offer(np.where(plan >= 0, ks[np.maximum(plan, 0)], -1), "lp_fix")
-                done()
+        if x is not None and p.n_pairs > LP_FIX_MIN_PAIRS and use_lns:
+            done = stage("lp_fix")
+            sub, ks = restrict(p, lp_fixing(p, x))
+            plan, _, _, interrupted = _full_model(sub, None, excess_cap,
+                                                  FIX_SHARE * time_limit, seed, threads,
+                                                  stop, wall_cap=left())
+            if plan is not None:
+                offer(np.where(plan >= 0, ks[np.maximum(plan, 0)], -1), "lp_fix")
+            done()
         if (p.n_pairs <= PROBE_MAX_PAIRS or not use_lns) and not interrupted:
             done = stage("cpsat")
             share = PROBE_SHARE if use_lns else 1.0
@@ -170,7 +177,7 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
         proven = best is not None and best_key[1] <= bound + 1e-6
         if use_lns and best is not None and not proven and not interrupted and left() > 0.1:
             done = stage("lns")
-            iterations = max(1, round(LNS_SHARE * time_limit * LNS_ITERATIONS_PER_SECOND))
+            iterations = max(1, round(lns_share * time_limit * lns_rate))
             offer(improve(p, best, left(), seed=seed, excess_cap=excess_cap, size=5,
                           sub_time=0.08, iterations=iterations,
                           on_better=lambda plan, _: offer(plan, "lns"),
@@ -191,3 +198,171 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
     source = max((k for k in stats if k.startswith("source_")),
                  key=lambda k: -stats[k]).removeprefix("source_")
     return Solution(status, best, objective, bound, wall, source, interrupted, stats)
+
+
+def components(p: AssignmentProblem) -> tuple[int, IntArray, IntArray]:
+    """Connected components of the item-agent graph (items in one group are joined too).
+
+    With locality geography each locality is a component: independent problems but for the peak,
+    which is evaluated globally. Items with no pair at all are left out (component -1).
+    """
+    item_label = np.arange(p.n_items, dtype=np.int64)
+    agent_label = np.full(p.n_agents, p.n_items, np.int64)
+    groups = p.groups()
+    in_group = np.flatnonzero(groups >= 0)
+    while True:
+        agent_new = np.full(p.n_agents, p.n_items, np.int64)
+        np.minimum.at(agent_new, p.pair_agent, item_label[p.pair_item])
+        item_new = item_label.copy()
+        np.minimum.at(item_new, p.pair_item, agent_new[p.pair_agent])
+        if in_group.size:
+            g_min = np.full(int(groups.max()) + 1, p.n_items, np.int64)
+            np.minimum.at(g_min, groups[in_group], item_new[in_group])
+            item_new[in_group] = np.minimum(item_new[in_group], g_min[groups[in_group]])
+        if np.array_equal(item_new, item_label) and np.array_equal(agent_new, agent_label):
+            break
+        item_label, agent_label = item_new, agent_new
+    has = np.zeros(p.n_items, bool)
+    has[p.pair_item] = True
+    labels, item_comp = np.unique(np.where(has, item_label, -1), return_inverse=True)
+    item_comp = item_comp - (1 if (labels == -1).any() else 0)
+    agent_comp = np.full(p.n_agents, -1, np.int64)
+    agent_comp[p.pair_agent] = item_comp[p.pair_item]
+    return int(item_comp.max()) + 1 if has.any() else 0, item_comp, agent_comp
+
+
+def subproblem(p: AssignmentProblem, items: IntArray, agents: IntArray
+               ) -> tuple[AssignmentProblem, IntArray]:
+    """The problem restricted to some items and agents (all pairs between them); returns it and
+    the kept pairs' indices in `p`."""
+    in_i = np.zeros(p.n_items, bool)
+    in_i[items] = True
+    in_a = np.zeros(p.n_agents, bool)
+    in_a[agents] = True
+    ks = np.flatnonzero(in_i[p.pair_item] & in_a[p.pair_agent])
+    imap = np.full(p.n_items, -1, np.int64)
+    imap[items] = np.arange(items.size)
+    amap = np.full(p.n_agents, -1, np.int64)
+    amap[agents] = np.arange(agents.size)
+    pos = np.full(p.n_pairs, -1, np.int64)
+    pos[ks] = np.arange(ks.size)
+    g = p.groups()[items]
+    _, codes = np.unique(g, return_inverse=True)
+    codes = codes - (1 if (g < 0).any() else 0)
+    hint = None
+    if p.hint is not None:
+        h = p.hint[items]
+        hint = np.where(h >= 0, pos[np.maximum(h, 0)], -1)
+    sub = dataclasses.replace(
+        p, n_items=items.size, n_agents=agents.size, pair_item=imap[p.pair_item[ks]],
+        pair_agent=amap[p.pair_agent[ks]], pair_cost=p.pair_cost[ks], pair_load=p.pair_load[ks],
+        item_must=p.item_must[items], item_skip_cost=p.item_skip_cost[items],
+        agent_capacity=p.agent_capacity[agents],
+        pair_new=None if p.pair_new is None else p.pair_new[ks],
+        agent_new_limit=None if p.agent_new_limit is None else p.agent_new_limit[agents],
+        item_group=np.where(g >= 0, codes, -1),
+        pair_budget=None if p.pair_budget is None else p.pair_budget[ks], hint=hint)
+    return sub, ks
+
+
+# Of the time limit: what the components share by size, after the excess models and the global
+# LP; and within a component, LNS's share (its stages overshoot far less than a whole model's).
+SOLVE_SHARE = 0.7
+COMPONENT_LNS_SHARE = 0.8
+COMPONENT_LNS_RATE = 50  # iterations per thread-second: measured ~60 on a 4,500-child county
+
+
+def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, threads: int = 2,
+          progress: Progress | None = None, stop: threading.Event | None = None,
+          use_lp: bool = True, use_lns: bool = True, decompose: bool = True) -> Solution:
+    """Best plan within the time limit, with status, bound and the time each stage took.
+
+    A problem that falls apart into independent components (localities, usually) is solved one
+    component at a time, `threads` at once, each with a share of the time by its size; the
+    global LP gives the bound. A budget couples all components, so it keeps the problem whole.
+    """
+    t0 = time.perf_counter()
+    n_comp, item_comp, agent_comp = components(p)
+    if not decompose or n_comp <= 1 or p.budget is not None:
+        return _solve_one(p, time_limit=time_limit, seed=seed, threads=threads,
+                          progress=progress, stop=stop, use_lp=use_lp, use_lns=use_lns)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from solvers.lp import lp_bound
+
+    stats: dict[str, float] = {"pairs": float(p.n_pairs), "components": float(n_comp)}
+    deadline = t0 + time_limit
+    pairs_per = np.bincount(item_comp[p.pair_item], minlength=n_comp)
+    parts = []
+    excess_total = 0
+    for c in range(n_comp):  # a start and the least excess per component: small, quick models
+        items = np.flatnonzero(item_comp == c)
+        agents = np.flatnonzero(agent_comp == c)
+        sub, ks = subproblem(p, items, agents)
+        begin = greedy(sub)
+        cap = None
+        if sub.new_limit_soft and evaluate(sub, begin).feasible:
+            share = EXCESS_SHARE * time_limit * pairs_per[c] / pairs_per.sum()
+            cap, placed = least_excess(sub, begin, share, seed + c, 1,
+                                       wall_cap=max(deadline - time.perf_counter(), 0.05))
+            if placed is not None:
+                begin = greedy(dataclasses.replace(sub, hint=None), initial=placed)
+            excess_total += cap
+        parts.append((items, agents, sub, ks, begin, cap))
+    stats["excess_seconds"] = time.perf_counter() - t0
+    stats["excess_cap"] = float(excess_total)
+    lp_x = None
+    bound = float("-inf")
+    if use_lp:
+        lp = lp_bound(p, excess_total if p.new_limit_soft else None,
+                      time_limit=max(LP_SHARE * time_limit, 0.1))
+        stats["lp_seconds"] = time.perf_counter() - t0 - stats["excess_seconds"]
+        if lp.status == "Optimal":
+            lp_x, bound = lp.x, lp.bound
+            stats["lp_bound"] = lp.bound
+    budget = SOLVE_SHARE * time_limit
+    shares = budget * pairs_per / pairs_per.sum() * max(1, min(threads, n_comp))
+    plan = np.full(p.n_items, -1, np.int64)
+    results: dict[int, Solution] = {}
+    lock = threading.Lock()
+
+    def run(c: int) -> None:
+        items, _, sub, ks, begin, cap = parts[c]
+        wall = min(float(shares[c]) * 1.5, deadline - time.perf_counter())
+        sol = _solve_one(sub, time_limit=float(shares[c]), wall_limit=max(wall, 0.05),
+                         seed=seed + c, threads=1, stop=stop, use_lp=lp_x is None,
+                         use_lns=use_lns, lp_x=None if lp_x is None else lp_x[ks],
+                         start=begin, excess_cap=cap, lns_share=COMPONENT_LNS_SHARE,
+                         lns_rate=COMPONENT_LNS_RATE)
+        with lock:
+            results[c] = sol
+            chosen = sol.item_pair >= 0
+            plan[items[chosen]] = ks[sol.item_pair[chosen]]
+            if progress is not None:
+                progress(time.perf_counter() - t0, float(evaluate(p, plan).objective), bound)
+
+    interrupted = False
+    order = np.argsort(-pairs_per, kind="stable")  # largest first, for an even finish
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+            list(pool.map(run, order.tolist()))
+    except KeyboardInterrupt:
+        interrupted = True
+    interrupted |= any(s.interrupted for s in results.values())
+    ev = evaluate(p, plan)
+    wall = time.perf_counter() - t0
+    if not ev.feasible:
+        return Solution(Status.NO_SOLUTION, plan, float("nan"), bound, wall, "none",
+                        interrupted, stats)
+    for s in results.values():
+        for k, v in s.stats.items():
+            if k.endswith("_seconds") or k == "excess_cap" or k == "deadline_hit":
+                stats[k] = stats.get(k, 0.0) + v
+    stats["deadline_hit"] = float(time.perf_counter() >= deadline - 0.06 or interrupted
+                                  or stats.get("deadline_hit", 0.0) > 0)
+    all_optimal = all(s.status is Status.OPTIMAL for s in results.values())
+    objective = float(ev.objective)
+    status = Status.OPTIMAL if (all_optimal and not p.peak_cost) or objective <= bound + 1e-6 \
+        else Status.FEASIBLE
+    return Solution(status, plan, objective, min(bound, objective), wall, "components",
+                    interrupted, stats)
