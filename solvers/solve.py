@@ -267,7 +267,7 @@ def subproblem(p: AssignmentProblem, items: IntArray, agents: IntArray
 
 # Of the time limit: what the components share by size, after the excess models and the global
 # LP; and within a component, LNS's share (its stages overshoot far less than a whole model's).
-SOLVE_SHARE = 0.7
+SOLVE_SHARE = 0.85
 GLOBAL_LP_MAX_PAIRS = 300_000  # above this HiGHS takes a minute; components' LPs take seconds
 
 
