@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -32,11 +33,9 @@ def _f(x: Any, fmt: str = "{:,.1f}") -> str:
 
 def machine() -> str:
     cpu = ""
-    try:
+    with contextlib.suppress(OSError, StopIteration):
         cpu = next(line.split(":", 1)[1].strip() for line in
                    Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line)
-    except (OSError, StopIteration):
-        pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=HERE).stdout.strip()
@@ -135,8 +134,8 @@ def plot(results: dict[str, Any], path: Path) -> bool:
         xs = [n for n, r in pts if r[method].get("wall") is not None]
         a1.plot(xs, [r[method]["wall"] for n, r in pts if r[method].get("wall") is not None],
                 style, label=method)
-        g = [(n, _gap(r[method].get("objective"), r["lp"].get("bound"))) for n, r in pts]
-        g = [(n, v) for n, v in g if v is not None]
+        g = [(n, v) for n, r in pts
+             if (v := _gap(r[method].get("objective"), r["lp"].get("bound"))) is not None]
         a2.plot([n for n, _ in g], [100 * v for _, v in g], style, label=method)
     a1.plot([n for n, _ in pts], [r["time_limit"] for _, r in pts], "k-", lw=0.5,
             label="time limit")
@@ -160,11 +159,11 @@ def write_report(out: Path) -> None:
              "Reproduce: `python -m bench.run` (instances are generated with seed 2026) and "
              "`python -m bench.gap`; both write to `bench/out/` and rewrite this file.", ""]
     if results:
-        lines += rebalance_section(results) + [""]
+        lines += [*rebalance_section(results), ""]
         if plot(results, HERE / "scaling.png"):
             lines += ["![time and gap against size](scaling.png)", ""]
     if gap_rows:
-        lines += gap_section(gap_rows) + [""]
+        lines += [*gap_section(gap_rows), ""]
     notes = HERE / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text()]
