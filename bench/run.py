@@ -47,6 +47,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", type=Path, default=HERE / "out")
     ap.add_argument("--only", nargs="*", help="instance names to run")
+    ap.add_argument("--methods", nargs="*", default=METHODS,
+                    help="re-measure only these methods; the others' results are kept")
     args = ap.parse_args()
     specs = QUICK if args.quick else FULL
     if args.only:
@@ -60,9 +62,9 @@ def main() -> None:
                             str(n), "--workers", str(m), "--seed", "2026", "--scenario",
                             scenario, "--out", str(inst)], check=True, cwd=HERE.parent,
                            capture_output=True)
-        row: dict[str, Any] = {"children": n, "workers": m, "scenario": scenario,
-                               "time_limit": limit}
-        for method in METHODS:
+        row: dict[str, Any] = results.get(name, {})
+        row.update(children=n, workers=m, scenario=scenario, time_limit=limit)
+        for method in args.methods:
             row[method] = measure(method, inst, limit, args.out / "plans" / name / method)
             print(name, method, {k: v for k, v in row[method].items() if k != "timeline"},
                   flush=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import cast
 
@@ -12,7 +11,7 @@ from ortools.sat.python import cp_model
 
 from solvers.evaluate import evaluate
 from solvers.greedy import pairs_by_item
-from solvers.problem import AssignmentProblem, IntArray
+from solvers.problem import AssignmentProblem, IntArray, hint_in, take
 
 
 @dataclass
@@ -263,19 +262,13 @@ def add_hint(built: Built, p: AssignmentProblem, item_pair: IntArray) -> None:
 
 
 def restrict(p: AssignmentProblem, keep: np.ndarray) -> tuple[AssignmentProblem, IntArray]:
-    """The same problem over a subset of its pairs; returns it and the kept pairs' old indices."""
+    """The same problem over a subset of its pairs; returns it and the kept pairs' old indices.
+    An item left with no pair becomes optional (it can only stay out)."""
     ks = np.flatnonzero(keep)
-    pos = np.full(p.n_pairs, -1, np.int64)
-    pos[ks] = np.arange(ks.size)
     has = np.zeros(p.n_items, bool)
     has[p.pair_item[ks]] = True
-    sub = dataclasses.replace(
-        p, pair_item=p.pair_item[ks], pair_agent=p.pair_agent[ks], pair_cost=p.pair_cost[ks],
-        pair_load=p.pair_load[ks], item_must=p.item_must & has,
-        pair_new=None if p.pair_new is None else p.pair_new[ks],
-        pair_budget=None if p.pair_budget is None else p.pair_budget[ks],
-        hint=None if p.hint is None else np.where(p.hint >= 0, pos[np.maximum(p.hint, 0)], -1),
-    )
+    items, agents = np.arange(p.n_items), np.arange(p.n_agents)
+    sub = take(p, items, agents, ks, item_must=p.item_must & has, hint=hint_in(p, items, ks))
     return sub, ks
 
 

@@ -9,7 +9,6 @@ a change is accepted only when the full evaluation (objective, then excess) impr
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 
@@ -19,7 +18,7 @@ from ortools.sat.python import cp_model
 
 from solvers.cpsat import _parameters, add_hint, build
 from solvers.evaluate import evaluate
-from solvers.problem import AssignmentProblem, IntArray
+from solvers.problem import AssignmentProblem, IntArray, take
 
 LAST_STATS: dict[str, int] = {}
 
@@ -33,7 +32,7 @@ def _agent_links(p: AssignmentProblem) -> pd.DataFrame:
 
 
 def neighbourhood_problem(p: AssignmentProblem, item_pair: IntArray, agents: IntArray,
-                          excess_left: int | None, budget_left: int | None, peak_floor: int
+                          budget_left: int | None
                           ) -> tuple[AssignmentProblem, IntArray, IntArray] | None:
     """The sub-problem over `agents`: their items and waiting items that could go to them."""
     in_s = np.zeros(p.n_agents, bool)
@@ -48,33 +47,14 @@ def neighbourhood_problem(p: AssignmentProblem, item_pair: IntArray, agents: Int
         return None
     keep = free[p.pair_item] & in_s[p.pair_agent]
     ks = np.flatnonzero(keep)
-    imap = np.full(p.n_items, -1, np.int64)
-    imap[items] = np.arange(items.size)
-    amap = np.full(p.n_agents, -1, np.int64)
-    amap[agents] = np.arange(agents.size)
-    groups = p.groups()[items]
     # a group is modelled only when all its assigned items are inside this neighbourhood
-    outside = np.zeros(max(int(p.groups().max()) + 1, 1), bool)
     g_all = p.groups()
-    fixed_in_group = (g_all >= 0) & ~free & (item_pair >= 0)
-    outside[g_all[fixed_in_group]] = True
+    outside = np.zeros(max(int(g_all.max()) + 1, 1), bool)
+    outside[g_all[(g_all >= 0) & ~free & (item_pair >= 0)]] = True
+    groups = g_all[items]
     groups = np.where((groups >= 0) & ~outside[np.maximum(groups, 0)], groups, -1)
-    _, codes = np.unique(groups, return_inverse=True)
-    limits = p.new_limits()[agents]
     hint = np.where(holds[items], np.searchsorted(ks, item_pair[items]), -1)
-    sub = dataclasses.replace(
-        p, n_items=items.size, n_agents=agents.size, pair_item=imap[p.pair_item[ks]],
-        pair_agent=amap[p.pair_agent[ks]], pair_cost=p.pair_cost[ks], pair_load=p.pair_load[ks],
-        item_must=p.item_must[items], item_skip_cost=p.item_skip_cost[items],
-        agent_capacity=p.agent_capacity[agents],
-        pair_new=None if p.pair_new is None else p.pair_new[ks],
-        agent_new_limit=None if p.agent_new_limit is None else limits,
-        item_group=np.where(groups >= 0, codes - (codes.min() if (groups < 0).any() else 0), -1),
-        pair_budget=None if p.pair_budget is None else p.pair_budget[ks],
-        budget=budget_left, hint=hint,
-    )
-    sub.peak_floor = peak_floor  # type: ignore[attr-defined]
-    sub.excess_left = excess_left  # type: ignore[attr-defined]
+    sub = take(p, items, agents, ks, item_group=groups, hint=hint, budget=budget_left)
     return sub, items, ks
 
 
@@ -131,7 +111,7 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
             in_s[agents] = True
             used = p.budget_use()[chosen_pairs]
             budget_left = p.budget - int(used[~in_s[p.pair_agent[chosen_pairs]]].sum())
-        made = neighbourhood_problem(p, best, agents, excess_left, budget_left, peak_floor)
+        made = neighbourhood_problem(p, best, agents, budget_left)
         if made is None:
             stats["empty"] += 1
             continue

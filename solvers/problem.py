@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,3 +108,43 @@ class Solution:
         if not np.isfinite(self.objective) or not np.isfinite(self.bound):
             return float("inf")
         return abs(self.objective - self.bound) / max(abs(self.objective), 1e-9)
+
+
+_KEEP: Any = object()
+
+
+def take(p: AssignmentProblem, items: IntArray, agents: IntArray, ks: IntArray, *,
+         item_group: IntArray | None = None, hint: IntArray | None = None,
+         item_must: NDArray[np.bool_] | None = None, budget: Any = _KEEP) -> AssignmentProblem:
+    """The problem over some of its items, agents and pairs (`ks`, between them), renumbered.
+
+    Components, LP-fixed remainders and LNS neighbourhoods are all made this way; groups are
+    renumbered from 0 (-1 stays "no group"), and `hint` is given in the new pair numbering.
+    """
+    imap = np.full(p.n_items, -1, np.int64)
+    imap[items] = np.arange(items.size)
+    amap = np.full(p.n_agents, -1, np.int64)
+    amap[agents] = np.arange(agents.size)
+    g = p.groups()[items] if item_group is None else item_group
+    _, codes = np.unique(g, return_inverse=True)
+    codes = codes - (1 if (g < 0).any() else 0)
+    return dataclasses.replace(
+        p, n_items=items.size, n_agents=agents.size, pair_item=imap[p.pair_item[ks]],
+        pair_agent=amap[p.pair_agent[ks]], pair_cost=p.pair_cost[ks], pair_load=p.pair_load[ks],
+        item_must=p.item_must[items] if item_must is None else item_must,
+        item_skip_cost=p.item_skip_cost[items], agent_capacity=p.agent_capacity[agents],
+        pair_new=None if p.pair_new is None else p.pair_new[ks],
+        agent_new_limit=None if p.agent_new_limit is None else p.agent_new_limit[agents],
+        item_group=np.where(g >= 0, codes, -1),
+        pair_budget=None if p.pair_budget is None else p.pair_budget[ks],
+        budget=p.budget if budget is _KEEP else budget, hint=hint)
+
+
+def hint_in(p: AssignmentProblem, items: IntArray, ks: IntArray) -> IntArray | None:
+    """The problem's hint for `items`, in the numbering of the kept pairs `ks`."""
+    if p.hint is None:
+        return None
+    pos = np.full(p.n_pairs, -1, np.int64)
+    pos[ks] = np.arange(ks.size)
+    h = p.hint[items]
+    return np.where(h >= 0, pos[np.maximum(h, 0)], -1)

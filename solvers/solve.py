@@ -20,7 +20,7 @@ from solvers.cpsat import _parameters, add_hint, build, least_excess, restrict
 from solvers.evaluate import evaluate
 from solvers.greedy import greedy, pairs_by_item
 from solvers.lns import improve
-from solvers.problem import AssignmentProblem, IntArray, Solution, Status
+from solvers.problem import AssignmentProblem, IntArray, Solution, Status, hint_in, take
 
 DTIME_LOG: list[tuple[float, float]] = []  # (deterministic, wall) of each full-model solve
 Progress = Callable[[float, float, float], None]  # elapsed seconds, best objective, best bound
@@ -240,29 +240,7 @@ def subproblem(p: AssignmentProblem, items: IntArray, agents: IntArray
     in_a = np.zeros(p.n_agents, bool)
     in_a[agents] = True
     ks = np.flatnonzero(in_i[p.pair_item] & in_a[p.pair_agent])
-    imap = np.full(p.n_items, -1, np.int64)
-    imap[items] = np.arange(items.size)
-    amap = np.full(p.n_agents, -1, np.int64)
-    amap[agents] = np.arange(agents.size)
-    pos = np.full(p.n_pairs, -1, np.int64)
-    pos[ks] = np.arange(ks.size)
-    g = p.groups()[items]
-    _, codes = np.unique(g, return_inverse=True)
-    codes = codes - (1 if (g < 0).any() else 0)
-    hint = None
-    if p.hint is not None:
-        h = p.hint[items]
-        hint = np.where(h >= 0, pos[np.maximum(h, 0)], -1)
-    sub = dataclasses.replace(
-        p, n_items=items.size, n_agents=agents.size, pair_item=imap[p.pair_item[ks]],
-        pair_agent=amap[p.pair_agent[ks]], pair_cost=p.pair_cost[ks], pair_load=p.pair_load[ks],
-        item_must=p.item_must[items], item_skip_cost=p.item_skip_cost[items],
-        agent_capacity=p.agent_capacity[agents],
-        pair_new=None if p.pair_new is None else p.pair_new[ks],
-        agent_new_limit=None if p.agent_new_limit is None else p.agent_new_limit[agents],
-        item_group=np.where(g >= 0, codes, -1),
-        pair_budget=None if p.pair_budget is None else p.pair_budget[ks], hint=hint)
-    return sub, ks
+    return take(p, items, agents, ks, hint=hint_in(p, items, ks)), ks
 
 
 # Of the time limit: what the components share by size, after the excess models and the global
@@ -350,6 +328,9 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
     budget = SOLVE_SHARE * time_limit
     shares = budget * pairs_per / pairs_per.sum() * max(1, min(threads, n_comp))
     plan = np.full(p.n_items, -1, np.int64)
+    for items, _, _, ks, begin, _ in parts:  # every component's start: a whole plan at once
+        chosen = begin >= 0
+        plan[items[chosen]] = ks[begin[chosen]]
     results: dict[int, Solution] = {}
     lock = threading.Lock()
 
