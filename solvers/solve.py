@@ -342,10 +342,9 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
                          use_lns=use_lns, lp_x=None if lp_x is None else lp_x[ks],
                          start=begin, excess_cap=cap, lns_share=COMPONENT_LNS_SHARE,
                          lns_rate=COMPONENT_LNS_RATE)
-        with lock:
+        with lock:  # the component's whole answer, its unassigned items included
             results[c] = sol
-            chosen = sol.item_pair >= 0
-            plan[items[chosen]] = ks[sol.item_pair[chosen]]
+            plan[items] = np.where(sol.item_pair >= 0, ks[np.maximum(sol.item_pair, 0)], -1)
             if progress is not None:
                 progress(time.perf_counter() - t0, float(evaluate(p, plan).objective), bound)
 

@@ -104,3 +104,15 @@ def test_budget_limits_pairs_that_use_it(budget: int | None, moves: int) -> None
                             hint=np.array([0, 1]))
     s = solve(p, time_limit=5)
     assert int((p.pair_agent[s.item_pair] == 1).sum()) == moves
+
+
+def test_components_keep_each_components_own_answer() -> None:
+    # Two independent components, each an optional item costing 7 to place and 5 to skip:
+    # both are left out, even though a start plan would place them.
+    base = gap_problem([[7, 0], [0, 7]], [[1, 1], [1, 1]], [5, 5])
+    p = dataclasses.replace(base, pair_item=np.array([0, 1]), pair_agent=np.array([0, 1]),
+                            pair_cost=np.array([7, 7]), pair_load=np.array([1, 1]),
+                            item_must=np.array([False, False]), item_skip_cost=np.array([5, 5]),
+                            hint=np.array([0, 1]))
+    s = solve(p, time_limit=5)
+    assert s.item_pair.tolist() == [-1, -1] and s.objective == 10
