@@ -121,9 +121,12 @@ def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "parquet",
     cm = build_case_model(inputs, cfg)
     t_build = time.perf_counter()
     s = cfg["solver"]
-    # the time limit covers the whole run, from reading the inputs to writing the plan
-    remaining = float(s["time_limit"]) - (t_build - t0) - WRITE_RESERVE
-    sol = solve(cm.problem, time_limit=max(remaining, 0.5), seed=int(s["seed"]),
+    # the time limit covers the whole run, from reading the inputs to writing the plan; the
+    # solver's budgets come from the configured limit alone, so that the plan is reproducible
+    limit = float(s["time_limit"])
+    remaining = limit - (t_build - t0) - WRITE_RESERVE
+    sol = solve(cm.problem, time_limit=max(limit - WRITE_RESERVE, 0.5),
+                wall_limit=max(remaining, 0.5), seed=int(s["seed"]),
                 threads=int(s["threads"]), progress=progress, stop=stop)
     t_solve = time.perf_counter()
     plan = build_plan(cm, sol)

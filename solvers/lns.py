@@ -20,8 +20,6 @@ from solvers.cpsat import _parameters, add_hint, build
 from solvers.evaluate import evaluate
 from solvers.problem import AssignmentProblem, IntArray, take
 
-LAST_STATS: dict[str, int] = {}
-
 
 def _agent_links(p: AssignmentProblem) -> pd.DataFrame:
     """How many candidate items each pair of agents shares (sparse), to grow neighbourhoods."""
@@ -71,8 +69,7 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
     links = _agent_links(p)
     by_agent = {a: g.sort_values("n", ascending=False) for a, g in links.groupby("a_x")}
     cap = np.maximum(p.agent_capacity, 1)
-    stats = LAST_STATS
-    stats.update(tried=0, accepted=0, empty=0)
+    stats = {"tried": 0, "accepted": 0, "empty": 0}  # per call: components run in threads
     while time.perf_counter() < t_end - 0.05 and not (stop and stop()):
         if iterations is not None and stats["tried"] + stats["empty"] >= iterations:
             break
@@ -127,7 +124,7 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
             add_hint(built, sub, sub.hint)
         solver = cp_model.CpSolver()
         _parameters(solver, sub_time, int(rng.integers(1 << 30)), 1,
-                    wall_cap=min(4 * sub_time, max(t_end - time.perf_counter(), 0.05)))
+                    wall_cap=max(t_end - time.perf_counter(), 0.05))
         status = solver.solve(built.model)
         stats["tried"] += 1
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
