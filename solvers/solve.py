@@ -247,6 +247,11 @@ def subproblem(p: AssignmentProblem, items: IntArray, agents: IntArray
 # LP; and within a component, LNS's share (its stages overshoot far less than a whole model's).
 SOLVE_SHARE = 0.85
 GLOBAL_LP_MAX_PAIRS = 300_000  # above this HiGHS takes a minute; components' LPs take seconds
+# Safety valves for short limits on large problems (a 20 s limit at 50,000 children): past
+# these fractions of the clock, the per-component excess models and LPs are skipped.
+CLOCK_EXCESS = 0.15
+CLOCK_LP = 0.3
+LP_SECONDS_PER_PAIR = 6e-6  # measured: the components' LPs take ~9 s at 1.4 million pairs
 
 
 def peak_floor(p: AssignmentProblem) -> int:
@@ -289,13 +294,20 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
     pairs_per = np.bincount(item_comp[p.pair_item], minlength=n_comp)
     parts = []
     excess_total = 0
+    wall_total = deadline - t0
+    clock_cut = False  # a stage gave up for the clock: the plan may differ on another run
     for c in range(n_comp):  # a start and the least excess per component: small, quick models
         items = np.flatnonzero(item_comp == c)
         agents = np.flatnonzero(agent_comp == c)
         sub, ks = subproblem(p, items, agents)
         begin = greedy(sub)
         cap = None
-        if sub.new_limit_soft and evaluate(sub, begin).feasible:
+        late = time.perf_counter() - t0 > CLOCK_EXCESS * wall_total
+        clock_cut |= late and sub.new_limit_soft
+        if late and sub.new_limit_soft:  # no time for the model: the start's excess is the cap
+            cap = evaluate(sub, begin).excess
+            excess_total += cap
+        elif sub.new_limit_soft and evaluate(sub, begin).feasible:
             share = EXCESS_SHARE * time_limit * pairs_per[c] / pairs_per.sum()
             cap, placed = least_excess(sub, begin, share, seed + c, 1,
                                        wall_cap=max(deadline - time.perf_counter(), 0.05))
@@ -308,10 +320,18 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
     lp_x = None
     bound = float("-inf")
     per_component_lp = use_lp and p.n_pairs > GLOBAL_LP_MAX_PAIRS
+    if per_component_lp and LP_SECONDS_PER_PAIR * p.n_pairs > CLOCK_LP * wall_total:
+        per_component_lp, clock_cut = False, True  # the limit is too short for a bound
+        use_lp = False
     if per_component_lp:  # the bound: each component's LP without the peak, plus a peak floor
         bound = p.peak_cost * peak_floor(p)
         lp_x = np.zeros(p.n_pairs)
+        lp_start = time.perf_counter()
         for c, (_, _, sub, ks, _, cap) in enumerate(parts):
+            per_lp = (time.perf_counter() - lp_start) / max(c, 1)
+            if time.perf_counter() + per_lp - t0 > CLOCK_LP * wall_total:  # no bound, not late
+                bound, lp_x, clock_cut = float("-inf"), None, True
+                break
             res = lp_bound(dataclasses.replace(sub, peak_cost=0), cap,
                            time_limit=max(LP_SHARE * time_limit * pairs_per[c]
                                           / pairs_per.sum(), 0.1))
@@ -343,7 +363,7 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
         items, _, sub, ks, begin, cap = parts[c]
         wall = min(float(shares[c]) * 1.5, deadline - time.perf_counter())
         sol = _solve_one(sub, time_limit=float(shares[c]), wall_limit=max(wall, 0.05),
-                         seed=seed + c, threads=1, stop=stop, use_lp=lp_x is None,
+                         seed=seed + c, threads=1, stop=stop, use_lp=use_lp and lp_x is None,
                          use_lns=use_lns, lp_x=None if lp_x is None else lp_x[ks],
                          start=begin, excess_cap=cap, lns_share=COMPONENT_LNS_SHARE,
                          lns_rate=COMPONENT_LNS_RATE)
@@ -371,7 +391,7 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
             if k.endswith("_seconds") or k == "excess_cap" or k == "deadline_hit":
                 stats[k] = stats.get(k, 0.0) + v
     stats["deadline_hit"] = float(time.perf_counter() >= deadline - 0.06 or interrupted
-                                  or stats.get("deadline_hit", 0.0) > 0)
+                                  or clock_cut or stats.get("deadline_hit", 0.0) > 0)
     all_optimal = all(s.status is Status.OPTIMAL for s in results.values())
     objective = float(ev.objective)
     status = Status.OPTIMAL if (all_optimal and not p.peak_cost) or objective <= bound + 1e-6 \
