@@ -22,7 +22,6 @@ from solvers.greedy import greedy, pairs_by_item
 from solvers.lns import improve
 from solvers.problem import AssignmentProblem, IntArray, Solution, Status, hint_in, take
 
-DTIME_LOG: list[tuple[float, float]] = []  # (deterministic, wall) of each full-model solve
 Progress = Callable[[float, float, float], None]  # elapsed seconds, best objective, best bound
 
 PROBE_MAX_PAIRS = 20_000  # beyond this, the full model rarely closes its gap; LNS does better
@@ -81,7 +80,6 @@ def _full_model(p: AssignmentProblem, start: IntArray | None, excess_cap: int | 
         solver.stop_search()
         worker.join()
     status = result.get("s", cp_model.UNKNOWN)
-    DTIME_LOG.append((solver.deterministic_time, solver.wall_time))
     if status == cp_model.INFEASIBLE:
         return None, float("inf"), False, interrupted
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
