@@ -149,7 +149,7 @@ def lp(inp: Path, limit: float, out: Path) -> dict[str, Any]:
             cap += least_excess(sub, greedy(sub), 30.0, 0, 2)[0]
     res = lp_bound(p, cap, time_limit=3600)
     return {"wall": time.perf_counter() - t0, "build": build, "bound": res.bound / COST_SCALE,
-            "lp_seconds": res.seconds, "status": res.status, "excess_cap": cap}
+            "lp_seconds": res.seconds, "status": res.status.value, "excess_cap": cap}
 
 
 if __name__ == "__main__":

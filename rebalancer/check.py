@@ -44,6 +44,7 @@ class CheckReport:
     violations: list[Violation]
     mismatches: list[str]
     recomputed: dict[str, Any]
+    unchecked: list[str] = field(default_factory=list)  # what could not be checked, and why
 
     @property
     def ok(self) -> bool:
@@ -58,7 +59,7 @@ class _World:
         self.plan_date = cfg.plan_date
         self.workers = {r["worker_id"]: r for r in inputs.workers.to_dict("records")}
         self.children = {r["child_id"]: r for r in inputs.children.to_dict("records")}
-        horizon = self.plan_date + dt.timedelta(days=int(cfg["horizon_days"]))
+        horizon = self.plan_date + dt.timedelta(days=cfg.horizon_days)
         self.stays = {w: bool(r["available"]) and not (r["leaving_on"] is not None
                                                        and r["leaving_on"] <= horizon)
                       for w, r in self.workers.items()}
@@ -74,23 +75,23 @@ class _World:
         c = self.children[cid]
         if not _missing(c["points"]):
             return float(c["points"])
-        pts = self.cfg["points"]
-        return float(pts[c["case_type"]]) + (float(pts["in_proceedings"])
-                                             if c["in_proceedings"] else 0.0)
+        pts = self.cfg.points
+        return float(getattr(pts, c["case_type"])) + (pts.in_proceedings
+                                                      if c["in_proceedings"] else 0.0)
 
     def capacity(self, wid: str) -> float:
         w = self.workers[wid]
         if not _missing(w["capacity_points"]):
             return float(w["capacity_points"])
-        cap = self.cfg["capacity"]
-        return (float(cap["points_per_fte"]) * float(w["fte"])
-                * float(cap["grade_factor"][w["grade"]]) * (1 - float(w["reduction_pct"]) / 100))
+        cap = self.cfg.capacity
+        return (cap.points_per_fte * float(w["fte"])
+                * cap.grade_factor[w["grade"]] * (1 - float(w["reduction_pct"]) / 100))
 
     def min_grade(self, cid: str) -> int:
         c = self.children[cid]
         if c["min_grade"]:
             return GRADE_ORDER.index(c["min_grade"])
-        rule = self.cfg["rules"]["min_grade"]
+        rule = self.cfg.rules.min_grade
         need = GRADE_ORDER.index(rule[c["case_type"]]) if c["case_type"] in rule else 0
         if c["in_proceedings"] and "in_proceedings" in rule:
             need = max(need, GRADE_ORDER.index(rule["in_proceedings"]))
@@ -114,8 +115,8 @@ class _World:
         """The static rules the pair (child, worker) breaks, by code."""
         c, w = self.children[cid], self.workers[wid]
         out = []
-        mode = self.cfg["rules"]["geography"]
-        limit = float(self.cfg["rules"]["max_travel"])
+        mode = self.cfg.rules.geography
+        limit = self.cfg.rules.max_travel
         if mode == "locality" and c["locality"] != w["locality"]:
             out.append("GEOGRAPHY")
         if mode == "km":
@@ -164,11 +165,12 @@ def _months(world: _World, cid: str) -> float:
     if not c["current_worker_id"] or c["allocated_on"] is None:
         return 0.0
     days = (world.plan_date - c["allocated_on"]).days
-    return min(max(days / 30.4375, 0.0), float(world.cfg["weights"]["move_months_cap"]))
+    return min(max(days / 30.4375, 0.0), world.cfg.weights.move_months_cap)
 
 
 def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
-               summary: dict[str, Any] | None = None) -> CheckReport:
+               summary: dict[str, Any] | None = None,
+               workers: pd.DataFrame | None = None) -> CheckReport:
     """Every hard rule, then the KPIs and objective against summary.json when it is given."""
     world = _World(inputs, cfg)
     v: list[Violation] = []
@@ -218,7 +220,7 @@ def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
                            broken_mandate))
     # FAMILY: siblings who shared a worker still share one, unless none suits them all
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
-    if cfg["rules"]["keep_families"]:
+    if cfg.rules.keep_families:
         for cid, c in world.children.items():
             if c["family_id"] and before[cid]:
                 groups[(c["family_id"], before[cid])].append(cid)
@@ -236,7 +238,7 @@ def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
         v.append(Violation("FAMILY", "siblings who shared a worker were split although a worker "
                            "suits them all", split_bad))
     # MAX_NEW: no worker receives more new children than the cap (unless declared as yielding)
-    limit = int(cfg["rules"]["max_new_cases"])
+    limit = cfg.rules.max_new_cases
     new_count: dict[str, int] = defaultdict(int)
     for cid, wid in after.items():
         if wid and wid != before[cid]:
@@ -251,17 +253,31 @@ def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
     if over and sum(over.values()) != declared:
         v.append(Violation("MAX_NEW", f"{sum(over.values())} new child(ren) above the caps "
                            f"(summary declares {declared})", worker_ids=sorted(over)))
-    # MAX_MOVES: discretionary moves within the budget
-    moved = [c for c in world.children if before[c] and after[c] and after[c] != before[c]]
+    # MAX_MOVES: discretionary moves within the budget; a move is a child who had a worker and
+    # ends with another one or with none
+    moved = [c for c in world.children if before[c] and after[c] != before[c]]
     forced = {c for c in moved if _forced(world, c, before, groups, allowed)}
-    budget = int(cfg["rules"]["max_moves"])
+    budget = cfg.rules.max_moves
     discretionary = [c for c in moved if c not in forced]
     if budget > 0 and len(discretionary) > budget:
         v.append(Violation("MAX_MOVES", f"{len(discretionary)} discretionary moves, budget "
                            f"{budget}", discretionary))
     recomputed = _recompute(world, before, after, forced)
-    mismatches = _compare(recomputed, summary) if summary is not None else []
-    return CheckReport(v, mismatches, recomputed)
+    mismatches = _plan_columns(world, plan, before, after)
+    unchecked = ["reasons and explanations are checked for presence, not wording"]
+    if workers is not None:
+        mismatches += _worker_columns(world, workers, before, after)
+    else:
+        unchecked.append("the workers table: none was given")
+    if summary is not None:
+        mismatches += _compare(recomputed, summary)
+        mismatches += _summary_claims(summary, recomputed, sum(over.values()), inputs)
+        unchecked.append("optimality: a claimed bound is checked for consistency, not re-proved")
+    else:
+        unchecked.append("summary.json: none was given, so KPIs, objective, input hashes and "
+                         "declared MAX_NEW excess were not compared, and the configuration and "
+                         "plan date used are the ones given, not the plan's own")
+    return CheckReport(v, mismatches, recomputed, unchecked)
 
 
 def _forced(world: _World, cid: str, before: dict[str, str],
@@ -276,7 +292,7 @@ def _forced(world: _World, cid: str, before: dict[str, str],
 
 def _recompute(world: _World, before: dict[str, str], after: dict[str, str],
                forced: set[str]) -> dict[str, Any]:
-    w = world.cfg["weights"]
+    w = world.cfg.weights
     kpis: dict[str, dict[str, Any]] = {}
     for side, assign in (("before", before), ("after", after)):
         load: dict[str, float] = defaultdict(float)
@@ -299,35 +315,183 @@ def _recompute(world: _World, before: dict[str, str], after: dict[str, str],
             "families_split": sum(1 for s in fam.values() if len(s) > 1),
             "mean_travel": sum(travels) / len(travels) if travels else None,
         }
-    moved = [c for c in world.children if before[c] and after[c] and after[c] != before[c]]
+    moved = [c for c in world.children if before[c] and after[c] != before[c]]
     kpis["after"]["moves"] = len(moved)
     kpis["after"]["moves_forced"] = sum(1 for c in moved if c in forced)
     kpis["after"]["moves_discretionary"] = len(moved) - kpis["after"]["moves_forced"]
     move_cost = 0.0
     for cid in moved:
         c = world.children[cid]
-        factor = ((float(w["move_factor_proceedings"]) if c["in_proceedings"] else 1.0)
-                  * (float(w["move_factor_cla"]) if c["case_type"] == "cla" else 1.0))
-        base = 0.0 if cid in forced else float(w["move"])
-        move_cost += (base + float(w["move_per_month"]) * _months(world, cid)) * factor
+        factor = ((w.move_factor_proceedings if c["in_proceedings"] else 1.0)
+                  * (w.move_factor_cla if c["case_type"] == "cla" else 1.0))
+        base = 0.0 if cid in forced else w.move
+        move_cost += (base + w.move_per_month * _months(world, cid)) * factor
     travel_cost = 0.0
     for cid, wid in after.items():
         if wid:
             t, unit = world.travel_measure(cid, wid)
             if t is not None:
-                travel_cost += t * float(w["travel_minute"] if unit == "minutes"
-                                         else w["travel_km"])
+                travel_cost += t * (w.travel_minute if unit == "minutes" else w.travel_km)
     a = kpis["after"]
     terms = {
-        "unallocated": sum(float(w["unallocated"][world.children[c]["priority"]])
+        "unallocated": sum(w.unallocated[world.children[c]["priority"]]
                            for c, x in after.items() if not x),
-        "overload": float(w["overload"]) * a["total_overload_points"],
+        "overload": _banded_overload(world, after),
         "moves": move_cost,
-        "peak": float(w["peak"]) * 100 * a["peak_utilisation"],
+        "peak": w.peak * 100 * a["peak_utilisation"],
         "travel": travel_cost,
-        "split_family": float(w["split_family"]) * a["families_split"],
+        "split_family": w.split_family * a["families_split"],
     }
     return {"kpis": kpis, "objective_terms": terms, "objective": sum(terms.values())}
+
+
+def _banded_overload(world: _World, after: dict[str, str]) -> float:
+    """Each point above capacity costs `overload`; each point above a band's utilisation costs
+    the band's multiplier times `overload` instead (the contract's words, worker by worker)."""
+    w = world.cfg.weights
+    load: dict[str, float] = defaultdict(float)
+    for cid, wid in after.items():
+        if wid:
+            load[wid] += world.points(cid)
+    total = 0.0
+    for wid in world.workers:
+        cap = world.capacity(wid)
+        edges = [(1.0, 1.0), *w.overload_bands]
+        for j, (util, multiplier) in enumerate(edges):
+            top = edges[j + 1][0] * cap if j + 1 < len(edges) else float("inf")
+            points_in_band = max(min(load[wid], top) - util * cap, 0.0)
+            total += w.overload * multiplier * points_in_band
+    return total
+
+
+def _plan_columns(world: _World, plan: pd.DataFrame, before: dict[str, str],
+                  after: dict[str, str]) -> list[str]:
+    """Every column of the plan that follows from the inputs and the assignment."""
+    out: list[str] = []
+    rows = {r["child_id"]: r for r in plan.to_dict("records")}
+    bad: dict[str, list[str]] = defaultdict(list)
+    for cid, c in world.children.items():
+        r = rows.get(cid)
+        if r is None:
+            continue
+        old, new = before[cid], after[cid]
+        action = ("unallocated" if not new else "allocate" if not old
+                  else "keep" if old == new else "move")
+        expect = {"family_id": c["family_id"], "case_type": c["case_type"],
+                  "from_worker_id": old, "action": action}
+        for col, value in expect.items():
+            if str(r.get(col, "")) != str(value):
+                bad[col].append(cid)
+        if not _close(_num(r.get("points")), world.points(cid)):
+            bad["points"].append(cid)
+        for col, wid in (("travel_before", old), ("travel_after", new)):
+            t = world.travel_measure(cid, wid)[0] if wid else None
+            if not _close(_num(r.get(col)), t):
+                bad[col].append(cid)
+        reasons = str(r.get("reasons", ""))
+        if action in ("move", "unallocated") and not reasons:
+            bad["reasons"].append(cid)
+        if action == "unallocated" and "UNALLOCATED" not in reasons.split(";"):
+            bad["reasons"].append(cid)
+    for col, kids in bad.items():
+        more = f" (+{len(kids) - 10} more)" if len(kids) > 10 else ""
+        out.append(f"plan.{col} differs from the inputs for {len(kids)} child(ren): "
+                   f"{', '.join(kids[:10])}{more}")
+    return out
+
+
+def _num(v: Any) -> float | None:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) else x
+
+
+def _worker_columns(world: _World, workers: pd.DataFrame, before: dict[str, str],
+                    after: dict[str, str]) -> list[str]:
+    """Every column of the workers table, recomputed worker by worker."""
+    rows = {r["worker_id"]: r for r in workers.to_dict("records")}
+    out: list[str] = []
+    if set(rows) != set(world.workers) or len(workers) != len(rows):
+        out.append("workers table: must have exactly one row per worker of the inputs")
+    load: dict[str, dict[str, float]] = {s: defaultdict(float) for s in ("before", "after")}
+    count: dict[str, dict[str, int]] = {s: defaultdict(int) for s in ("before", "after")}
+    new: dict[str, int] = defaultdict(int)
+    moved_out: dict[str, int] = defaultdict(int)
+    for side, assign in (("before", before), ("after", after)):
+        for cid, wid in assign.items():
+            if wid:
+                load[side][wid] += world.points(cid)
+                count[side][wid] += 1
+    for cid in world.children:
+        if after[cid] and after[cid] != before[cid]:
+            new[after[cid]] += 1
+        if before[cid] and after[cid] != before[cid]:
+            moved_out[before[cid]] += 1
+    bad: dict[str, list[str]] = defaultdict(list)
+    for wid, w in world.workers.items():
+        r = rows.get(wid)
+        if r is None:
+            continue
+        cap = world.capacity(wid)
+        text = {"team": w["team"], "locality": w["locality"], "grade": w["grade"]}
+        for col, value in text.items():
+            if str(r.get(col, "")) != str(value):
+                bad[col].append(wid)
+        nums = {"fte": float(w["fte"]), "capacity_points": cap,
+                "load_before": load["before"][wid], "load_after": load["after"][wid],
+                "utilisation_before": load["before"][wid] / cap,
+                "utilisation_after": load["after"][wid] / cap}
+        for col, value in nums.items():
+            if not _close(_num(r.get(col)), value):
+                bad[col].append(wid)
+        counts = {"children_before": count["before"][wid], "children_after": count["after"][wid],
+                  "new_children": new[wid], "moved_out": moved_out[wid]}
+        for col, n in counts.items():
+            if _num(r.get(col)) != n:
+                bad[col].append(wid)
+    for col, ids in bad.items():
+        out.append(f"workers.{col} differs from a recomputation for {len(ids)} worker(s): "
+                   f"{', '.join(ids[:10])}")
+    return out
+
+
+def _summary_claims(summary: dict[str, Any], recomputed: dict[str, Any], excess: int,
+                    inputs: Inputs) -> list[str]:
+    """What summary.json claims beyond KPIs: input hashes, the MAX_NEW excess, the status."""
+    out = []
+    for name, path in inputs.files.items():
+        given = summary.get("inputs", {}).get(name, {}).get("sha256")
+        if given is not None and given != _file_hash(path):
+            out.append(f"inputs.{name}: {path} is not the file the plan was made from (sha256 "
+                       "differs)")
+    for name in summary.get("inputs", {}):
+        if name not in inputs.files and name != "config":  # its values are in summary.json
+            out.append(f"inputs.{name}: the plan was made with a {name} file; give it to check")
+    declared = summary.get("max_new_yielded", {}).get("excess_total")
+    if declared != excess:
+        out.append(f"max_new_yielded.excess_total: summary says {declared}, the plan has {excess}")
+    objective, bound = recomputed["objective"], summary.get("best_bound")
+    status, gap = summary.get("status"), summary.get("gap")
+    if bound is not None and bound > objective + TOLERANCE * abs(objective) + 1e-6:
+        out.append(f"best_bound {bound} is above the plan's objective {objective:.4f}")
+    if bound is not None and gap is not None and objective > 0:
+        true_gap = max(0.0, (objective - bound) / objective)
+        if abs(true_gap - gap) > 1e-3:
+            out.append(f"gap: summary says {gap}, objective and bound give {true_gap:.6f}")
+    if status == "optimal" and (bound is None or not _close(bound, objective)):
+        out.append(f"status 'optimal', but the bound {bound} does not meet the objective "
+                   f"{objective:.4f}")
+    if status not in ("optimal", "feasible", "infeasible", "no_solution"):
+        out.append(f"status {status!r} is not a status of the contract")
+    return out
+
+
+def _file_hash(path: Any) -> str:
+    from rebalancer.inputs import file_sha256
+
+    return file_sha256(path)
 
 
 def _close(a: float | None, b: float | None) -> bool:
@@ -341,7 +505,8 @@ def _compare(recomputed: dict[str, Any], summary: dict[str, Any]) -> list[str]:
     for side in ("before", "after"):
         for key, value in recomputed["kpis"][side].items():
             given = summary.get("kpis", {}).get(side, {}).get(key)
-            if not _close(value, given):
+            exact = isinstance(value, int) and not isinstance(value, bool)
+            if (given != value) if exact else not _close(value, given):
                 out.append(f"kpis.{side}.{key}: summary says {given}, recomputed {value}")
     if not _close(recomputed["objective"], summary.get("objective")):
         out.append(f"objective: summary says {summary.get('objective')}, recomputed "

@@ -12,9 +12,26 @@ import typer
 from rebalancer.config import load_config
 from rebalancer.outputs import OutputError
 from rebalancer.problems import InputRejected
+from rebalancer.report import check_text
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Rebalance children's social work caseloads with as few moves as possible.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from rebalancer import __version__
+
+        typer.echo(f"caseload-rebalancer {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Rebalance children's social work caseloads with as few moves as possible."""
 
 
 class Format(enum.StrEnum):
@@ -46,11 +63,21 @@ def _reject(exc: InputRejected) -> typer.Exit:
 
 def _overrides(time_limit: float | None, max_moves: int | None, seed: int | None,
                threads: int | None) -> dict[str, Any]:
-    for name, value, low in (("--time-limit", time_limit, 0.0), ("--max-moves", max_moves, 0),
-                             ("--seed", seed, 0), ("--threads", threads, 1)):
-        if value is not None and (value < low or (name == "--time-limit" and value == 0)):
-            need = "> 0" if name == "--time-limit" else f">= {low}"
-            raise typer.BadParameter(f"{name} must be {need}", param_hint=name)
+    """Flags over the configuration; a value out of range is a usage error (exit 2)."""
+    import math
+
+    from rebalancer import config as c
+
+    ranges = (("--time-limit", time_limit, 0.0, c.MAX_TIME_LIMIT, True),
+              ("--max-moves", max_moves, 0, c.MAX_COUNT, False),
+              ("--seed", seed, 0, c.MAX_SEED, False),
+              ("--threads", threads, 1, c.MAX_THREADS, False))
+    for name, value, low, high, open_low in ranges:
+        if value is None:
+            continue
+        if not math.isfinite(value) or value > high or value < low or (open_low and value == low):
+            raise typer.BadParameter(f"must be {'>' if open_low else '>='} {low:g} and <= "
+                                     f"{high:g} (got {value})", param_hint=name)
     pairs = {"solver.time_limit": time_limit, "rules.max_moves": max_moves,
              "solver.seed": seed, "solver.threads": threads}
     return {k: v for k, v in pairs.items() if v is not None}
@@ -87,10 +114,16 @@ def rebalance(
     travel: TravelOpt = None,
     config: ConfigOpt = None,
     format: Annotated[Format, typer.Option("--format")] = Format.parquet,
-    time_limit: Annotated[float | None, typer.Option("--time-limit", help="Seconds.")] = None,
-    max_moves: Annotated[int | None, typer.Option("--max-moves", help="0: no budget.")] = None,
-    seed: Annotated[int | None, typer.Option("--seed")] = None,
-    threads: Annotated[int | None, typer.Option("--threads")] = None,
+    time_limit: Annotated[float | None, typer.Option(
+        "--time-limit", help="Seconds for the whole run [default: solver.time_limit, 60].")] = None,
+    max_moves: Annotated[int | None, typer.Option(
+        "--max-moves", help="Budget of discretionary moves; 0: none [default: rules.max_moves, "
+        "0].")] = None,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", help="Random seed of the search: the same inputs, seed and threads give the "
+        "same plan [default: solver.seed, 0].")] = None,
+    threads: Annotated[int | None, typer.Option(
+        "--threads", help="Solver threads, 1 to 64 [default: solver.threads, 2].")] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Write a minimal-disruption plan with a reason for every change."""
@@ -143,6 +176,15 @@ def demo(
     summary = _run(paths, d / "config.toml", {}, out, "csv", quiet)
     typer.echo(before_after(summary))
     typer.echo(f"outputs written to {out}/ (plan.csv, workers.csv, summary.json)")
+    moved = summary["kpis"]["after"]["moves"]
+    typer.echo("\nNext steps:\n"
+               f"  rebalancer explain --plan {out} CHILD_ID     why one child moved, and the "
+               "alternatives\n"
+               f"  rebalancer explain --plan {out} --worker W   why a worker gained or lost "
+               "children\n"
+               f"  rebalancer check --workers {d / 'workers.csv'} --children "
+               f"{d / 'children.csv'} --plan {out}\n"
+               f"  review the {moved} changes of worker in {out}/plan.csv (column explanation)")
 
 
 @app.command()
@@ -167,75 +209,43 @@ def generate(
 def check(
     workers: WorkersOpt,
     children: ChildrenOpt,
-    plan: Annotated[Path, typer.Option("--plan", help="Folder holding plan.* and summary.json.")],
+    plan: Annotated[Path, typer.Option("--plan", help="A plan folder (with summary.json).")],
     decisions: DecisionsOpt = None,
     travel: TravelOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Re-verify a plan against the inputs, independently of the model (exit 1 on violation)."""
-    import json
-
     from rebalancer.check import check_plan
     from rebalancer.inputs import load_inputs
-    from rebalancer.outputs import read_table_file
+    from rebalancer.planfolder import PlanFolderError, read_plan_folder
 
-    plan_file = next((plan / f"plan.{ext}" for ext in ("parquet", "csv")
-                      if (plan / f"plan.{ext}").is_file()), None)
-    if plan_file is None:
-        raise typer.BadParameter(f"no plan.parquet or plan.csv in {plan}", param_hint="--plan")
-    summary = None
-    if (plan / "summary.json").is_file():
-        summary = json.loads((plan / "summary.json").read_text(encoding="utf-8"))
     try:
-        overrides = {}
-        if summary is not None and config is None:  # re-check with the plan's own settings
-            overrides = {"plan_date": summary["config"]["plan_date"]}
-        cfg = load_config(config, overrides)
-        if summary is not None and config is None:
-            from rebalancer.config import Config
-
-            cfg = Config(summary["config"])
+        folder = read_plan_folder(plan, verify=False)
+    except PlanFolderError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--plan") from None
+    try:  # the plan's own settings, unless the user gives a configuration to check against
+        cfg = load_config(config) if config is not None else folder.config()
         inputs = load_inputs(workers, children, decisions, travel, cfg, config)
     except InputRejected as exc:
         raise _reject(exc) from None
-    report = check_plan(inputs, cfg, read_table_file(plan_file), summary)
-    for v in report.violations:
-        typer.echo(f"VIOLATION {v}")
-    for m in report.mismatches:
-        typer.echo(f"MISMATCH {m}")
+    report = check_plan(inputs, cfg, folder.plan, folder.summary, folder.workers)
+    report.mismatches[:0] = folder.changed
+    typer.echo(check_text(report, len(inputs.children)))
     if not report.ok:
-        typer.echo(f"check failed: {len(report.violations)} rule violation(s), "
-                   f"{len(report.mismatches)} mismatch(es) with summary.json")
         raise typer.Exit(1)
-    typer.echo(f"check passed: every hard rule holds for {len(inputs.children)} children; "
-               f"objective {report.recomputed['objective']:,.1f} and KPIs match summary.json")
 
 
 def _reload(plan: Path) -> tuple[Any, Any, Any]:
-    """The case model, plan and workers table of a plan folder, from the inputs its summary
-    names (refusing inputs that changed since the plan was made)."""
-    import json
-
-    from rebalancer.config import Config
-    from rebalancer.inputs import file_sha256, load_inputs
+    """The case model, plan and workers table of a plan folder."""
     from rebalancer.model import build_case_model
-    from rebalancer.outputs import read_table_file
+    from rebalancer.planfolder import PlanFolderError, read_plan_folder, reload_inputs
 
-    summary_file = plan / "summary.json"
-    if not summary_file.is_file():
-        raise typer.BadParameter(f"no summary.json in {plan}", param_hint="--plan")
-    summary = json.loads(summary_file.read_text(encoding="utf-8"))
-    files = {k: Path(v["path"]) for k, v in summary["inputs"].items()}
-    for name, path in files.items():
-        if not path.is_file() or file_sha256(path) != summary["inputs"][name]["sha256"]:
-            raise typer.BadParameter(f"the {name} input {path} is missing or has changed since "
-                                     "the plan was made; re-run the rebalance", param_hint="--plan")
-    cfg = Config(summary["config"])
-    inputs = load_inputs(files["workers"], files["children"], files.get("decisions"),
-                         files.get("travel"), cfg)
-    ext = "parquet" if (plan / "plan.parquet").is_file() else "csv"
-    return (build_case_model(inputs, cfg), read_table_file(plan / f"plan.{ext}"),
-            read_table_file(plan / f"workers.{ext}").astype({"load_after": float}))
+    try:
+        folder = read_plan_folder(plan)
+        inputs, cfg = reload_inputs(folder)
+    except PlanFolderError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--plan") from None
+    return build_case_model(inputs, cfg), folder.plan, folder.workers
 
 
 @app.command()
@@ -245,58 +255,26 @@ def explain(
     worker: Annotated[str | None, typer.Option("--worker", help="Explain a worker instead.")
                       ] = None,
 ) -> None:
-    """Why a child ended where it did: the best alternatives, term by term, and who was barred."""
+    """Why a child ended where it did: staying put, the best alternatives term by term, and who
+    was barred."""
     from rebalancer.explain import alternatives, worker_story
+    from rebalancer.report import alternatives_text, worker_story_text
 
     try:
         cm, plan_df, workers_df = _reload(plan)
     except InputRejected as exc:
         raise _reject(exc) from None
-    for col in ("load_before", "load_after", "utilisation_before", "utilisation_after",
-                "capacity_points"):
-        workers_df[col] = workers_df[col].astype(float)
     if worker is not None:
         if worker not in set(workers_df["worker_id"]):
-            raise typer.BadParameter(f"no worker {worker!r} in the plan", param_hint="--worker")
-        s = worker_story(cm, plan_df, workers_df, worker)
-        typer.echo(f"{worker}: load {s['load'][0]:.1f} → {s['load'][1]:.1f} points of "
-                   f"{s['capacity']:.1f} ({s['utilisation'][0]:.0%} → {s['utilisation'][1]:.0%})"
-                   + (f"; {s['why_lost']}" if s["why_lost"] else ""))
-        typer.echo(f"gained {len(s['gained'])}:")
-        for cid, src, why in s["gained"]:
-            typer.echo(f"  {cid} from {src or '(unallocated)'}: {why}")
-        typer.echo(f"lost {len(s['lost'])}:")
-        for cid, dst, why in s["lost"]:
-            typer.echo(f"  {cid} to {dst or '(unallocated)'}: {why}")
+            raise typer.BadParameter(f"no worker {worker[:40]!r} in the plan",
+                                     param_hint="--worker")
+        typer.echo(worker_story_text(worker_story(cm, plan_df, workers_df, worker)))
         return
     if child_id is None or child_id not in set(plan_df["child_id"]):
-        raise typer.BadParameter(f"give a CHILD_ID of the plan (got {child_id!r})")
-    a = alternatives(cm, plan_df, workers_df, child_id)
+        raise typer.BadParameter(f"give a CHILD_ID of the plan (got {str(child_id)[:40]!r})")
     row = plan_df.loc[plan_df["child_id"] == child_id].iloc[0]
-    typer.echo(f"{child_id}: {a['action']} {a['from'] or '(unallocated)'} → "
-               f"{a['to'] or '(unallocated)'}   reasons: {a['reasons'] or '-'}")
-    if "explanation" in plan_df.columns and row["explanation"]:
-        typer.echo(f"  {row['explanation']}")
-    if a["siblings_in_unit"]:
-        typer.echo(f"  moves as one with siblings {', '.join(a['siblings_in_unit'])}: a worker "
-                   "must suit all of them, and the costs below are for this child alone")
-    typer.echo("cost of each eligible worker for this child alone (everything else as planned):")
-    typer.echo(f"  {'worker':<10}{'total':>9}{'moves':>9}{'overload':>10}{'peak':>8}"
-               f"{'travel':>8}  utilisation  new cases/cap")
-    shown = ([("chosen", a["chosen"])] if a["chosen"] else []) + [
-        ("", o) for o in a["alternatives"]]
-    for tag, (total, wid, terms, util) in shown:
-        typer.echo(f"  {wid:<10}{total:>9.0f}{terms['moves']:>9.0f}{terms['overload']:>10.0f}"
-                   f"{terms['peak']:>8.0f}{terms['travel']:>8.0f}  {util:<12} "
-                   f"{a['new_case_slots'][wid]:<7} {tag}")
-    if not shown:
-        typer.echo("  (none)")
-    typer.echo(f"leaving the child unallocated would cost {a['unallocated_cost']:,.0f}")
-    from rebalancer.explain import RULE_WORDS
-
-    for code, ids in a["ineligible"].items():
-        more = f" (+{len(ids) - 8} more)" if len(ids) > 8 else ""
-        typer.echo(f"ineligible by {code} ({RULE_WORDS[code]}): {', '.join(ids[:8])}{more}")
+    typer.echo(alternatives_text(alternatives(cm, plan_df, workers_df, child_id),
+                                 str(row.get("explanation", ""))))
 
 
 def main() -> None:  # pragma: no cover

@@ -1,15 +1,22 @@
-"""Configuration: shipped defaults, a user's TOML over them, flags over both.
+"""Configuration: shipped defaults, a user's TOML over them, flags over both, typed once.
 
-The effective configuration is recorded in summary.json in the same shape as the TOML, so any
-plan can be re-scored with exactly the weights that produced it.
+`load_config` merges the three, checks every key and value (all problems at once, each naming
+the key, the value found and the range allowed), and returns frozen dataclasses: the rest of the
+code reads `cfg.weights.move`, never `cfg["weights"]["move"]`, so mypy follows every key. The
+effective configuration is recorded in summary.json in the same shape as the TOML
+(`Config.to_dict`), so any plan can be re-scored with exactly the weights that produced it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import dataclasses
 import datetime as dt
 import difflib
+import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +28,105 @@ GRADES = ("asye", "sw", "senior", "advanced")
 CASE_TYPES = ("assessment", "cin", "cp", "cla")
 PRIORITIES = ("high", "medium", "low")
 GEOGRAPHY_MODES = ("locality", "km", "minutes", "off")
+MIN_GRADE_KEYS = (*CASE_TYPES, "in_proceedings")
+
+# The largest values accepted. They keep every integer the solver builds far inside 64 bits for
+# counties of up to a million children (the solver still proves it, see solvers.problem), and
+# are far above any value that makes sense for a caseload.
+MAX_WEIGHT = 1e6  # any one weight, in objective units
+MAX_POINTS = 1000.0  # a case weight, a capacity, points_per_fte
+MAX_FACTOR = 100.0  # grade factors, move factors, overload band multipliers and utilisations
+MAX_HORIZON_DAYS = 3660
+MAX_TIME_LIMIT = 7 * 86400.0
+MAX_SEED = 2**30  # CP-SAT takes a 32-bit seed; components add their index to it
+MAX_THREADS = 64
+MAX_COUNT = 10**7  # max_new_cases, max_moves, move_months_cap
+MAX_TRAVEL = 1e5
+
+
+@dataclass(frozen=True)
+class Points:
+    """Case weight by case type, plus the addition for proceedings."""
+
+    assessment: float
+    cin: float
+    cp: float
+    cla: float
+    in_proceedings: float
+
+    def of(self, case_type: str) -> float:
+        return float(getattr(self, case_type))
+
+
+@dataclass(frozen=True)
+class Capacity:
+    points_per_fte: float
+    grade_factor: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Rules:
+    min_grade: Mapping[str, str]  # case type or "in_proceedings" -> least grade
+    geography: str
+    max_travel: float
+    max_new_cases: int
+    max_moves: int  # 0: no budget
+    keep_families: bool
+
+
+@dataclass(frozen=True)
+class Weights:
+    unallocated: Mapping[str, float]  # by priority
+    overload: float
+    overload_bands: tuple[tuple[float, float], ...]  # (utilisation, multiplier), ascending
+    move: float
+    move_per_month: float
+    move_months_cap: float
+    move_factor_proceedings: float
+    move_factor_cla: float
+    peak: float
+    travel_km: float
+    travel_minute: float
+    split_family: float
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    time_limit: float
+    seed: int
+    threads: int
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration, validated; `to_dict` gives the TOML shape for summary.json."""
+
+    plan_date: dt.date
+    horizon_days: int
+    points: Points
+    capacity: Capacity
+    rules: Rules
+    weights: Weights
+    solver: SolverSettings
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(v: Any) -> Any:
+            if isinstance(v, Mapping):
+                return {k: plain(x) for k, x in v.items()}
+            if isinstance(v, tuple):
+                return [plain(x) for x in v]
+            return v
+
+        out: dict[str, Any] = {"plan_date": self.plan_date.isoformat(),
+                               "horizon_days": self.horizon_days}
+        for section in ("points", "capacity", "rules", "weights", "solver"):
+            obj = getattr(self, section)
+            out[section] = {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return out
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Config:
+        """The same configuration with dotted keys replaced, validated like a file."""
+        return config_from_tree(self.to_dict(), overrides, "configuration override")
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
@@ -28,7 +134,7 @@ def _load_toml(path: Path) -> dict[str, Any]:
         return tomllib.load(f)
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
@@ -38,9 +144,8 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _unknown_keys(
-    user: dict[str, Any], shape: dict[str, Any], file: str, prefix: str = ""
-) -> list[Problem]:
+def _unknown_keys(user: Mapping[str, Any], shape: Mapping[str, Any], file: str,
+                  prefix: str = "") -> list[Problem]:
     """A misspelt key would otherwise be ignored silently and the default used instead."""
     problems = []
     for key, value in user.items():
@@ -51,90 +156,221 @@ def _unknown_keys(
             problems.append(Problem(file, "-", path, f"unknown configuration key '{path}'", hint))
         elif isinstance(value, dict) and isinstance(shape.get(key), dict):
             problems += _unknown_keys(value, shape[key], file, prefix=f"{path}.")
+        elif isinstance(shape.get(key), dict) and not isinstance(value, dict):
+            problems.append(Problem(file, "-", path, f"'{path}' must be a table of keys, "
+                                    f"not {_shown(value)}",
+                                    f"write it as [{path}] with its keys, as in "
+                                    "data/default_config.toml"))
     return problems
 
 
-@dataclass(frozen=True)
-class Config:
-    """The effective configuration; `raw` is the merged TOML tree recorded in summary.json."""
-
-    raw: dict[str, Any]
-
-    def __getitem__(self, key: str) -> Any:
-        return self.raw[key]
-
-    @property
-    def plan_date(self) -> dt.date:
-        return dt.date.fromisoformat(self.raw["plan_date"])
-
-    def to_dict(self) -> dict[str, Any]:
-        return copy.deepcopy(self.raw)
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
-def _check_number(
-    problems: list[Problem], file: str, tree: dict[str, Any], path: str, *, low: float,
-    high: float = float("inf"), integer: bool = False, low_open: bool = False,
-) -> None:
-    node: Any = tree
-    for part in path.split("."):
-        node = node[part]
-    ok = isinstance(node, int | float) and not isinstance(node, bool)
-    if ok:
-        ok = (node > low if low_open else node >= low) and node <= high
-        if integer and ok:
-            ok = float(node).is_integer()
-    if not ok:
-        kind = "a whole number" if integer else "a number"
-        lo = f"> {low}" if low_open else f">= {low}"
-        rng = f"{lo}" + (f" and <= {high}" if high != float("inf") else "")
-        problems.append(Problem(file, "-", path, f"{node!r} is not {kind} {rng}",
-                                f"set {path} to {kind} {rng}"))
+class _Reader:
+    """Reads typed values out of the merged tree, recording a Problem for each bad one."""
+
+    def __init__(self, tree: Mapping[str, Any], file: str) -> None:
+        self.tree = tree
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def _get(self, path: str) -> Any:
+        node: Any = self.tree
+        for part in path.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+    def bad(self, path: str, message: str, fix: str) -> None:
+        self.problems.append(Problem(self.file, "-", path, message, fix))
+
+    def number(self, path: str, low: float, high: float, *, low_open: bool = False,
+               integer: bool = False) -> float:
+        value = self._get(path)
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok:
+            ok = math.isfinite(value) and (value > low if low_open else value >= low) \
+                and value <= high
+            if ok and integer:
+                ok = float(value).is_integer()
+        if not ok:
+            kind = "a whole number" if integer else "a number"
+            rng = f"{'>' if low_open else '>='} {low:g} and <= {high:g}"
+            self.bad(path, f"{_shown(value)} is not {kind} {rng}", f"set {path} to {kind} {rng}")
+            return low if not low_open else high
+        return float(value)
+
+    def integer(self, path: str, low: int, high: int) -> int:
+        return int(self.number(path, low, high, integer=True))
+
+    def choice(self, path: str, choices: tuple[str, ...]) -> str:
+        value = self._get(path)
+        if not isinstance(value, str) or value not in choices:
+            self.bad(path, f"{_shown(value)} is not one of {', '.join(choices)}",
+                     f"set {path} to one of {', '.join(choices)}")
+            return choices[0]
+        return value
+
+    def boolean(self, path: str) -> bool:
+        value = self._get(path)
+        if not isinstance(value, bool):
+            self.bad(path, f"{_shown(value)} is not true or false",
+                     f"set {path} = true or false")
+            return True
+        return value
+
+    def table(self, path: str) -> Mapping[str, Any]:
+        value = self._get(path)
+        if not isinstance(value, Mapping):
+            self.bad(path, f"{_shown(value)} is not a table of keys",
+                     f"write {path} as {{ key = value, ... }}, as in data/default_config.toml")
+            return {}
+        return value
 
 
-def _check_values(raw: dict[str, Any], file: str) -> list[Problem]:
-    """Every configured number is range-checked: a negative weight would reward what it punishes."""
-    problems: list[Problem] = []
-    num = _check_number
-    num(problems, file, raw, "horizon_days", low=0, integer=True)
-    for key in (*CASE_TYPES, "in_proceedings"):
-        num(problems, file, raw, f"points.{key}", low=0)
-    num(problems, file, raw, "capacity.points_per_fte", low=0, low_open=True)
-    for g in GRADES:
-        num(problems, file, raw, f"capacity.grade_factor.{g}", low=0, low_open=True)
-    rules = raw["rules"]
-    for key, grade in rules["min_grade"].items():
-        if key not in ("cp", "cla", "cin", "assessment", "in_proceedings"):
-            problems.append(Problem(file, "-", f"rules.min_grade.{key}",
-                                    f"unknown case kind '{key}'",
-                                    "use one of assessment, cin, cp, cla, in_proceedings"))
-        elif grade not in GRADES:
-            problems.append(Problem(file, "-", f"rules.min_grade.{key}",
-                                    f"unknown grade '{grade}'", f"use one of {', '.join(GRADES)}"))
-    if rules["geography"] not in GEOGRAPHY_MODES:
-        problems.append(Problem(file, "-", "rules.geography",
-                                f"unknown geography mode {rules['geography']!r}",
-                                f"use one of {', '.join(GEOGRAPHY_MODES)}"))
-    num(problems, file, raw, "rules.max_travel", low=0)
-    num(problems, file, raw, "rules.max_new_cases", low=0, integer=True)
-    num(problems, file, raw, "rules.max_moves", low=0, integer=True)
-    if not isinstance(rules["keep_families"], bool):
-        problems.append(Problem(file, "-", "rules.keep_families", "not true or false",
-                                "set rules.keep_families = true or false"))
-    w = raw["weights"]
-    for p in PRIORITIES:
-        num(problems, file, raw, f"weights.unallocated.{p}", low=0)
-    for key in w:
-        if key != "unallocated":
-            num(problems, file, raw, f"weights.{key}", low=0)
-    num(problems, file, raw, "solver.time_limit", low=0, low_open=True)
-    num(problems, file, raw, "solver.seed", low=0, integer=True)
-    num(problems, file, raw, "solver.threads", low=1, high=64, integer=True)
-    return problems
+def _points(r: _Reader) -> Points:
+    return Points(**{k: r.number(f"points.{k}", 0, MAX_POINTS)
+                     for k in (*CASE_TYPES, "in_proceedings")})
 
 
-def load_config(
-    path: Path | None = None, overrides: dict[str, Any] | None = None, today: dt.date | None = None
-) -> Config:
+def _capacity(r: _Reader) -> Capacity:
+    factors = {g: r.number(f"capacity.grade_factor.{g}", 0, MAX_FACTOR, low_open=True)
+               for g in GRADES}
+    return Capacity(r.number("capacity.points_per_fte", 0, MAX_POINTS, low_open=True), factors)
+
+
+def _rules(r: _Reader) -> Rules:
+    min_grade = {}
+    for key in r.table("rules.min_grade"):
+        if key not in MIN_GRADE_KEYS:
+            r.bad(f"rules.min_grade.{key}", f"unknown case kind {_shown(key)}",
+                  f"use one of {', '.join(MIN_GRADE_KEYS)}")
+        else:
+            min_grade[key] = r.choice(f"rules.min_grade.{key}", GRADES)
+    return Rules(
+        min_grade=min_grade,
+        geography=r.choice("rules.geography", GEOGRAPHY_MODES),
+        max_travel=r.number("rules.max_travel", 0, MAX_TRAVEL),
+        max_new_cases=r.integer("rules.max_new_cases", 0, MAX_COUNT),
+        max_moves=r.integer("rules.max_moves", 0, MAX_COUNT),
+        keep_families=r.boolean("rules.keep_families"),
+    )
+
+
+def _bands(r: _Reader) -> tuple[tuple[float, float], ...]:
+    # overload bands: ascending utilisations above 1, with multipliers that never fall, so the
+    # marginal cost of overload rises with utilisation (a convex cost the LP can take exactly)
+    path = "weights.overload_bands"
+    value = r._get(path)
+    fix = (f"write {path} as a list of [utilisation, multiplier] pairs with utilisation "
+           f"ascending in (1, {MAX_FACTOR:g}] and multipliers rising from 1 to at most "
+           f"{MAX_FACTOR:g}, e.g. [[1.10, 1.5], [1.25, 2.0]], or [] for a flat rate")
+    if not isinstance(value, list):
+        r.bad(path, f"{_shown(value)} is not a list", fix)
+        return ()
+    bands: list[tuple[float, float]] = []
+    for band in value:
+        nums = isinstance(band, list) and len(band) == 2 and all(
+            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+            for x in band)
+        if not nums:
+            r.bad(path, f"{_shown(band)} is not a pair [utilisation, multiplier]", fix)
+            return ()
+        bands.append((float(band[0]), float(band[1])))
+    last_u, last_m = 1.0, 1.0
+    for u, m in bands:
+        if not (last_u < u <= MAX_FACTOR and last_m <= m <= MAX_FACTOR):
+            r.bad(path, f"[{u:g}, {m:g}] breaks the order (utilisations ascending above "
+                  f"{last_u:g}, multipliers at least {last_m:g})", fix)
+            return ()
+        last_u, last_m = u, m
+    return tuple(bands)
+
+
+def _weights(r: _Reader) -> Weights:
+    w = "weights."
+    num = lambda key, high=MAX_WEIGHT: r.number(w + key, 0, high)  # noqa: E731
+    return Weights(
+        unallocated={p: num(f"unallocated.{p}") for p in PRIORITIES},
+        overload=num("overload"), overload_bands=_bands(r), move=num("move"),
+        move_per_month=num("move_per_month"), move_months_cap=num("move_months_cap", 1200),
+        move_factor_proceedings=num("move_factor_proceedings", MAX_FACTOR),
+        move_factor_cla=num("move_factor_cla", MAX_FACTOR), peak=num("peak"),
+        travel_km=num("travel_km"), travel_minute=num("travel_minute"),
+        split_family=num("split_family"),
+    )
+
+
+def _solver(r: _Reader) -> SolverSettings:
+    return SolverSettings(
+        time_limit=r.number("solver.time_limit", 0, MAX_TIME_LIMIT, low_open=True),
+        seed=r.integer("solver.seed", 0, MAX_SEED),
+        threads=r.integer("solver.threads", 1, MAX_THREADS),
+    )
+
+
+def _plan_date(tree: dict[str, Any], today: dt.date, r: _Reader) -> dt.date:
+    value = tree.get("plan_date", today)
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = dt.date.fromisoformat(value)
+    if not isinstance(value, dt.date):
+        r.bad("plan_date", f"{_shown(value)} is not a date",
+              "write plan_date = 2026-12-01 (no quotes)")
+        return today
+    return value
+
+
+def config_from_tree(tree: Mapping[str, Any], overrides: Mapping[str, Any] | None,
+                     file: str, today: dt.date | None = None,
+                     problems: list[Problem] | None = None) -> Config:
+    """The typed configuration of a merged tree with dotted-key overrides; all problems at once."""
+    merged = copy.deepcopy(dict(tree))
+    problems = list(problems or [])
+    defaults = _load_toml(default_config_path())
+    for dotted, value in (overrides or {}).items():
+        node: Any = merged
+        *parents, leaf = dotted.split(".")
+        shape: Any = defaults
+        for part in parents:
+            shape = shape.get(part, {}) if isinstance(shape, dict) else {}
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        if leaf not in shape and dotted != "plan_date":
+            close = difflib.get_close_matches(dotted, _dotted_keys(defaults), n=1)
+            problems.append(Problem(file, "-", dotted, f"unknown configuration key '{dotted}'",
+                                    f"did you mean '{close[0]}'?" if close else "remove it"))
+            continue
+        node[leaf] = value
+    r = _Reader(merged, file)
+    r.problems = problems
+    cfg = Config(
+        plan_date=_plan_date(merged, today or dt.date.today(), r),
+        horizon_days=r.integer("horizon_days", 0, MAX_HORIZON_DAYS),
+        points=_points(r), capacity=_capacity(r), rules=_rules(r), weights=_weights(r),
+        solver=_solver(r),
+    )
+    if r.problems:
+        raise InputRejected(r.problems)
+    return cfg
+
+
+def _dotted_keys(tree: Mapping[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for k, v in tree.items():
+        out += _dotted_keys(v, f"{prefix}{k}.") if isinstance(v, dict) else [f"{prefix}{k}"]
+    return out
+
+
+def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = None,
+                today: dt.date | None = None) -> Config:
     """Merge defaults, the user's file and flag overrides, and reject every bad key at once."""
     defaults = _load_toml(default_config_path())
     merged = defaults
@@ -143,40 +379,14 @@ def load_config(
     if path is not None:
         try:
             user = _load_toml(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError):
             raise InputRejected([Problem(file, "-", "-", "file not found",
                                          "check the path given to --config")]) from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise InputRejected([Problem(file, "-", "-", f"not valid TOML ({exc})",
                                          "fix the TOML syntax")]) from None
         problems += _unknown_keys(user, defaults, file)
+        if problems:
+            raise InputRejected(problems)
         merged = _merge(defaults, user)
-    for dotted, value in (overrides or {}).items():
-        node = merged
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node[part]
-        node[leaf] = value
-    plan_date = merged.get("plan_date", today or dt.date.today())
-    if isinstance(plan_date, dt.datetime):
-        plan_date = plan_date.date()
-    if isinstance(plan_date, str):
-        try:
-            plan_date = dt.date.fromisoformat(plan_date)
-        except ValueError:
-            problems.append(Problem(file, "-", "plan_date", f"{plan_date!r} is not a date",
-                                    "write plan_date = 2026-12-01 (no quotes)"))
-    if isinstance(plan_date, dt.date):
-        merged["plan_date"] = plan_date.isoformat()
-    elif not problems:
-        problems.append(Problem(file, "-", "plan_date", f"{plan_date!r} is not a date",
-                                "write plan_date = 2026-12-01 (no quotes)"))
-    if not problems:
-        try:
-            problems += _check_values(merged, file)
-        except (KeyError, TypeError) as exc:
-            problems.append(Problem(file, "-", str(exc), "has the wrong shape",
-                                    "compare with data/default_config.toml"))
-    if problems:
-        raise InputRejected(problems)
-    return Config(merged)
+    return config_from_tree(merged, overrides, file, today, problems)

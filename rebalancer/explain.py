@@ -1,7 +1,9 @@
 """Plain-language explanations: why each child moved, was allocated or left unallocated, what the
 alternatives would have cost, and why a worker gained or lost children.
 
-Only IDs, grades, localities, dates and percentages appear: nothing else about a child.
+Each sentence states why *that* child moved (the rule, the sibling, or the move's own effect on
+its old worker), and says which utilisation figures are the whole plan's. Only IDs, grades,
+localities, dates, skill tags and percentages appear: nothing else about a child.
 """
 
 from __future__ import annotations
@@ -11,72 +13,95 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rebalancer import rules
-from rebalancer.model import CaseModel, pair_move_cost, pair_travel_cost, unallocated_cost
-from rebalancer.rules import GRADE_RANK
+from rebalancer import objective, rules
+from rebalancer.model import CaseModel
+from rebalancer.plan import joins_siblings
+from rebalancer.rules import GRADE_RANK, RULE_BY_CODE, RULE_ORDER, RULE_WORDS, RULES, IntArray
 
 GRADES = list(GRADE_RANK)
-RULE_WORDS = {
-    "GEOGRAPHY": "outside the child's area",
-    "AVAILABLE": "leaving or absent",
-    "GRADE": "grade below what the case needs",
-    "SKILLS": "lacks a required skill",
-    "EXCLUDED": "excluded for this child",
-    "PINNED": "forbidden by a manager's decision",
-}
+MAX_IDS_SHOWN = 5
+
+__all__ = ["RULE_WORDS", "alternatives", "explanations", "worker_story"]
 
 
-def _why_leave(cm: CaseModel, child: int, worker: int, reasons: str) -> str:
-    """Why the child could not (or should not) stay with its worker, in a manager's words."""
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _ids(ids: list[str]) -> str:
+    more = f" and {len(ids) - MAX_IDS_SHOWN} more" if len(ids) > MAX_IDS_SHOWN else ""
+    return ", ".join(ids[:MAX_IDS_SHOWN]) + more
+
+
+def _rule_words(cm: CaseModel, child: int, worker: int) -> list[str]:
+    """The hard rules the child's current worker breaks, in a manager's words."""
+    return [r.why_current(cm.frame, child, worker) for r in RULES
+            if cm.current_broken[r.code][child]]
+
+
+def _family_words(cm: CaseModel, child: int, src: int) -> str:
+    """Why a sibling's rules moved this child: which sibling, and what bars the shared worker."""
     f = cm.frame
-    wk = f.workers.iloc[worker]
-    parts = []
-    if f.w_leaving[worker]:
-        parts.append(f"leaving {wk['leaving_on']}")
-    if f.w_absent[worker]:
-        parts.append("absent")
-    if cm.current_broken["GRADE"][child]:
-        parts.append(f"{wk['grade']} below the {GRADES[f.c_min_grade[child]]} grade needed")
-    if cm.current_broken["SKILLS"][child]:
-        missing = set(f.children["required_skills"].iat[child]) - set(wk["skills"])
-        parts.append("lacks " + ", ".join(sorted(missing)))
-    if cm.current_broken["EXCLUDED"][child]:
-        parts.append("excluded for this child")
-    if cm.current_broken["GEOGRAPHY"][child]:
-        parts.append("outside the child's area")
-    if "DECISION" in reasons and not parts:
-        parts.append("manager's decision")
-    if "FAMILY" in reasons and not parts:
-        parts.append("the siblings move together")
-    if not parts and "OVERLOAD" in reasons:
-        parts.append("over capacity")
-    if not parts and "BALANCE" in reasons:
-        parts.append("to balance loads")
+    unit = np.flatnonzero(cm.unit == cm.unit[child])
+    if cm.family_split_forced[child]:
+        return "no worker suits all the siblings, so each is placed on their own"
+    blocked = [int(k) for k in unit if k != child and _rule_words(cm, int(k), src)]
+    sibs = [f.children["child_id"].iat[k] for k in unit if k != child]
+    why = ""
+    if blocked:
+        k = blocked[0]
+        why = f": {src_id(cm, src)} cannot keep {f.children['child_id'].iat[k]} (" \
+              + "; ".join(_rule_words(cm, k, src)) + ")"
+    return f"moves with siblings {_ids(sibs)}{why}"
+
+
+def src_id(cm: CaseModel, worker: int) -> str:
+    return str(cm.frame.workers["worker_id"].iat[worker])
+
+
+def _why_leave(cm: CaseModel, child: int, src: int, dst: int, reasons: str,
+               load_after: np.ndarray, travel: tuple[float, float]) -> str:
+    """Why the child left its worker: the rule, the decision, the sibling, or the move's effect."""
+    parts = _rule_words(cm, child, src)
+    codes = reasons.split(";")
+    cap, pts = cm.capacity, float(cm.child_points[child])
+    if not parts and "DECISION" in codes:
+        parts.append("a manager's decision")
+    if not parts and "FAMILY" in codes and cm.forced[child]:
+        parts.append(_family_words(cm, child, src))
+    if not parts and "FAMILY" in codes:
+        parts.append(f"joins its siblings at {src_id(cm, dst)}")
+    if not parts and "OVERLOAD" in codes:
+        parts.append(f"{src_id(cm, src)} would be at {_pct((load_after[src] + pts) / cap[src])}"
+                     " had it stayed")
+    if not parts and "BALANCE" in codes:
+        text = (f"to balance loads: {src_id(cm, src)} would be at "
+                f"{_pct((load_after[src] + pts) / cap[src])} had it stayed, "
+                f"{src_id(cm, dst)} is at {_pct(load_after[dst] / cap[dst])} with it")
+        before, after = travel
+        if np.isfinite(before) and np.isfinite(after) and after < before - 0.05:
+            text += f"; nearer ({after:.1f} instead of {before:.1f})"
+        parts.append(text)
     return "; ".join(parts)
 
 
 def _fit(cm: CaseModel, child: int, worker: int) -> str:
     """What makes the new worker suitable: the constraints the child's case puts on a worker."""
     f = cm.frame
-    wk = f.workers.iloc[worker]
-    mode = cm.cfg["rules"]["geography"]
+    mode = cm.cfg.rules.geography
     parts = []
     if mode == "locality":
         parts.append("same locality")
     elif mode in ("km", "minutes"):
-        parts.append(f"within {cm.cfg['rules']['max_travel']:g} {mode}")
+        parts.append(f"within {cm.cfg.rules.max_travel:g} {mode}")
     need = int(f.c_min_grade[child])
     if need > 0:
-        why = "for proceedings" if bool(f.children["in_proceedings"].iat[child]) else ""
-        parts.append(f"{GRADES[need]} grade needed{(' ' + why) if why else ''} ({wk['grade']})")
+        why = " for proceedings" if bool(f.children["in_proceedings"].iat[child]) else ""
+        parts.append(f"{GRADES[need]} grade needed{why} ({f.workers['grade'].iat[worker]})")
     skills = f.children["required_skills"].iat[child]
     if skills:
-        parts.append("has " + ", ".join(skills))
+        parts.append("has " + rules._tags(skills))
     return "; ".join(parts)
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
 
 
 def explanations(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> list[str]:
@@ -85,6 +110,11 @@ def explanations(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> li
     idx = f.worker_index
     ub = workers["utilisation_before"].to_numpy(float)
     ua = workers["utilisation_after"].to_numpy(float)
+    load_after = workers["load_after"].to_numpy(float)
+    tb = plan["travel_before"].to_numpy(float)
+    ta = plan["travel_after"].to_numpy(float)
+    after = plan["to_worker_id"].map(idx).fillna(-1).to_numpy(np.int64)
+    with_siblings = joins_siblings(cm, after)
     out = [""] * len(plan)
     for i, (action, src, dst, reasons) in enumerate(zip(
             plan["action"], plan["from_worker_id"], plan["to_worker_id"], plan["reasons"],
@@ -96,98 +126,110 @@ def explanations(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> li
             continue
         if action in ("move", "allocate"):
             w = idx[dst]
-            head = (f"from {src} ({_why_leave(cm, i, idx[src], reasons)}) to {dst}"
-                    if action == "move" else f"allocated to {dst}")
-            tail = [_fit(cm, i, w), f"{dst} {_pct(ub[w])} → {_pct(ua[w])}"]
+            if action == "move":
+                why = _why_leave(cm, i, idx[src], w, reasons, load_after, (tb[i], ta[i]))
+                head = f"from {src} ({why}) to {dst}"
+            else:
+                head = f"allocated to {dst}" + (" with its siblings" if with_siblings[i] else "")
+            whole = f"whole plan: {dst} {_pct(ub[w])} → {_pct(ua[w])}"
             if action == "move":
                 s = idx[src]
-                tail.append(f"{src} {_pct(ub[s])} → {_pct(ua[s])}")
-            out[i] = head + ": " + "; ".join(t for t in tail if t)
+                whole += f", {src} {_pct(ub[s])} → {_pct(ua[s])}"
+            out[i] = head + ": " + "; ".join(t for t in (_fit(cm, i, w), whole) if t)
             continue
         # unallocated
         if cm.empty_rule.iat[i]:
             out[i] = f"no eligible worker: {_empty_words(cm, i)}"
         else:
             out[i] = ("eligible workers exist but are all too full or have taken their "
-                      f"{cm.cfg['rules']['max_new_cases']} new children; others needed them more")
+                      f"{cm.cfg.rules.max_new_cases} new children; others needed them more")
         if src:
-            out[i] = f"{src} is {_why_leave(cm, i, idx[src], reasons)}; " + out[i]
+            s = idx[src]
+            out[i] = (f"{src} cannot keep it ({'; '.join(_rule_words(cm, i, s)) or reasons}); "
+                      + out[i])
     return out
 
 
 def _empty_words(cm: CaseModel, child: int) -> str:
     rule = cm.empty_rule.iat[child]
-    ch = cm.frame.children
-    if rule == "GEOGRAPHY":
-        return f"no worker covers {ch['locality'].iat[child]}"
-    if rule == "AVAILABLE":
-        return "every worker in the area is leaving or absent"
-    if rule == "GRADE":
-        return f"no available {GRADES[cm.frame.c_min_grade[child]]} or above in the area"
-    if rule == "SKILLS":
-        return "no available worker in the area has " + ", ".join(ch["required_skills"].iat[child])
-    if rule == "EXCLUDED":
-        return "every suitable worker is excluded for this child"
-    if rule == "PINNED":
-        return "every suitable worker is forbidden by a decision"
-    return RULE_WORDS.get(rule, rule)
+    return RULE_BY_CODE[rule].when_empty(cm.frame, child) if rule in RULE_BY_CODE else rule
+
+
+def _first_broken(broken: dict[str, np.ndarray]) -> IntArray:
+    """Per pair, the index in RULE_ORDER of the first rule it breaks (-1: none): a barred worker
+    is listed once, under the first rule that bars it."""
+    stack = np.stack([broken[code] for code in RULE_ORDER])
+    return np.where(stack.any(axis=0), stack.argmax(axis=0), -1)
 
 
 def alternatives(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame, child_id: str,
                  top: int = 3) -> dict[str, Any]:
-    """For one child: the chosen worker and the best other eligible workers, cost term by term
-    (each as if only this child changed), and every ineligible worker by the rule that bars it."""
+    """For one child: staying put, the chosen worker and the best other eligible workers, each
+    priced term by term as the change to the whole plan's objective if only this child went there
+    instead; the workers whose new-case cap is full; and every barred worker under one rule."""
     f = cm.frame
+    w_cfg = cm.cfg.weights
     pos = int(np.flatnonzero(f.children["child_id"].to_numpy() == child_id)[0])
     row = plan.iloc[pos]
     n_w = f.n_workers
     c = np.full(n_w, pos, np.int64)
-    w = np.arange(n_w, dtype=np.int64)
-    broken = rules.broken_rules(f, c, w)
-    barred = {code: [f.workers["worker_id"].iat[k] for k in np.flatnonzero(mask)]
-              for code, mask in broken.items() if mask.any()}
-    eligible = ~np.any(np.stack(list(broken.values())), axis=0)
+    ws = np.arange(n_w, dtype=np.int64)
+    first = _first_broken(rules.broken_rules(f, c, ws))
+    barred = {code: [f.workers["worker_id"].iat[k] for k in np.flatnonzero(first == j)]
+              for j, code in enumerate(RULE_ORDER) if (first == j).any()}
     load_after = workers["load_after"].to_numpy(float)
     cap = cm.capacity
-    pts = cm.child_points[pos]
+    pts = float(cm.child_points[pos])
     now = f.worker_index.get(row["to_worker_id"], -1)
-    before = cm.current[pos]
-    wts = cm.cfg["weights"]
-    minutes, km = rules.travel(f, c, w)
-    travel = pair_travel_cost(f, minutes, km)
-    peak_now = float(workers["utilisation_after"].max())
-    options = []
-    for k in np.flatnonzero(eligible):
-        load = load_after[k] + (0 if k == now else pts)
-        src_load = load_after.copy()
-        if now >= 0 and k != now:
-            src_load[now] -= pts
-        src_load[k] = load
-        over_delta = (max(load - cap[k], 0) - max(load_after[k] - cap[k], 0)
-                      + (max(src_load[now] - cap[now], 0) - max(load_after[now] - cap[now], 0)
-                         if now >= 0 and k != now else 0))
+    before = int(cm.current[pos])
+    minutes, km = rules.travel(f, c, ws)
+    travel = objective.travel(minutes, km, w_cfg)
+    base_load = load_after.copy()
+    if now >= 0:
+        base_load[now] -= pts  # the plan without this child
+    new_now = workers["new_children"].to_numpy(int)
+
+    def price(k: int) -> dict[str, float]:
+        load = base_load.copy()
+        load[k] += pts
         moving = before >= 0 and k != before
-        move = float(pair_move_cost(f, cm.months[[pos]], cm.move_factor[[pos]],
-                                    cm.forced[[pos]])[0]) if moving else 0.0
-        peak = float(wts["peak"]) * 100 * (max((src_load / cap).max(), 0) - peak_now)
-        terms = {"moves": move, "overload": float(wts["overload"]) * over_delta,
-                 "peak": peak, "travel": float(travel[k])}
+        move = float(objective.move(cm.months[[pos]], cm.move_factor[[pos]],
+                                    cm.forced[[pos]], w_cfg)[0]) if moving else 0.0
+        return {"moves": move,
+                "overload": float(objective.overload(load, cap, w_cfg).sum()),
+                "peak": objective.peak(float((load / cap).max()), w_cfg),
+                "travel": float(travel[k])}
+
+    planned = price(now) if now >= 0 else None
+    options = []
+    for k in np.flatnonzero(first < 0):
+        terms = price(int(k))
+        if planned is not None:
+            terms = {t: v - planned[t] for t, v in terms.items()}
+        slots_full = k != before and k != now and new_now[k] >= cm.new_limit[k]
         options.append((sum(terms.values()), f.workers["worker_id"].iat[k], terms,
-                        _pct(load / cap[k])))
-    options.sort()
+                        _pct((base_load[k] + pts) / cap[k]), bool(slots_full)))
+    options.sort(key=lambda o: (o[0], o[1]))
     chosen = next((o for o in options if o[1] == row["to_worker_id"]), None)
-    others = [o for o in options if o[1] != row["to_worker_id"]][:top]
+    stay = None
+    if before >= 0 and before != now:
+        wid = f.workers["worker_id"].iat[before]
+        barring = [r.code for r in RULES if cm.current_broken[r.code][pos]]
+        if cm.forced[pos] and not barring:
+            barring = ["FAMILY"]
+        stay = {"worker_id": wid, "allowed": not barring, "rules": barring,
+                "option": next((o for o in options if o[1] == wid), None)}
+    others = [o for o in options if o[1] not in (row["to_worker_id"], stay and stay["worker_id"])]
     unit = np.flatnonzero(cm.unit == cm.unit[pos])
     siblings = [f.children["child_id"].iat[k] for k in unit if k != pos]
-    new_now = workers["new_children"].to_numpy(int)
-    slots = {f.workers["worker_id"].iat[k]: f"{new_now[k]}/{cm.new_limit[k]}"
-             for k in range(n_w)}
+    slots = {f.workers["worker_id"].iat[k]: f"{new_now[k]}/{cm.new_limit[k]}" for k in range(n_w)}
+    unalloc = float(objective.unallocated(f.children["priority"].iloc[[pos]], w_cfg)[0])
     return {
         "siblings_in_unit": siblings, "new_case_slots": slots,
         "child_id": child_id, "action": row["action"], "from": row["from_worker_id"],
         "to": row["to_worker_id"], "reasons": row["reasons"],
-        "unallocated_cost": float(unallocated_cost(f)[pos]),
-        "chosen": chosen, "alternatives": others, "ineligible": barred,
+        "unallocated_cost": unalloc, "stay": stay,
+        "chosen": chosen, "alternatives": others[:top], "ineligible": barred,
     }
 
 

@@ -81,7 +81,7 @@ def _coordinates_paired(df: pd.DataFrame, lat: str, lon: str, file: str) -> list
 def _geography_inputs(cfg: Config, workers: pd.DataFrame, children: pd.DataFrame,
                       travel: pd.DataFrame | None, files: dict[str, str]) -> list[Problem]:
     """The km mode needs every coordinate; the minutes mode needs a travel table."""
-    mode = cfg["rules"]["geography"]
+    mode = cfg.rules.geography
     problems = []
     if mode == "km":
         for df, lat, file in ((workers, "base_lat", files["workers"]),

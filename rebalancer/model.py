@@ -7,14 +7,15 @@ candidate (child, worker) pairs; the only Python loops are over families and dec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from rebalancer import rules
-from rebalancer.config import Config
+from rebalancer import objective, rules
+from rebalancer.config import Capacity, Config, Points, Weights
 from rebalancer.inputs import Inputs
-from rebalancer.rules import RULE_ORDER, BoolArray, FloatArray, Frame, IntArray
+from rebalancer.rules import RULE_ORDER, RULES, BoolArray, FloatArray, Frame, IntArray
 from solvers import AssignmentProblem
 
 POINT_SCALE = 100  # solver load units per caseload point
@@ -63,43 +64,21 @@ class CaseModel:
         return self.frame.cfg
 
 
-def case_points(children: pd.DataFrame, cfg: Config) -> FloatArray:
+def case_points(children: pd.DataFrame, points: Points) -> FloatArray:
     """A child's weight: points by case type, plus the proceedings addition; `points` overrides."""
-    pts = cfg["points"]
-    base = children["case_type"].map(lambda t: float(pts[t])).to_numpy(float)
-    base = base + np.where(children["in_proceedings"].to_numpy(bool),
-                           float(pts["in_proceedings"]), 0.0)
+    base = children["case_type"].map(points.of).to_numpy(float)
+    base = base + np.where(children["in_proceedings"].to_numpy(bool), points.in_proceedings, 0.0)
     given = children["points"].to_numpy(float)
     return np.where(np.isnan(given), base, given)
 
 
-def worker_capacity(workers: pd.DataFrame, cfg: Config) -> FloatArray:
+def worker_capacity(workers: pd.DataFrame, capacity: Capacity) -> FloatArray:
     """Capacity: points_per_fte x fte x grade_factor x (1 - reduction); a given value overrides."""
-    c = cfg["capacity"]
-    factor = workers["grade"].map(lambda g: float(c["grade_factor"][g])).to_numpy(float)
-    computed = (float(c["points_per_fte"]) * workers["fte"].to_numpy(float) * factor
+    factor = workers["grade"].map(lambda g: float(capacity.grade_factor[g])).to_numpy(float)
+    computed = (capacity.points_per_fte * workers["fte"].to_numpy(float) * factor
                 * (1 - workers["reduction_pct"].to_numpy(float) / 100))
     given = workers["capacity_points"].to_numpy(float)
     return np.where(np.isnan(given), computed, given)
-
-
-def months_with_worker(children: pd.DataFrame, cfg: Config) -> FloatArray:
-    """Months since allocated_on (days / 30.4375), 0 when unknown or in the future, capped."""
-    cap = float(cfg["weights"]["move_months_cap"])
-    plan = pd.Timestamp(cfg.plan_date)
-    dates = pd.to_datetime(children["allocated_on"].astype(object), errors="coerce")
-    days = (plan - dates).dt.days.to_numpy(float)
-    months = np.clip(np.nan_to_num(days, nan=0.0) / 30.4375, 0, cap)
-    return np.where(children["current_worker_id"].to_numpy(str) == "", 0.0, months)
-
-
-def move_factor(children: pd.DataFrame, cfg: Config) -> FloatArray:
-    """A move harms more in proceedings (x2) and in care (x2); both multiply (x4)."""
-    w = cfg["weights"]
-    f = np.where(children["in_proceedings"].to_numpy(bool),
-                 float(w["move_factor_proceedings"]), 1.0)
-    return f * np.where(children["case_type"].to_numpy(str) == "cla",
-                        float(w["move_factor_cla"]), 1.0)
 
 
 def _all_pair_blocks(f: Frame):  # type: ignore[no-untyped-def]
@@ -124,20 +103,19 @@ def _locality_pairs(f: Frame) -> tuple[IntArray, IntArray]:
 def eligible_pairs(f: Frame) -> tuple[IntArray, IntArray, pd.Series]:
     """Candidate pairs passing every rule, and for each child the rule that emptied its list.
 
-    Rules are applied in RULE_ORDER; a child whose list becomes empty is charged to the rule that
-    removed its last worker, which is what `validate` and the plan report.
+    Rules are applied in the rule table's order; a child whose list becomes empty is charged to
+    the rule that removed its last worker, which is what `validate` and the plan report.
     """
-    emptied = np.full(f.n_children, "GEOGRAPHY", dtype=object)
-    locality = f.cfg["rules"]["geography"] == "locality"
+    emptied = np.full(f.n_children, RULES[0].code, dtype=object)
+    locality = f.cfg.rules.geography == "locality"
     blocks = [_locality_pairs(f)] if locality else _all_pair_blocks(f)
     kept_c, kept_w = [], []
     for c, w in blocks:
-        for code in RULE_ORDER:
-            if code != "GEOGRAPHY" or not locality:
-                ok = rules.RULES[code](f, c, w)
+        for pos, rule in enumerate(RULES):
+            if rule.code != "GEOGRAPHY" or not locality:  # the join already applied it
+                ok = rule.check(f, c, w)
                 c, w = c[ok], w[ok]
-            emptied[np.unique(c)] = RULE_ORDER[RULE_ORDER.index(code) + 1] if code != "PINNED" \
-                else ""
+            emptied[np.unique(c)] = RULES[pos + 1].code if pos + 1 < len(RULES) else ""
         kept_c.append(c)
         kept_w.append(w)
     c_all = np.concatenate(kept_c) if kept_c else np.zeros(0, np.int64)
@@ -198,25 +176,33 @@ def fallback_pairs(f: Frame, current: IntArray, c: IntArray) -> IntArray:
     return np.flatnonzero(~has & (current >= 0) & stays)
 
 
+def sibling_group(f: Frame, current: IntArray) -> IntArray:
+    """Siblings sharing a worker before the plan (when families are kept) share a group id;
+    every other child is a group of its own (negative ids)."""
+    ch = f.children
+    together = (ch["family_id"].to_numpy(str) != "") & (current >= 0)
+    if not f.cfg.rules.keep_families:
+        together[:] = False
+    key = ch["family_id"].astype(str) + "\x00" + pd.Series(current, index=ch.index).astype(str)
+    codes, _ = pd.factorize(key.where(together, ""))
+    return np.where(together, codes, -1 - np.arange(f.n_children))
+
+
 def sibling_units(f: Frame, current: IntArray, c: IntArray, w: IntArray
                   ) -> tuple[IntArray, BoolArray]:
     # FAMILY: siblings who share a worker before the plan are one unit, unless no worker suits all.
-    ch = f.children
     unit = np.arange(f.n_children, dtype=np.int64)
+    group = sibling_group(f, current)
+    grouped = group >= 0
+    if grouped.any():
+        sizes = np.bincount(group[grouped])
+        grouped &= sizes[np.maximum(group, 0)] >= 2
     split = np.zeros(f.n_children, bool)
-    if not f.cfg["rules"]["keep_families"]:
-        return unit, split
-    together = (ch["family_id"].to_numpy(str) != "") & (current >= 0)
-    key = ch["family_id"].astype(str) + "\x00" + pd.Series(current, index=ch.index).astype(str)
-    codes, _ = pd.factorize(key.where(together, ""))
-    codes = np.where(together, codes, -1)
-    sizes = np.bincount(codes[together], minlength=codes.max() + 1 if together.any() else 0)
-    grouped = together & (sizes[np.maximum(codes, 0)] >= 2) if sizes.size else together & False
     if not grouped.any():
         return unit, split
-    first = np.full(sizes.size, f.n_children, np.int64)
-    np.minimum.at(first, codes[grouped], np.flatnonzero(grouped))
-    unit[grouped] = first[codes[grouped]]
+    first = np.full(int(group.max()) + 1, f.n_children, np.int64)
+    np.minimum.at(first, group[grouped], np.flatnonzero(grouped))
+    unit[grouped] = first[group[grouped]]
     # the unit's candidate workers are those eligible for every member
     pu = pd.DataFrame({"u": unit[c], "w": w})
     counts = pu.groupby(["u", "w"]).size()
@@ -229,147 +215,36 @@ def sibling_units(f: Frame, current: IntArray, c: IntArray, w: IntArray
     return unit, split
 
 
-def pair_travel_cost(f: Frame, minutes: FloatArray, km: FloatArray) -> FloatArray:
-    # travel term: per minute from the travel table where given, else per great-circle km, else 0.
-    w = f.cfg["weights"]
-    return np.where(~np.isnan(minutes), float(w["travel_minute"]) * minutes,
-                    np.where(~np.isnan(km), float(w["travel_km"]) * km, 0.0))
+@dataclass
+class Forced:
+    """Which children's moves are forced, and by what (the contract's forced-move rule)."""
+
+    any: BoolArray  # the current worker is not allowed for the child or a sibling sharing it
+    family: BoolArray  # ...only because a sibling's rules exclude it
+    decision: BoolArray  # ...because a decision excludes it
+    broken: dict[str, BoolArray]  # per rule: the current assignment breaks it
 
 
-def pair_move_cost(f: Frame, months: FloatArray, factor: FloatArray, forced: BoolArray
-                   ) -> FloatArray:
-    # moves term: (move + per month) x factor; a forced move costs only its months x factor.
-    w = f.cfg["weights"]
-    base = np.where(forced, 0.0, float(w["move"]))
-    return (base + float(w["move_per_month"]) * months) * factor
-
-
-def unallocated_cost(f: Frame) -> FloatArray:
-    # unallocated term: per child left without a worker, by priority.
-    w = f.cfg["weights"]["unallocated"]
-    return f.children["priority"].map(lambda p: float(w[p])).to_numpy(float)
-
-
-def _scaled(x: np.ndarray | float, scale: float) -> IntArray:
-    return np.rint(np.asarray(x, float) * scale).astype(np.int64)
-
-
-def build_case_model(inputs: Inputs, cfg: Config) -> CaseModel:
-    """From validated tables to the solver's arrays, and the facts extract needs to explain them."""
-    f = rules.frame(inputs, cfg)
-    ch, wk = f.children, f.workers
-    current = ch["current_worker_id"].map(f.worker_index).fillna(-1).to_numpy(np.int64)
-    points = case_points(ch, cfg)
-    capacity = worker_capacity(wk, cfg)
-    months = months_with_worker(ch, cfg)
-    factor = move_factor(ch, cfg)
-    default_new = int(cfg["rules"]["max_new_cases"])
-    new_limit = np.nan_to_num(wk["max_new_cases"].to_numpy(float), nan=default_new)
-    new_limit = new_limit.astype(np.int64)
-
-    c, w, empty_rule = eligible_pairs(f)
-    c, w, conflicts = apply_decisions(f, inputs, c, w)
-    fb = fallback_pairs(f, current, c)
-    fallback = np.zeros(f.n_children, bool)
-    fallback[fb] = True
-    c = np.concatenate([c, fb])
-    w = np.concatenate([w, current[fb]])
-    current_broken = {code: np.zeros(f.n_children, bool) for code in RULE_ORDER}
+def forced_moves(f: Frame, inputs: Inputs, current: IntArray, c: IntArray, w: IntArray
+                 ) -> Forced:
+    # A move is forced when the child's current worker is not among its allowed pairs (a rule or
+    # a decision bars it), or not among a sibling's who shares that worker (FAMILY: moved as one).
+    broken = {code: np.zeros(f.n_children, bool) for code in RULE_ORDER}
     allocated = np.flatnonzero(current >= 0)
     for code, mask in rules.broken_rules(f, allocated, current[allocated]).items():
-        current_broken[code][allocated] = mask
-
-    # a move is forced when the current worker is not a candidate for the child, or for a
-    # sibling who shares that worker (the family moves as one, or was split for want of one)
+        broken[code][allocated] = mask
     own_hit = np.zeros(f.n_children, bool)
     own_hit[c[w == current[c]]] = True
-    unit, family_split = sibling_units(f, current, c, w)
-    family = _sibling_group(f, current)
-    forced = (current >= 0) & ~(pd.Series(own_hit).groupby(family).transform("all").to_numpy())
-    size = np.bincount(unit, minlength=f.n_children)
-    pu = pd.DataFrame({"c": c, "w": w, "u": unit[c]})
-    per_unit_worker = pu.groupby(["u", "w"])["c"].transform("size").to_numpy()
-    keep = per_unit_worker == size[unit[c]]
-    c, w = c[keep], w[keep]
+    group = sibling_group(f, current)
+    forced = (current >= 0) & ~(pd.Series(own_hit).groupby(group).transform("all").to_numpy())
     own_rule = np.zeros(f.n_children, bool)
-    for code in ("GEOGRAPHY", "AVAILABLE", "GRADE", "SKILLS", "EXCLUDED"):
-        own_rule |= current_broken[code]
-    forced_decision = forced & ~own_rule & (current_broken["PINNED"] | _assigned_away(
-        f, inputs, current))
-    forced_family = forced & ~own_rule & ~forced_decision
-
-    minutes, km = rules.travel(f, c, w)
-    cost = (pair_move_cost(f, months[c], factor[c], forced[c]) * (w != current[c])
-            * (current[c] >= 0) + pair_travel_cost(f, minutes, km))
-    pairs = pd.DataFrame({"c": c, "w": w, "u": unit[c], "minutes": minutes, "km": km,
-                          "cost": cost, "load": points[c],
-                          "new": (w != current[c]).astype(np.int64),
-                          "budget": ((w != current[c]) & (current[c] >= 0) & ~forced[c])
-                          .astype(np.int64)})
-    agg = pairs.groupby(["u", "w"], sort=True).agg(
-        cost=("cost", "sum"), load=("load", "sum"), new=("new", "sum"),
-        budget=("budget", "sum")).reset_index()
-    units, unit_of_child = np.unique(unit, return_inverse=True)
-    item = np.searchsorted(units, agg["u"].to_numpy())
-    unit_current = np.full(len(units), -1, np.int64)
-    unit_current[unit_of_child] = current
-    unit_has_pairs = np.zeros(len(units), bool)
-    unit_has_pairs[item] = True
-    skip = np.bincount(unit_of_child, weights=unallocated_cost(f), minlength=len(units))
-    pair_worker = agg["w"].to_numpy(np.int64)
-    hint = np.full(len(units), -1, np.int64)
-    at_current = np.flatnonzero(pair_worker == unit_current[item])
-    hint[item[at_current]] = at_current
-    groups = _family_groups(f, units, unit_of_child, unit_has_pairs)
-
-    wts = cfg["weights"]
-    max_moves = int(cfg["rules"]["max_moves"])
-    problem = AssignmentProblem(
-        n_items=len(units), n_agents=f.n_workers,
-        pair_item=item.astype(np.int64), pair_agent=pair_worker,
-        pair_cost=_scaled(agg["cost"].to_numpy(), COST_SCALE),
-        pair_load=_scaled(agg["load"].to_numpy(), POINT_SCALE),
-        item_must=(unit_current >= 0) & unit_has_pairs,
-        item_skip_cost=_scaled(skip, COST_SCALE),
-        agent_capacity=np.maximum(_scaled(capacity, POINT_SCALE), 1),
-        overload_cost=round(float(wts["overload"]) * COST_SCALE / POINT_SCALE),
-        pair_new=agg["new"].to_numpy(np.int64), agent_new_limit=new_limit,
-        # MAX_NEW yields only to ONE_WORKER: caps are exceeded by the least total needed to give
-        # every child who had a worker a worker, and by nothing more.
-        new_limit_soft=True,
-        peak_cost=round(float(wts["peak"]) * COST_SCALE * 100 / PEAK_SCALE),
-        peak_scale=PEAK_SCALE,
-        item_group=groups, group_split_cost=round(float(wts["split_family"]) * COST_SCALE),
-        pair_budget=agg["budget"].to_numpy(np.int64),
-        budget=max_moves if max_moves > 0 else None,
-        hint=hint,
-    )
-    return CaseModel(
-        frame=f, child_points=points, capacity=capacity, new_limit=new_limit, current=current,
-        months=months, move_factor=factor,
-        pairs=pairs[["c", "w", "minutes", "km"]], empty_rule=empty_rule, fallback=fallback,
-        current_broken=current_broken, forced=forced, forced_family=forced_family,
-        forced_decision=forced_decision, unit=unit_of_child.astype(np.int64),
-        family_split_forced=family_split, problem=problem, unit_pair_worker=pair_worker,
-        conflicts=conflicts,
-    )
-
-
-def _sibling_group(f: Frame, current: IntArray) -> IntArray:
-    """Siblings sharing a worker before the plan (when families are kept) share a group id."""
-    ch = f.children
-    together = (ch["family_id"].to_numpy(str) != "") & (current >= 0)
-    if not f.cfg["rules"]["keep_families"]:
-        together[:] = False
-    key = ch["family_id"].astype(str) + "\x00" + pd.Series(current, index=ch.index).astype(str)
-    codes, _ = pd.factorize(key.where(together, ""))
-    return np.where(together, codes, -1 - np.arange(f.n_children))
-
-
-def _assigned_away(f: Frame, inputs: Inputs, current: IntArray) -> BoolArray:
-    """Children whose 'assign' decision names a worker other than their current one."""
+    for rule in RULES:
+        if not rule.decision:
+            own_rule |= broken[rule.code]
     mandate, kind = _mandates(f, inputs)
-    return ((kind == "assign").to_numpy() & (mandate != current)) & (current >= 0)
+    assigned_away = (kind == "assign").to_numpy() & (mandate != current) & (current >= 0)
+    decision = forced & ~own_rule & (broken["PINNED"] | assigned_away)
+    return Forced(forced, forced & ~own_rule & ~decision, decision, broken)
 
 
 def _family_groups(f: Frame, units: IntArray, unit_of_child: IntArray,
@@ -384,3 +259,116 @@ def _family_groups(f: Frame, units: IntArray, unit_of_child: IntArray,
     codes, _ = pd.factorize(df["fam"])
     group[df["u"].to_numpy()] = codes
     return group
+
+
+def _scaled(x: np.ndarray | float, scale: float) -> IntArray:
+    return np.rint(np.asarray(x, float) * scale).astype(np.int64)
+
+
+def _overload_arrays(capacity: FloatArray, w: Weights) -> tuple[int, IntArray, IntArray]:
+    """The flat overload rate and the bands above it, in solver units."""
+    steps = objective.overload_steps(w)
+    rate = round(steps[0][1] * COST_SCALE / POINT_SCALE)
+    cap = np.maximum(_scaled(capacity, POINT_SCALE), 1)
+    starts = np.array([np.maximum(_scaled(util * capacity, POINT_SCALE), cap)
+                       for util, _ in steps[1:]], np.int64).reshape(len(steps) - 1, len(cap))
+    costs = np.array([round(r * COST_SCALE / POINT_SCALE) for _, r in steps[1:]], np.int64)
+    return rate, starts, costs
+
+
+def solver_problem(cm_facts: dict[str, Any], pairs: pd.DataFrame, f: Frame) -> AssignmentProblem:
+    """The integer arrays of `solvers.AssignmentProblem`: one item per decision unit."""
+    cfg = f.cfg
+    current, unit = cm_facts["current"], cm_facts["unit"]
+    agg = pairs.groupby(["u", "w"], sort=True).agg(
+        cost=("cost", "sum"), load=("load", "sum"), new=("new", "sum"),
+        budget=("budget", "sum")).reset_index()
+    units, unit_of_child = np.unique(unit, return_inverse=True)
+    item = np.searchsorted(units, agg["u"].to_numpy())
+    unit_current = np.full(len(units), -1, np.int64)
+    unit_current[unit_of_child] = current
+    unit_has_pairs = np.zeros(len(units), bool)
+    unit_has_pairs[item] = True
+    # leaving a child out costs its priority's weight, and a move when it had a worker
+    skip = objective.unallocated(f.children["priority"], cfg.weights) + np.where(
+        current >= 0, objective.move(cm_facts["months"], cm_facts["factor"], cm_facts["forced"],
+                                     cfg.weights), 0.0)
+    pair_worker = agg["w"].to_numpy(np.int64)
+    hint = np.full(len(units), -1, np.int64)
+    at_current = np.flatnonzero(pair_worker == unit_current[item])
+    hint[item[at_current]] = at_current
+    rate, band_start, band_cost = _overload_arrays(cm_facts["capacity"], cfg.weights)
+    return AssignmentProblem(
+        n_items=len(units), n_agents=f.n_workers,
+        pair_item=item.astype(np.int64), pair_agent=pair_worker,
+        pair_cost=_scaled(agg["cost"].to_numpy(), COST_SCALE),
+        pair_load=_scaled(agg["load"].to_numpy(), POINT_SCALE),
+        item_must=(unit_current >= 0) & unit_has_pairs,
+        item_skip_cost=_scaled(np.bincount(unit_of_child, weights=skip, minlength=len(units)),
+                               COST_SCALE),
+        agent_capacity=np.maximum(_scaled(cm_facts["capacity"], POINT_SCALE), 1),
+        overload_cost=rate, band_start=band_start, band_cost=band_cost,
+        pair_new=agg["new"].to_numpy(np.int64), agent_new_limit=cm_facts["new_limit"],
+        # MAX_NEW yields only to ONE_WORKER: caps are exceeded by the least total needed to give
+        # every child who had a worker a worker, and by nothing more.
+        new_limit_soft=True,
+        peak_cost=round(cfg.weights.peak * COST_SCALE * 100 / PEAK_SCALE),
+        peak_scale=PEAK_SCALE,
+        item_group=_family_groups(f, units, unit_of_child, unit_has_pairs),
+        group_split_cost=round(cfg.weights.split_family * COST_SCALE),
+        pair_budget=agg["budget"].to_numpy(np.int64),
+        budget=cfg.rules.max_moves if cfg.rules.max_moves > 0 else None,
+        hint=hint,
+    )
+
+
+def build_case_model(inputs: Inputs, cfg: Config) -> CaseModel:
+    """From validated tables to the solver's arrays, and the facts extract needs to explain them."""
+    f = rules.frame(inputs, cfg)
+    ch, wk = f.children, f.workers
+    current = ch["current_worker_id"].map(f.worker_index).fillna(-1).to_numpy(np.int64)
+    points = case_points(ch, cfg.points)
+    capacity = worker_capacity(wk, cfg.capacity)
+    months = objective.months_with_worker(ch["allocated_on"], current >= 0,
+                                          pd.Timestamp(cfg.plan_date), cfg.weights)
+    factor = objective.move_factor(ch["in_proceedings"].to_numpy(bool),
+                                   ch["case_type"].to_numpy(str) == "cla", cfg.weights)
+    new_limit = np.nan_to_num(wk["max_new_cases"].to_numpy(float),
+                              nan=cfg.rules.max_new_cases).astype(np.int64)
+
+    c, w, empty_rule = eligible_pairs(f)
+    c, w, conflicts = apply_decisions(f, inputs, c, w)
+    fb = fallback_pairs(f, current, c)
+    fallback = np.zeros(f.n_children, bool)
+    fallback[fb] = True
+    c, w = np.concatenate([c, fb]), np.concatenate([w, current[fb]])
+    forced = forced_moves(f, inputs, current, c, w)
+    unit, family_split = sibling_units(f, current, c, w)
+    # a unit's pairs are the workers every member may have
+    size = np.bincount(unit, minlength=f.n_children)
+    per_unit_worker = pd.DataFrame({"u": unit[c], "w": w}).groupby(["u", "w"])["u"] \
+        .transform("size").to_numpy()
+    keep = per_unit_worker == size[unit[c]]
+    c, w = c[keep], w[keep]
+
+    minutes, km = rules.travel(f, c, w)
+    moving = (w != current[c]) & (current[c] >= 0)
+    cost = (objective.move(months[c], factor[c], forced.any[c], cfg.weights) * moving
+            + objective.travel(minutes, km, cfg.weights))
+    pairs = pd.DataFrame({"c": c, "w": w, "u": unit[c], "minutes": minutes, "km": km,
+                          "cost": cost, "load": points[c],
+                          "new": (w != current[c]).astype(np.int64),
+                          "budget": (moving & ~forced.any[c]).astype(np.int64)})
+    facts = {"current": current, "unit": unit, "months": months, "factor": factor,
+             "forced": forced.any, "capacity": capacity, "new_limit": new_limit}
+    problem = solver_problem(facts, pairs, f)
+    _, unit_of_child = np.unique(unit, return_inverse=True)
+    return CaseModel(
+        frame=f, child_points=points, capacity=capacity, new_limit=new_limit, current=current,
+        months=months, move_factor=factor,
+        pairs=pairs[["c", "w", "minutes", "km"]], empty_rule=empty_rule, fallback=fallback,
+        current_broken=forced.broken, forced=forced.any, forced_family=forced.family,
+        forced_decision=forced.decision, unit=unit_of_child.astype(np.int64),
+        family_split_forced=family_split, problem=problem,
+        unit_pair_worker=problem.pair_agent, conflicts=conflicts,
+    )

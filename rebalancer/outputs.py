@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A cell that starts with the apostrophe itself is escaped too, so our readers can take exactly
+# one apostrophe off every escaped cell and get the original text back.
+ESCAPED_START = (*FORMULA_START, "'")
 
 
 class OutputError(Exception):
@@ -21,14 +27,22 @@ class OutputError(Exception):
 
 
 def neutralise(df: pd.DataFrame) -> pd.DataFrame:
-    """A text cell a spreadsheet would run as a formula gets a leading apostrophe (CSV only)."""
+    """A text cell a spreadsheet would run as a formula gets a leading apostrophe (CSV only);
+    `unneutralise` undoes it exactly."""
     out = df.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             s = out[col].astype(object)
-            text = s.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_START))
+            text = s.map(lambda v: isinstance(v, str) and v.startswith(ESCAPED_START))
             out[col] = s.where(~text, "'" + s.astype(str))
     return out
+
+
+def unneutralise(v: object) -> object:
+    """The exact inverse of `neutralise` for one cell."""
+    if isinstance(v, str) and len(v) > 1 and v[0] == "'" and v[1:].startswith(ESCAPED_START):
+        return v[1:]
+    return v
 
 
 def check_output_dir(out: Path, inputs: Iterable[Path], fmt: str) -> None:
@@ -39,9 +53,14 @@ def check_output_dir(out: Path, inputs: Iterable[Path], fmt: str) -> None:
         if p.resolve() in targets:
             raise OutputError(f"writing to {out} would overwrite the input {p}; "
                               "choose another --out folder")
+    # nothing is created yet: inputs that validation rejects leave no empty folder behind
+    existing = out
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+        if not existing.is_dir():
+            raise NotADirectoryError(20, "not a folder")
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-test-"):
             pass
     except OSError as exc:
         raise OutputError(f"cannot write to {out}: {exc.strerror or exc}; choose a folder you "
@@ -62,7 +81,9 @@ def _atomic(path: Path, write: Any) -> None:
 def _write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
     if fmt == "csv":
         safe = neutralise(df)
-        _atomic(path, lambda p: safe.to_csv(p, index=False, lineterminator="\n"))
+        # with a byte-order mark, so that a spreadsheet reads "→" as UTF-8
+        _atomic(path, lambda p: safe.to_csv(p, index=False, lineterminator="\n",
+                                            encoding="utf-8-sig"))
     else:
         schema = pa.Schema.from_pandas(df, preserve_index=False)
         fields = [pa.field(f.name, pa.string()) if df[f.name].dtype == object else f
@@ -72,28 +93,71 @@ def _write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
         _atomic(path, lambda p: pq.write_table(table, p))
 
 
+SUMMARY = "summary.json"
+
+
+@contextlib.contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """One run at a time writes a plan folder: a second run into it stops before solving. The
+    lock is on the folder itself, so it leaves no file behind and dies with the process."""
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputError(f"another run is writing to {out}; wait for it or choose another "
+                              "--out folder") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def write_outputs(out: Path, fmt: str, tables: dict[str, pd.DataFrame],
                   summary: dict[str, Any]) -> dict[str, Path]:
-    """Each file lands whole or not at all; summary.json is written last, so its presence means
-    the plan and workers tables beside it are complete."""
+    """The set is all old or all new: the old summary.json goes first (so the folder reads as
+    unfinished while it is rewritten), each table lands whole by rename, and the new
+    summary.json, naming every file of the set with its sha256, lands last."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, df in tables.items():
-        paths[name] = out / f"{name}.{fmt}"
-        _write_table(df, paths[name], fmt)
-    paths["summary"] = out / "summary.json"
-    text = json.dumps(summary, indent=2, sort_keys=False, default=str, allow_nan=False)
-    _atomic(paths["summary"], lambda p: p.write_text(text + "\n", encoding="utf-8"))
+    try:
+        old = json.loads((out / SUMMARY).read_text(encoding="utf-8"))
+        old_files = [v["file"] for v in old.get("outputs", {}).values()]
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        old_files = []
+    paths: dict[str, Path] = {}
+    try:
+        (out / SUMMARY).unlink(missing_ok=True)
+        for name, df in tables.items():
+            paths[name] = out / f"{name}.{fmt}"
+            _write_table(df, paths[name], fmt)
+        for stale in set(old_files) - {p.name for p in paths.values()}:
+            if "/" not in stale and stale.split(".")[0] in tables:
+                (out / stale).unlink(missing_ok=True)
+        summary["outputs"] = {name: {"file": p.name, "sha256": _sha256(p)}
+                              for name, p in paths.items()}
+        paths["summary"] = out / SUMMARY
+        text = json.dumps(summary, indent=2, sort_keys=False, default=str, allow_nan=False)
+        _atomic(paths["summary"], lambda p: p.write_text(text + "\n", encoding="utf-8"))
+    except OSError as exc:
+        raise OutputError(f"could not write the plan to {out}: {exc.strerror or exc} (is the disk "
+                          "full?); the folder holds no complete plan; free space or choose "
+                          "another --out folder and run again") from None
     return paths
 
 
 def read_table_file(path: Path) -> pd.DataFrame:
     """Read one of our own outputs back, IDs as strings (used by check, explain and tests)."""
     if path.suffix == ".csv":
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         for col in df.columns:
-            df[col] = df[col].astype(object).map(
-                lambda v: v[1:] if isinstance(v, str) and v.startswith("'") and len(v) > 1
-                and v[1] in FORMULA_START else v)
+            df[col] = df[col].astype(object).map(unneutralise)
         return df
     return pq.read_table(path).to_pandas()

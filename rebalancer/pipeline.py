@@ -17,10 +17,12 @@ from rebalancer.config import Config
 from rebalancer.explain import explanations
 from rebalancer.inputs import Inputs, load_inputs
 from rebalancer.model import COST_SCALE, CaseModel, build_case_model
-from rebalancer.outputs import check_output_dir, write_outputs
+from rebalancer.outputs import check_output_dir, output_lock, write_outputs
 from rebalancer.plan import build_plan, build_workers, kpis, objective_terms
+from rebalancer.problems import InputRejected, Problem
 from rebalancer.shortfall import before_solving, fte_needed
 from solvers import Solution, solve
+from solvers.problem import CostOverflow
 from solvers.solve import Progress
 
 # seconds kept back from the solve for extracting, explaining and writing the plan (measured:
@@ -64,6 +66,22 @@ def max_new_yielded(cm: CaseModel, workers: pd.DataFrame) -> dict[str, Any]:
             "workers": {str(workers["worker_id"].iat[i]): int(excess[i]) for i in over}}
 
 
+def _solver_summary(cm: CaseModel, sol: Solution) -> dict[str, Any]:
+    """How the plan was found; objective values in the contract's units, never solver units."""
+    return {
+        "source": sol.source,
+        "interrupted": sol.interrupted,
+        "candidate_pairs": int(cm.problem.n_pairs),
+        "decision_units": int(cm.problem.n_items),
+        "reproducible": sol.reproducible,
+        "lp_bound": None if sol.lp_bound is None else round(sol.lp_bound / COST_SCALE, 4),
+        "stage_objectives": {k: round(v / COST_SCALE, 4) for k, v in sol.sources.items()
+                             if math.isfinite(v)},
+        "stage_seconds": {k: round(v, 3) for k, v in sol.timings.items()},
+        "excess_cap": int(sol.stats.get("excess_cap", 0)),
+    }
+
+
 def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: pd.DataFrame,
               workers: pd.DataFrame, wall: float) -> dict[str, Any]:
     """summary.json: enough to re-score the plan independently and to audit where it came from."""
@@ -75,7 +93,6 @@ def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: p
         gap = max(0.0, (objective - bound) / objective)
     elif bound is not None:
         gap = 0.0
-    status = sol.status.value
     forced = cm.forced
     return {
         "tool": "caseload-rebalancer",
@@ -84,20 +101,12 @@ def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: p
                    for (name, p), h in zip(inputs.files.items(), inputs.sha256().values(),
                                            strict=True)},
         "config": cfg.to_dict(),
-        "status": status,
+        "status": sol.status.value,
         "objective": round(objective, 4),
         "best_bound": None if bound is None else round(bound, 4),
         "gap": None if gap is None else round(gap, 6),
         "wall_time": round(wall, 3),
-        "solver": {
-            "source": sol.source,
-            "interrupted": sol.interrupted,
-            "candidate_pairs": int(sol.stats.get("pairs", 0)),
-            "decision_units": int(cm.problem.n_items),
-            "reproducible": not sol.stats.get("deadline_hit", 0.0),
-            "phases": {k: round(v / (COST_SCALE if k in ("start_objective", "lp_bound") else 1), 3)
-                       for k, v in sol.stats.items() if math.isfinite(v)},
-        },
+        "solver": _solver_summary(cm, sol),
         "objective_terms": {k: round(v, 4) for k, v in terms.items()},
         "kpis": {
             "before": kpis(plan, workers, forced, "before"),
@@ -113,32 +122,54 @@ def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: p
     }
 
 
+def build(inputs: Inputs, cfg: Config) -> CaseModel:
+    """The case model, refusing costs the solver could not add up exactly."""
+    try:
+        return build_case_model(inputs, cfg)
+    except CostOverflow as exc:
+        raise InputRejected([Problem(str(inputs.files.get("config", "configuration")), "-",
+                                     "weights", str(exc),
+                                     "lower the largest weights or case points")]) from None
+
+
+def plan(inputs: Inputs, cfg: Config, *, progress: Progress | None = None,
+         stop: threading.Event | None = None, started: float | None = None) -> Result:
+    """Build, solve and extract, with no file I/O: what rebalance, review and sweeps call.
+
+    `started` is when the run began (the time limit covers the whole run, reading included)."""
+    t0 = time.perf_counter() if started is None else started
+    t_load = time.perf_counter()
+    cm = build(inputs, cfg)
+    t_build = time.perf_counter()
+    # the solver's budgets come from the configured limit alone, so that the plan is
+    # reproducible; the clock's own deadline is what is really left of the limit
+    limit = cfg.solver.time_limit
+    reserve = WRITE_RESERVE + len(inputs.children) * WRITE_RESERVE_PER_CHILD
+    remaining = limit - (t_build - t0) - reserve
+    sol = solve(cm.problem, time_limit=max(limit - reserve, 0.5),
+                wall_limit=max(remaining, 0.5), seed=cfg.solver.seed,
+                threads=cfg.solver.threads, progress=progress, stop=stop)
+    t_solve = time.perf_counter()
+    plan_df = build_plan(cm, sol)
+    workers = build_workers(cm, plan_df)
+    plan_df["explanation"] = explanations(cm, plan_df, workers)
+    summary = summarise(inputs, cfg, cm, sol, plan_df, workers, time.perf_counter() - t0)
+    summary["solver"]["timings"] = {"load_seconds": round(t_load - t0, 3),
+                                    "build_seconds": round(t_build - t_load, 3),
+                                    "solve_seconds": round(t_solve - t_build, 3)}
+    return Result(cm, sol, plan_df, workers, summary, {})
+
+
 def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "parquet",
               progress: Progress | None = None, stop: threading.Event | None = None) -> Result:
-    """Every stage in order; I/O happens only in the first and last lines."""
+    """load -> plan -> write; I/O happens only in the first and last steps."""
     t0 = time.perf_counter()
     check_output_dir(out, paths.all(), fmt)
     inputs = load_inputs(paths.workers, paths.children, paths.decisions, paths.travel, cfg,
                          paths.config)
-    t_load = time.perf_counter()
-    cm = build_case_model(inputs, cfg)
-    t_build = time.perf_counter()
-    s = cfg["solver"]
-    # the time limit covers the whole run, from reading the inputs to writing the plan; the
-    # solver's budgets come from the configured limit alone, so that the plan is reproducible
-    limit = float(s["time_limit"])
-    reserve = WRITE_RESERVE + len(inputs.children) * WRITE_RESERVE_PER_CHILD
-    remaining = limit - (t_build - t0) - reserve
-    sol = solve(cm.problem, time_limit=max(limit - reserve, 0.5),
-                wall_limit=max(remaining, 0.5), seed=int(s["seed"]),
-                threads=int(s["threads"]), progress=progress, stop=stop)
-    t_solve = time.perf_counter()
-    plan = build_plan(cm, sol)
-    workers = build_workers(cm, plan)
-    plan["explanation"] = explanations(cm, plan, workers)
-    summary = summarise(inputs, cfg, cm, sol, plan, workers, time.perf_counter() - t0)
-    summary["solver"]["timings"] = {"load_seconds": round(t_load - t0, 3),
-                                    "build_seconds": round(t_build - t_load, 3),
-                                    "solve_seconds": round(t_solve - t_build, 3)}
-    written = write_outputs(out, fmt, {"plan": plan, "workers": workers}, summary)
-    return Result(cm, sol, plan, workers, summary, written)
+    with output_lock(out):
+        result = plan(inputs, cfg, progress=progress, stop=stop, started=t0)
+        result.summary["wall_time"] = round(time.perf_counter() - t0, 3)
+        result.paths = write_outputs(out, fmt, {"plan": result.plan, "workers": result.workers},
+                                     result.summary)
+    return result

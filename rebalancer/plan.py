@@ -5,11 +5,14 @@ load -> validate -> build -> solve -> **extract** -> write.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from rebalancer import objective
 from rebalancer.model import CaseModel
-from rebalancer.rules import BoolArray, FloatArray, IntArray
+from rebalancer.rules import RULE_BY_CODE, RULES, BoolArray, FloatArray, IntArray
 from solvers import Solution
 
 PLAN_COLUMNS = ["child_id", "family_id", "case_type", "points", "from_worker_id", "to_worker_id",
@@ -17,10 +20,6 @@ PLAN_COLUMNS = ["child_id", "family_id", "case_type", "points", "from_worker_id"
 WORKER_COLUMNS = ["worker_id", "team", "locality", "grade", "fte", "capacity_points",
                   "load_before", "load_after", "children_before", "children_after",
                   "utilisation_before", "utilisation_after", "new_children", "moved_out"]
-RULE_TO_REASON = {"GEOGRAPHY": "GEOGRAPHY", "GRADE": "GRADE", "SKILLS": "SKILLS",
-                  "EXCLUDED": "EXCLUDED", "PINNED": "DECISION"}
-
-
 def assigned_workers(cm: CaseModel, solution: Solution) -> IntArray:
     """Worker index per child after the plan (-1: unallocated)."""
     pair = solution.item_pair[cm.unit]
@@ -40,12 +39,29 @@ def travel_of(cm: CaseModel, child: IntArray, worker: IntArray) -> FloatArray:
     return out
 
 
-def _available_reason(cm: CaseModel, worker: IntArray) -> list[str]:
-    f = cm.frame
-    return ["LEAVING" if f.w_leaving[w] else "ABSENT" for w in worker]
+def joins_siblings(cm: CaseModel, after: IntArray) -> BoolArray:
+    """Children who end with a worker that holds one of their siblings after the plan."""
+    fam = cm.frame.children["family_id"].to_numpy(str)
+    df = pd.DataFrame({"f": fam, "w": after, "i": np.arange(len(after))})
+    df = df[(df["f"] != "") & (df["w"] >= 0)]
+    n = df.groupby(["f", "w"])["i"].transform("size").to_numpy()
+    out = np.zeros(len(after), bool)
+    out[df["i"].to_numpy()[n >= 2]] = True
+    return out
 
 
-def reasons(cm: CaseModel, before: IntArray, after: IntArray, load_before: FloatArray
+def discretionary_reason(cm: CaseModel, before: IntArray, after: IntArray,
+                         load_after: FloatArray) -> NDStr:
+    """Why a child moved when nothing forced it, judged by that move's own effect: FAMILY when it
+    joins its siblings; OVERLOAD when its old worker would be over capacity had it stayed;
+    BALANCE otherwise (loads, peak or travel)."""
+    src = np.maximum(before, 0)
+    would_be = load_after[src] + cm.child_points
+    over = would_be > cm.capacity[src] + 1e-9
+    return np.select([joins_siblings(cm, after), over], ["FAMILY", "OVERLOAD"], "BALANCE")
+
+
+def reasons(cm: CaseModel, before: IntArray, after: IntArray, load_after: FloatArray
             ) -> list[str]:
     """Reason codes per child: why it moved, why it is (still) unallocated, or why a keep conflicts
     with a rule (kept for want of any eligible worker)."""
@@ -53,36 +69,29 @@ def reasons(cm: CaseModel, before: IntArray, after: IntArray, load_before: Float
     n = f.n_children
     out: list[list[str]] = [[] for _ in range(n)]
     moved = (before >= 0) & (after >= 0) & (before != after)
-    left = (before >= 0) & (after < 0)
-    changed = moved | left
-    for code, mask in cm.current_broken.items():
-        hit = np.flatnonzero(mask & (changed | cm.fallback))
-        if code == "AVAILABLE":
-            for i, r in zip(hit, _available_reason(cm, before[hit]), strict=True):
-                out[i].append(r)
-        else:
-            for i in hit:
-                out[i].append(RULE_TO_REASON[code])
+    changed = (before >= 0) & (before != after)
+    for rule in RULES:
+        hit = np.flatnonzero(cm.current_broken[rule.code] & (changed | cm.fallback))
+        for i, code in zip(hit, rule.reason_codes(f, before[hit]), strict=True):
+            out[i].append(str(code))
     for i in np.flatnonzero(changed & cm.forced_decision):
-        if "DECISION" not in out[i]:
-            out[i].append("DECISION")
+        out[i].append("DECISION")
     for i in np.flatnonzero(changed & (cm.forced_family | cm.family_split_forced)):
         out[i].append("FAMILY")
     discretionary = moved & ~cm.forced
-    overloaded = load_before > cm.capacity + 1e-9
+    why = discretionary_reason(cm, before, after, load_after)
     for i in np.flatnonzero(discretionary):
-        out[i].append("OVERLOAD" if overloaded[before[i]] else "BALANCE")
+        out[i].append(str(why[i]))
     for i in np.flatnonzero(after < 0):
         out[i].insert(0, "UNALLOCATED")
         rule = cm.empty_rule.iat[i]
-        if rule == "AVAILABLE":
-            code = "LEAVING" if before[i] >= 0 and f.w_leaving[before[i]] else "ABSENT"
-        elif rule:
-            code = RULE_TO_REASON[rule]
+        if rule:
+            code = str(RULE_BY_CODE[rule].reason_codes(f, np.maximum(before[[i]], 0))[0])
+            if rule == "AVAILABLE" and before[i] < 0:
+                code = "ABSENT"
         else:
             code = "OVERLOAD"  # eligible workers exist but the plan judged them too full
-        if code not in out[i]:
-            out[i].append(code)
+        out[i].append(code)
     for i in np.flatnonzero((before < 0) & (after >= 0)):
         out[i].append("UNALLOCATED")
     return [";".join(dict.fromkeys(r)) for r in out]
@@ -108,7 +117,7 @@ def build_plan(cm: CaseModel, solution: Solution) -> pd.DataFrame:
     f = cm.frame
     ch, wid = f.children, f.workers["worker_id"].to_numpy(object)
     before, after = cm.current, assigned_workers(cm, solution)
-    load_before, _ = loads(cm, before)
+    load_after, _ = loads(cm, after)
     idx = np.arange(f.n_children)
     plan = pd.DataFrame({
         "child_id": ch["child_id"].to_numpy(object),
@@ -118,7 +127,7 @@ def build_plan(cm: CaseModel, solution: Solution) -> pd.DataFrame:
         "from_worker_id": np.where(before >= 0, wid[np.maximum(before, 0)], ""),
         "to_worker_id": np.where(after >= 0, wid[np.maximum(after, 0)], ""),
         "action": action_of(before, after),
-        "reasons": reasons(cm, before, after, load_before),
+        "reasons": reasons(cm, before, after, load_after),
         "travel_before": travel_of(cm, idx, before),
         "travel_after": travel_of(cm, idx, after),
     })
@@ -160,13 +169,20 @@ def families_split(family: pd.Series, worker: pd.Series) -> int:
     return int((df.groupby("f")["w"].nunique() > 1).sum())
 
 
-def kpis(plan: pd.DataFrame, workers: pd.DataFrame, forced: BoolArray, when: str) -> dict:
+def moved_mask(plan: pd.DataFrame) -> BoolArray:
+    """A move: a child who had a worker and ends with another one, or with none."""
+    src = plan["from_worker_id"].to_numpy(object)
+    return (src != "") & (src != plan["to_worker_id"].to_numpy(object))
+
+
+def kpis(plan: pd.DataFrame, workers: pd.DataFrame, forced: BoolArray, when: str
+         ) -> dict[str, Any]:
     """The headline figures for one side of the plan, from the output tables alone."""
     worker_col = "from_worker_id" if when == "before" else "to_worker_id"
     load, cap = workers[f"load_{when}"], workers["capacity_points"]
     over = np.maximum(load - cap, 0)
     travel = plan[f"travel_{when}"]
-    out = {
+    out: dict[str, Any] = {
         "unallocated": int((plan[worker_col] == "").sum()),
         "workers_over_capacity": int((load > cap + 1e-9).sum()),
         "total_overload_points": round(float(over.sum()), 4),
@@ -176,7 +192,7 @@ def kpis(plan: pd.DataFrame, workers: pd.DataFrame, forced: BoolArray, when: str
         "mean_travel": round(float(travel.mean()), 4) if travel.notna().any() else None,
     }
     if when == "after":
-        moved = (plan["action"] == "move").to_numpy()
+        moved = moved_mask(plan)
         out["moves"] = int(moved.sum())
         out["moves_forced"] = int((moved & forced).sum())
         out["moves_discretionary"] = int((moved & ~forced).sum())
@@ -188,27 +204,23 @@ def kpis(plan: pd.DataFrame, workers: pd.DataFrame, forced: BoolArray, when: str
 
 def objective_terms(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> dict[str, float]:
     """The objective of the plan term by term, in the contract's units, from the outputs."""
-    w = cm.cfg["weights"]
-    unalloc = plan["to_worker_id"] == ""
-    prio = cm.frame.children["priority"]
-    moved = (plan["action"] == "move").to_numpy()
-    per_month = float(w["move_per_month"]) * cm.months
-    move_cost = np.where(cm.forced, per_month, float(w["move"]) + per_month) * cm.move_factor
-    over = np.maximum(workers["load_after"] - workers["capacity_points"], 0)
-    travel = plan["travel_after"].to_numpy(float)
     from rebalancer import rules
 
+    w = cm.cfg.weights
+    unalloc = (plan["to_worker_id"] == "").to_numpy()
     after = assigned_workers_from_plan(cm, plan)
     ok = after >= 0
-    minutes, _ = rules.travel(cm.frame, np.flatnonzero(ok), after[ok])
-    weight = np.where(np.isnan(minutes), float(w["travel_km"]), float(w["travel_minute"]))
-    travel_cost = float(np.nansum(weight * travel[ok]))
+    minutes, km = rules.travel(cm.frame, np.flatnonzero(ok), after[ok])
+    util = workers["utilisation_after"].to_numpy(float)
+    moves = objective.move(cm.months, cm.move_factor, cm.forced, w)[moved_mask(plan)]
     return {
-        "unallocated": float(sum(float(w["unallocated"][p]) for p in prio[unalloc])),
-        "overload": float(w["overload"]) * float(over.sum()),
-        "moves": float(move_cost[moved].sum()),
-        "peak": float(w["peak"]) * 100 * float(workers["utilisation_after"].max()),
-        "travel": travel_cost,
-        "split_family": float(w["split_family"]) * families_split(plan["family_id"],
-                                                                  plan["to_worker_id"]),
+        "unallocated": float(objective.unallocated(cm.frame.children["priority"][unalloc], w)
+                             .sum()),
+        "overload": float(objective.overload(workers["load_after"].to_numpy(float),
+                                             workers["capacity_points"].to_numpy(float), w).sum()),
+        "moves": float(moves.sum()),
+        "peak": objective.peak(float(util.max()) if util.size else 0.0, w),
+        "travel": float(objective.travel(minutes, km, w).sum()),
+        "split_family": objective.split_family(
+            families_split(plan["family_id"], plan["to_worker_id"]), w),
     }

@@ -66,3 +66,72 @@ def before_after(summary: dict[str, Any]) -> str:
         lines.append(f"{len(summary['conflicts'])} decision(s) or pin(s) yielded to a hard rule "
                      "(see conflicts in summary.json)")
     return "\n".join(lines)
+
+
+def check_text(report: Any, n_children: int) -> str:
+    """What `check` prints: every violation and mismatch, what could not be checked, a verdict."""
+    lines = [f"VIOLATION {v}" for v in report.violations]
+    lines += [f"MISMATCH {m}" for m in report.mismatches]
+    lines += [f"NOT CHECKED {n}" for n in report.unchecked]
+    if not report.ok:
+        lines.append(f"check failed: {len(report.violations)} rule violation(s), "
+                     f"{len(report.mismatches)} mismatch(es) with the plan folder")
+    else:
+        lines.append(f"check passed: every hard rule holds for {n_children} children; every "
+                     "column of the plan and workers tables, the KPIs and the objective "
+                     f"({report.recomputed['objective']:,.1f}) match a recomputation")
+    return "\n".join(lines)
+
+
+def alternatives_text(a: dict[str, Any], explanation: str) -> str:
+    """`explain CHILD`: staying put, the chosen worker and the best others, term by term."""
+    out = [f"{a['child_id']}: {a['action']} {a['from'] or '(unallocated)'} → "
+           f"{a['to'] or '(unallocated)'}   reasons: {a['reasons'] or '-'}"]
+    if explanation:
+        out.append(f"  {explanation}")
+    if a["siblings_in_unit"]:
+        out.append(f"  moves as one with siblings {', '.join(a['siblings_in_unit'][:10])}: a "
+                   "worker must suit all of them; the costs below are for this child alone")
+    out.append("change in the plan's objective if this child alone went to each eligible "
+               "worker instead (everything else as planned):")
+    out.append(f"  {'worker':<10}{'total':>9}{'moves':>9}{'overload':>10}{'peak':>8}"
+               f"{'travel':>8}  utilisation  new cases/cap")
+
+    def line(o: tuple[Any, ...], tag: str) -> str:
+        total, wid, terms, util, full = o
+        note = tag + ("; its new-case cap is full" if full else "")
+        return (f"  {wid:<10}{total:>+9.0f}{terms['moves']:>+9.0f}{terms['overload']:>+10.0f}"
+                f"{terms['peak']:>+8.0f}{terms['travel']:>+8.0f}  {util:<12} "
+                f"{a['new_case_slots'][wid]:<7} {note}".rstrip())
+
+    if a["chosen"]:
+        out.append(line(a["chosen"], "chosen"))
+    stay = a["stay"]
+    if stay is not None and stay["option"] is not None:
+        out.append(line(stay["option"], "stay with the current worker"))
+    for o in a["alternatives"]:
+        out.append(line(o, ""))
+    if not a["chosen"] and not a["alternatives"] and not (stay and stay["option"]):
+        out.append("  (none)")
+    if stay is not None and stay["option"] is None:
+        why = ", ".join(stay["rules"]) or "not a candidate"
+        out.append(f"staying with {stay['worker_id']} is not allowed: {why}")
+    out.append(f"leaving the child unallocated would cost {a['unallocated_cost']:,.0f}")
+    from rebalancer.rules import RULE_WORDS
+
+    for code, ids in a["ineligible"].items():
+        more = f" (+{len(ids) - 8} more)" if len(ids) > 8 else ""
+        out.append(f"ineligible by {code} ({RULE_WORDS[code]}): {', '.join(ids[:8])}{more}")
+    return "\n".join(out)
+
+
+def worker_story_text(s: dict[str, Any]) -> str:
+    """`explain --worker W`: load before and after, and each child gained or lost, with why."""
+    out = [f"{s['worker_id']}: load {s['load'][0]:.1f} → {s['load'][1]:.1f} points of "
+           f"{s['capacity']:.1f} ({s['utilisation'][0]:.0%} → {s['utilisation'][1]:.0%})"
+           + (f"; {s['why_lost']}" if s["why_lost"] else "")]
+    out.append(f"gained {len(s['gained'])}:")
+    out += [f"  {cid} from {src or '(unallocated)'}: {why}" for cid, src, why in s["gained"]]
+    out.append(f"lost {len(s['lost'])}:")
+    out += [f"  {cid} to {dst or '(unallocated)'}: {why}" for cid, dst, why in s["lost"]]
+    return "\n".join(out)

@@ -7,6 +7,7 @@ judge candidate pairs, the current assignment (to find forced moves) and `explai
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +24,7 @@ FloatArray = NDArray[np.floating[Any]]
 GRADE_RANK = {g: i for i, g in enumerate(GRADES)}
 EARTH_RADIUS_KM = 6371.0088
 
-# The order in which rules are applied when reporting which one emptied a child's list.
-RULE_ORDER = ("GEOGRAPHY", "AVAILABLE", "GRADE", "SKILLS", "EXCLUDED", "PINNED")
+MAX_TAG_SHOWN = 24  # a skill tag is free text: messages quote at most this much of it
 
 
 @dataclass
@@ -76,7 +76,7 @@ def _tag_bits(lists: pd.Series, vocab: dict[str, int]) -> NDArray[np.uint64]:
 
 def min_grade(children: pd.DataFrame, cfg: Config) -> IntArray:
     """The least grade a child needs: the strictest of its case rules; min_grade overrides."""
-    rule = cfg["rules"]["min_grade"]
+    rule = cfg.rules.min_grade
     need = np.zeros(len(children), np.int64)
     for case_type in ("assessment", "cin", "cp", "cla"):
         if case_type in rule:
@@ -97,7 +97,7 @@ def frame(inputs: Inputs, cfg: Config) -> Frame:
     vocab_tags = sorted({t for ts in w["skills"] for t in ts} | {t for ts in c["required_skills"]
                                                                   for t in ts})
     vocab = {t: i for i, t in enumerate(vocab_tags)}
-    horizon_end = cfg.plan_date + dt.timedelta(days=int(cfg["horizon_days"]))
+    horizon_end = cfg.plan_date + dt.timedelta(days=cfg.horizon_days)
     leaving = w["leaving_on"].map(lambda d: d is not None and d <= horizon_end).to_numpy(bool)
     ex_c = np.repeat(np.arange(len(c)), c["excluded_worker_ids"].map(len).to_numpy())
     ex_w = np.array([worker_index[x] for xs in c["excluded_worker_ids"] for x in xs], np.int64)
@@ -150,8 +150,8 @@ def travel(f: Frame, c: IntArray, w: IntArray) -> tuple[FloatArray, FloatArray]:
 
 def rule_geography(f: Frame, c: IntArray, w: IntArray) -> BoolArray:
     # GEOGRAPHY: same locality, or within max_travel km/minutes, or no limit ("off").
-    mode = f.cfg["rules"]["geography"]
-    limit = float(f.cfg["rules"]["max_travel"])
+    mode = f.cfg.rules.geography
+    limit = f.cfg.rules.max_travel
     if mode == "locality":
         return np.asarray(f.w_locality[w] == f.c_locality[c])
     if mode == "km":
@@ -186,16 +186,71 @@ def rule_forbid(f: Frame, c: IntArray, w: IntArray) -> BoolArray:
     return ~np.isin(c * f.n_workers + w, f.forbid_keys)
 
 
-RULES = {
-    "GEOGRAPHY": rule_geography,
-    "AVAILABLE": rule_available,
-    "GRADE": rule_grade,
-    "SKILLS": rule_skills,
-    "EXCLUDED": rule_excluded,
-    "PINNED": rule_forbid,
-}
+def _tags(tags: tuple[str, ...] | set[str]) -> str:
+    return ", ".join(t if len(t) <= MAX_TAG_SHOWN else t[:MAX_TAG_SHOWN - 1] + "…"
+                     for t in sorted(tags))
+
+
+def _grade_words(f: Frame, c: int, w: int) -> str:
+    return f"{f.workers['grade'].iat[w]} below the {GRADES[f.c_min_grade[c]]} grade needed"
+
+
+def _skills_words(f: Frame, c: int, w: int) -> str:
+    missing = set(f.children["required_skills"].iat[c]) - set(f.workers["skills"].iat[w])
+    return "lacks " + _tags(missing)
+
+
+def _available_words(f: Frame, c: int, w: int) -> str:
+    return f"leaving {f.workers['leaving_on'].iat[w]}" if f.w_leaving[w] else "absent"
+
+
+def _available_reasons(f: Frame, w: IntArray) -> NDArray[np.str_]:
+    return np.where(f.w_leaving[w], "LEAVING", "ABSENT")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One pairwise hard rule, declared once: everything else (candidate pairs, forced moves,
+    reason codes, explanations, `explain`'s barred workers) derives from this table."""
+
+    code: str  # the rule's code in reports
+    reason: str  # the reason code on a plan row whose old worker breaks it
+    words: str  # why a worker is barred, in a manager's words
+    check: Callable[[Frame, IntArray, IntArray], BoolArray]  # True where the pair passes
+    why_current: Callable[[Frame, int, int], str]  # why the child's worker cannot keep it
+    when_empty: Callable[[Frame, int], str]  # why no worker is left for the child
+    decision: bool = False  # comes from a manager's decision, not from the case's facts
+    reasons: Callable[[Frame, IntArray], NDArray[np.str_]] | None = None  # per worker, if varied
+
+    def reason_codes(self, f: Frame, w: IntArray) -> NDArray[np.str_]:
+        return self.reasons(f, w) if self.reasons else np.full(len(w), self.reason)
+
+
+# In the order they are applied when reporting which rule emptied a child's list.
+RULES: tuple[Rule, ...] = (
+    Rule("GEOGRAPHY", "GEOGRAPHY", "outside the child's area", rule_geography,
+         lambda f, c, w: "outside the child's area",
+         lambda f, c: f"no worker covers {f.children['locality'].iat[c][:40]}"),
+    Rule("AVAILABLE", "ABSENT", "leaving or absent", rule_available, _available_words,
+         lambda f, c: "every worker in the area is leaving or absent",
+         reasons=_available_reasons),
+    Rule("GRADE", "GRADE", "grade below what the case needs", rule_grade, _grade_words,
+         lambda f, c: f"no available {GRADES[f.c_min_grade[c]]} or above in the area"),
+    Rule("SKILLS", "SKILLS", "lacks a required skill", rule_skills, _skills_words,
+         lambda f, c: "no available worker in the area has "
+         + _tags(f.children["required_skills"].iat[c])),
+    Rule("EXCLUDED", "EXCLUDED", "excluded for this child", rule_excluded,
+         lambda f, c, w: "excluded for this child",
+         lambda f, c: "every suitable worker is excluded for this child"),
+    Rule("PINNED", "DECISION", "forbidden by a manager's decision", rule_forbid,
+         lambda f, c, w: "a manager's decision forbids this worker",
+         lambda f, c: "every suitable worker is forbidden by a decision", decision=True),
+)
+RULE_BY_CODE = {r.code: r for r in RULES}
+RULE_ORDER = tuple(r.code for r in RULES)
+RULE_WORDS = {r.code: r.words for r in RULES}
 
 
 def broken_rules(f: Frame, c: IntArray, w: IntArray) -> dict[str, BoolArray]:
     """For each rule, where the pair breaks it (used for the current assignment and `explain`)."""
-    return {code: ~fn(f, c, w) for code, fn in RULES.items()}
+    return {r.code: ~r.check(f, c, w) for r in RULES}

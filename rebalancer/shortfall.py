@@ -12,6 +12,7 @@ from rebalancer.model import CaseModel
 from rebalancer.rules import GRADE_RANK
 
 GRADES = list(GRADE_RANK)
+MIN_FTE_SHOWN = 0.05
 
 
 def demand_and_capacity(cm: CaseModel) -> list[dict[str, Any]]:
@@ -56,7 +57,7 @@ def fte_needed(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> dict
     """Extra FTE, by locality and grade, to absorb what the plan could not: overload stays with
     the overloaded worker's grade and locality; an unallocated child needs its minimum grade in
     its own locality. One FTE of grade g holds points_per_fte x grade_factor(g) points."""
-    cfg = cm.cfg["capacity"]
+    cfg = cm.cfg.capacity
     over = np.maximum(workers["load_after"] - workers["capacity_points"], 0.0)
     need: dict[tuple[str, str], dict[str, float]] = {}
 
@@ -74,7 +75,7 @@ def fte_needed(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> dict
         add(f.children["locality"].iat[i], grade, "unallocated_points", float(cm.child_points[i]))
     rows: list[dict[str, Any]] = []
     for (loc, grade), v in sorted(need.items()):
-        per_fte = float(cfg["points_per_fte"]) * float(cfg["grade_factor"][grade])
+        per_fte = cfg.points_per_fte * cfg.grade_factor[grade]
         pts = v["overload_points"] + v["unallocated_points"]
         rows.append({"locality": loc, "grade": grade, "fte": round(pts / per_fte, 2),
                      "overload_points": round(v["overload_points"], 1),
@@ -87,13 +88,19 @@ def shortfall_text(shortfall: dict[str, Any], top: int = 8) -> str:
     need = shortfall["after"]
     if not need["by_locality_and_grade"]:
         return "Every worker is within capacity and every child has a worker."
-    rows = sorted(need["by_locality_and_grade"], key=lambda r: -r["fte"])
+    everything = sorted(need["by_locality_and_grade"], key=lambda r: -r["fte"])
+    # a line is worth a manager's attention from a twentieth of a post; smaller needs are counted
+    rows = [r for r in everything if r["fte"] >= MIN_FTE_SHOWN]
+    small = len(everything) - len(rows)
     lines = [f"To bring every worker within capacity and allocate every child: "
-             f"{need['total_fte']:.1f} more FTE"]
+             f"{need['total_fte']:.{1 if need['total_fte'] >= 0.1 else 2}f} more FTE"]
     for r in rows[:top]:
-        lines.append(f"  {r['locality']:<24}{r['grade']:<10}{r['fte']:>6.1f} FTE")
+        lines.append(f"  {r['locality'][:24]:<24}{r['grade']:<10}{r['fte']:>6.1f} FTE")
     if len(rows) > top:
         lines.append(f"  ... {len(rows) - top} more in summary.json (shortfall)")
+    if small:
+        lines.append(f"  ... and {small} locality/grade band(s) needing under {MIN_FTE_SHOWN} "
+                     "FTE each (summary.json)")
     over = shortfall["before"]["over_demand"]
     if over:
         lines.append(f"{len(over)} locality/grade band(s) where demand exceeds capacity before "

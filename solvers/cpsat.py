@@ -20,6 +20,7 @@ class Built:
     x: list[cp_model.IntVar]
     constant: int
     overload: dict[int, cp_model.IntVar]
+    band_over: dict[tuple[int, int], cp_model.IntVar]  # (band, agent) -> load above its start
     excess: dict[int, cp_model.IntVar]
     peak: cp_model.IntVar | None
     group_vars: dict[int, tuple[cp_model.IntVar, dict[int, cp_model.IntVar]]]
@@ -84,6 +85,21 @@ def define_agent_limits(m: cp_model.CpModel, p: AssignmentProblem, x: list[cp_mo
     return loads
 
 
+def define_overload_bands(m: cp_model.CpModel, p: AssignmentProblem,
+                          loads: list[cp_model.LinearExpr], built: Built) -> None:
+    # Each band charges its extra cost on the load above the band's start (convex, so the
+    # variable settles at max(load - start, 0) when minimised).
+    starts, costs = p.bands()
+    most = np.bincount(p.pair_agent, weights=p.pair_load, minlength=p.n_agents).astype(np.int64)
+    for b in range(costs.size):
+        if costs[b] == 0:
+            continue
+        for a in np.flatnonzero(most > starts[b]):
+            v = m.new_int_var(0, int(most[a] - starts[b, a]), f"band_{b}_{a}")
+            m.add(loads[a] - v <= int(starts[b, a]))
+            built.band_over[(b, int(a))] = v
+
+
 def define_peak(m: cp_model.CpModel, p: AssignmentProblem, loads: list[cp_model.LinearExpr],
                 built: Built, floor: int = 0) -> None:
     # The peak is at least every agent's load/capacity ratio, in 1/peak_scale steps (and at least
@@ -136,6 +152,10 @@ def define_objective(m: cp_model.CpModel, p: AssignmentProblem, x: list[cp_model
     if built.overload:
         terms.append(_wsum(list(built.overload.values()),
                            np.full(len(built.overload), p.overload_cost or 0)))
+    if built.band_over:
+        _, band_cost = p.bands()
+        terms.append(_wsum(list(built.band_over.values()),
+                           np.array([band_cost[b] for b, _ in built.band_over], np.int64)))
     if built.peak is not None:
         terms.append(p.peak_cost * built.peak)
     if excess_cost and built.excess:  # only in neighbourhoods: excess first, lexicographically
@@ -156,9 +176,10 @@ def build(p: AssignmentProblem, excess_cap: int | None = None, peak_floor: int =
           excess_cost: int = 0) -> Built:
     m = cp_model.CpModel()
     x = m.new_bool_var_series("x", pd.RangeIndex(p.n_pairs)).tolist()
-    built = Built(m, x, 0, {}, {}, None, {})
+    built = Built(m, x, 0, {}, {}, {}, None, {})
     define_assignment(m, p, x)
     loads = define_agent_limits(m, p, x, built)
+    define_overload_bands(m, p, loads, built)
     define_excess_cap(m, built, excess_cap)
     define_peak(m, p, loads, built, peak_floor)
     define_groups(m, p, x, built)
@@ -247,6 +268,9 @@ def add_hint(built: Built, p: AssignmentProblem, item_pair: IntArray) -> None:
     ev = evaluate(p, item_pair)
     for a, o in built.overload.items():
         m.add_hint(o, int(ev.overload[a]))
+    starts, _ = p.bands()
+    for (b, a), v in built.band_over.items():
+        m.add_hint(v, int(max(ev.agent_load[a] - starts[b, a], 0)))
     limits = p.new_limits()
     for a, e in built.excess.items():
         m.add_hint(e, int(max(ev.agent_new[a] - limits[a], 0)))

@@ -42,6 +42,8 @@ def evaluate(problem: AssignmentProblem, item_pair: IntArray) -> Evaluation:
     new = np.bincount(agents, weights=p.new_counts()[chosen], minlength=p.n_agents)
     new = new.astype(np.int64)
     overload = np.maximum(load - p.agent_capacity, 0)
+    band_start, band_cost = p.bands()
+    band_over = np.maximum(load[None, :] - band_start, 0)
     if p.overload_cost is None and overload.any():
         violations.append(f"{int((overload > 0).sum())} agent(s) over a hard capacity")
     limits = p.new_limits()
@@ -68,7 +70,8 @@ def evaluate(problem: AssignmentProblem, item_pair: IntArray) -> Evaluation:
     terms = {
         "pairs": int(p.pair_cost[chosen].sum()),
         "skipped": skip,
-        "overload": int(overload.sum()) * (p.overload_cost or 0),
+        "overload": int(overload.sum()) * (p.overload_cost or 0)
+        + int((band_over.sum(axis=1) * band_cost).sum()),
         "peak": peak * p.peak_cost,
         "split": split * p.group_split_cost,
     }

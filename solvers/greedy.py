@@ -39,9 +39,10 @@ def greedy(problem: AssignmentProblem, rule: Rule = "cheapest",
     budget_left = p.budget if p.budget is not None else np.iinfo(np.int64).max
     cap = np.maximum(p.agent_capacity, 1)
     groups = p.groups()
+    band_start, band_cost = p.bands()
     group_agent: dict[int, set[int]] = {}
     excess_price = 1.0 + float(p.pair_cost.clip(min=0).sum() + p.item_skip_cost.sum()
-                               + (p.overload_cost or 0) * p.pair_load.sum() + p.peak_cost * 10**6
+                               + p.overload_rate_max() * p.pair_load.sum() + p.peak_cost * 10**6
                                + p.group_split_cost * p.n_items)
 
     def take(i: int, k: int) -> None:
@@ -93,6 +94,10 @@ def greedy(problem: AssignmentProblem, rule: Rule = "cheapest",
             cap_a = p.agent_capacity[agents]
             grow = np.maximum(after - cap_a, 0) - np.maximum(load[agents] - cap_a, 0)
             marginal += (p.overload_cost * grow).astype(np.float64)
+            for b in range(band_cost.size):
+                start = band_start[b, agents]
+                grow = np.maximum(after - start, 0) - np.maximum(load[agents] - start, 0)
+                marginal += (band_cost[b] * grow).astype(np.float64)
         if p.new_limit_soft:  # excess comes first: dearer than anything else on offer
             marginal += excess_price * np.where(over_new, new_count[ks], 0)
         if p.peak_cost:

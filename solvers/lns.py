@@ -116,7 +116,7 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
         excess_cost = 0
         if p.new_limit_soft:  # dearer than everything else the neighbourhood can change
             excess_cost = 1 + int(np.abs(sub.pair_cost).sum() + sub.item_skip_cost.sum()
-                                  + (sub.overload_cost or 0) * sub.pair_load.sum()
+                                  + sub.overload_rate_max() * sub.pair_load.sum()
                                   + sub.peak_cost * sub.peak_scale * 10 + sub.group_split_cost
                                   * sub.n_items)
         built = build(sub, excess_left, peak_floor=peak_floor, excess_cost=excess_cost)

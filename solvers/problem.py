@@ -12,6 +12,14 @@ from numpy.typing import NDArray
 
 IntArray = NDArray[np.integer[Any]]
 
+# Every objective, bound and partial sum stays below this: exact in float64 (which evaluate and
+# HiGHS use) and far inside CP-SAT's int64 arithmetic.
+MAX_OBJECTIVE = float(2**53)
+
+
+class CostOverflow(ValueError):
+    """The problem's integer costs could overflow: refused rather than solved wrongly."""
+
 
 class Status(enum.Enum):
     """Our own outcome codes: a solver's native status never leaves this package."""
@@ -27,9 +35,11 @@ class AssignmentProblem:
     """Items to agents through candidate pairs; everything integer so CP-SAT can take it as is.
 
     Objective (minimised): sum of chosen pair costs + skip cost of every optional item left
-    unassigned + overload_cost per unit of load above an agent's capacity + peak_cost per unit of
-    the highest load/capacity ratio (in 1/peak_scale steps) + new_limit_penalty per unit above an
-    agent's new-pair limit + group_split_cost per group whose items use more than one agent.
+    unassigned + overload_cost per unit of load above an agent's capacity + band_cost[b] more
+    per unit above band_start[b, agent] (overload that grows dearer as it climbs) + peak_cost per
+    unit of the highest load/capacity ratio (in 1/peak_scale steps) + new_limit_penalty per unit
+    above an agent's new-pair limit + group_split_cost per group whose items use more than one
+    agent.
     """
 
     n_items: int
@@ -42,6 +52,8 @@ class AssignmentProblem:
     item_skip_cost: IntArray  # cost when an optional item is left unassigned
     agent_capacity: IntArray
     overload_cost: int | None = None  # per load unit above capacity; None: capacity is hard
+    band_start: IntArray | None = None  # (bands, agents): load above which each band starts
+    band_cost: IntArray | None = None  # (bands,): extra cost per load unit above band_start
     pair_new: IntArray | None = None  # counted against agent_new_limit
     agent_new_limit: IntArray | None = None  # -1: no limit
     new_limit_soft: bool = False  # excess allowed, minimised before everything else
@@ -64,6 +76,47 @@ class AssignmentProblem:
             raise ValueError("pair_agent out of range")
         if (self.agent_capacity <= 0).any() and self.peak_cost:
             raise ValueError("peak needs positive capacities")
+        starts, costs = self.bands()
+        if starts.shape != (costs.size, self.n_agents) or (costs < 0).any():
+            raise ValueError("band_start must be (bands, agents) and band_cost non-negative")
+        if costs.size and (self.overload_cost is None
+                           or (starts < self.agent_capacity[None, :]).any()):
+            raise ValueError("overload bands start at or above capacity, on a soft capacity")
+        ceiling = self.cost_ceiling()
+        if ceiling > MAX_OBJECTIVE:
+            raise CostOverflow(
+                f"the objective could reach {ceiling:.3g} solver units, above the "
+                f"{MAX_OBJECTIVE:.3g} that 64-bit integer arithmetic handles exactly: lower the "
+                "weights or points")
+
+    def bands(self) -> tuple[IntArray, IntArray]:
+        """Band starts (bands x agents) and extra costs per unit; empty when overload is flat."""
+        if self.band_cost is None or self.band_start is None:
+            return np.zeros((0, self.n_agents), np.int64), np.zeros(0, np.int64)
+        return self.band_start, self.band_cost
+
+    def overload_rate_max(self) -> int:
+        """The dearest a unit of overload can be: the base rate plus every band's extra."""
+        return int(self.overload_cost or 0) + int(self.bands()[1].sum())
+
+    def cost_ceiling(self) -> float:
+        """An upper bound on the absolute value of any objective (and of any partial sum the
+        solvers form), computed in floats so that it cannot overflow itself."""
+        if self.n_items == 0:
+            return 0.0
+        cost = np.abs(self.pair_cost.astype(float))
+        worst = np.zeros(self.n_items)
+        np.maximum.at(worst, self.pair_item, cost)
+        heaviest = np.zeros(self.n_items)
+        np.maximum.at(heaviest, self.pair_item, np.abs(self.pair_load.astype(float)))
+        total_load = float(heaviest.sum())
+        cap = float(max(np.abs(self.agent_capacity).min(initial=1), 1))
+        n_groups = int(self.groups().max(initial=-1)) + 1
+        return float(worst.sum() + np.abs(self.item_skip_cost.astype(float)).sum()
+                     + self.overload_rate_max() * total_load
+                     + abs(self.peak_cost) * self.peak_scale * (total_load / cap + 1)
+                     + abs(self.group_split_cost) * n_groups
+                     + total_load * self.peak_scale)
 
     @property
     def n_pairs(self) -> int:
@@ -102,6 +155,29 @@ class Solution:
     stats: dict[str, float] = field(default_factory=dict)
 
     @property
+    def lp_bound(self) -> float | None:
+        """The LP relaxation's bound, when the LP was solved (solver units)."""
+        v = self.stats.get("lp_bound")
+        return None if v is None else float(v)
+
+    @property
+    def reproducible(self) -> bool:
+        """Every stage ran its fixed budget: the same inputs, seed and threads give this plan."""
+        return not self.stats.get("deadline_hit", 0.0)
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds per stage."""
+        return {k.removesuffix("_seconds"): v for k, v in self.stats.items()
+                if k.endswith("_seconds")}
+
+    @property
+    def sources(self) -> dict[str, float]:
+        """The best objective each stage reached (solver units)."""
+        return {k.removeprefix("source_"): v for k, v in self.stats.items()
+                if k.startswith("source_")}
+
+    @property
     def gap(self) -> float:
         if self.status is Status.OPTIMAL:
             return 0.0
@@ -133,6 +209,7 @@ def take(p: AssignmentProblem, items: IntArray, agents: IntArray, ks: IntArray, 
         pair_agent=amap[p.pair_agent[ks]], pair_cost=p.pair_cost[ks], pair_load=p.pair_load[ks],
         item_must=p.item_must[items] if item_must is None else item_must,
         item_skip_cost=p.item_skip_cost[items], agent_capacity=p.agent_capacity[agents],
+        band_start=None if p.band_start is None else p.band_start[:, agents],
         pair_new=None if p.pair_new is None else p.pair_new[ks],
         agent_new_limit=None if p.agent_new_limit is None else p.agent_new_limit[agents],
         item_group=np.where(g >= 0, codes, -1),

@@ -79,7 +79,9 @@ def _full_model(p: AssignmentProblem, start: IntArray | None, excess_cap: int | 
         interrupted = True
         solver.stop_search()
         worker.join()
-    status = result.get("s", cp_model.UNKNOWN)
+    if "s" not in result:  # stopped before CP-SAT reported anything: no plan and no bound
+        return None, float("-inf"), False, interrupted
+    status = result["s"]
     if status == cp_model.INFEASIBLE:
         return None, float("inf"), False, interrupted
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -148,7 +150,7 @@ def _solve_one(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0,
 
             done = stage("lp")
             lp = lp_bound(p, excess_cap, time_limit=max(min(LP_SHARE * time_limit, left()), 0.1))
-            if lp.status == "Optimal":
+            if lp.status is Status.OPTIMAL:
                 bound = max(bound, lp.bound)
                 stats["lp_bound"] = lp.bound
                 x = lp.x
@@ -333,7 +335,7 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
             res = lp_bound(dataclasses.replace(sub, peak_cost=0), cap,
                            time_limit=max(LP_SHARE * time_limit * pairs_per[c]
                                           / pairs_per.sum(), 0.1))
-            if res.status != "Optimal":
+            if res.status is not Status.OPTIMAL:
                 bound, lp_x = float("-inf"), None
                 break
             bound += res.bound
@@ -345,7 +347,7 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
         lp = lp_bound(p, excess_total if p.new_limit_soft else None,
                       time_limit=max(LP_SHARE * time_limit, 0.1))
         stats["lp_seconds"] = time.perf_counter() - t0 - stats["excess_seconds"]
-        if lp.status == "Optimal":
+        if lp.status is Status.OPTIMAL:
             lp_x, bound = lp.x, lp.bound
             stats["lp_bound"] = lp.bound
     budget = SOLVE_SHARE * time_limit

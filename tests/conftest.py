@@ -59,7 +59,7 @@ class Case:
         # every test that solves also checks its plan independently
         inputs = load_inputs(w, c, d, t, cfg, cfg_path)
         summary = json.loads((self.root / "out" / "summary.json").read_text())
-        report = check_plan(inputs, cfg, result.plan, summary)
+        report = check_plan(inputs, cfg, result.plan, summary, result.workers)
         assert report.ok, [str(v) for v in report.violations] + report.mismatches
         return result
 

@@ -18,12 +18,12 @@ def test_move_explanation_names_the_reason_the_fit_and_the_loads(case: Case) -> 
                  [child("K", "cp", current="A")])
     assert row(r, "K")["explanation"] == (
         "from A (leaving 2026-12-10) to B: same locality; sw grade needed (sw); "
-        "B 0% → 8%; A 8% → 0%")
+        "whole plan: B 0% → 8%, A 8% → 0%")
 
 
 def test_allocation_and_unallocated_explanations(case: Case) -> None:
     r = case.run([worker("A")], [child("K"), child("S", locality="South")])
-    assert row(r, "K")["explanation"] == "allocated to A: same locality; A 0% → 6%"
+    assert row(r, "K")["explanation"] == "allocated to A: same locality; whole plan: A 0% → 6%"
     assert row(r, "S")["explanation"] == "no eligible worker: no worker covers South"
 
 
@@ -39,7 +39,7 @@ def test_explain_command_shows_alternatives_and_barred_workers(case: Case) -> No
     other = next(line for line in lines if line.strip().startswith("C "))
     assert "chosen" in chosen and "chosen" not in other
     assert "ineligible by GRADE (grade below what the case needs): A" in out.output
-    assert "leaving the child unallocated would cost 7,000" in out.output  # medium priority
+    assert "leaving the child unallocated would cost 14,000" in out.output  # medium priority
 
 
 def test_explain_worker_view(case: Case) -> None:

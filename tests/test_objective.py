@@ -48,7 +48,7 @@ def test_unallocated_cost_is_by_priority(case: Case) -> None:
     r = case.run([worker("A", max_new_cases=1)],
                  [child("LOW", priority="low"), child("HIGH", priority="high")])
     assert to(r, "HIGH") == "A" and to(r, "LOW") == ""
-    assert r.summary["objective_terms"]["unallocated"] == 5000
+    assert r.summary["objective_terms"]["unallocated"] == 10000
 
 
 def test_peak_sends_a_new_child_to_the_less_utilised_worker(case: Case) -> None:

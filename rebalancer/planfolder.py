@@ -1,0 +1,102 @@
+"""Reading a plan folder back: exactly the files its summary.json names, verified by sha256.
+
+`check`, `explain` (and the review and re-plan commands) read a plan through here, so none of
+them can pick up a stale plan.parquet left beside a newer plan.csv, or a table whose summary was
+never written.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rebalancer.config import Config, config_from_tree
+from rebalancer.inputs import Inputs, file_sha256, load_inputs
+from rebalancer.outputs import SUMMARY, read_table_file
+
+
+class PlanFolderError(Exception):
+    """The folder holds no complete, unchanged plan; the message says what to do."""
+
+
+@dataclass
+class PlanFolder:
+    path: Path
+    summary: dict[str, Any]
+    plan: pd.DataFrame
+    workers: pd.DataFrame
+    changed: list[str]  # tables that differ from the sha256 summary.json gives (when not verified)
+
+    def config(self) -> Config:
+        """The configuration the plan was made with."""
+        return config_from_tree(self.summary["config"], None, str(self.path / SUMMARY))
+
+    def input_paths(self) -> dict[str, Path]:
+        return {k: Path(v["path"]) for k, v in self.summary["inputs"].items()}
+
+
+def read_summary(folder: Path) -> dict[str, Any]:
+    file = folder / SUMMARY
+    if not file.is_file():
+        raise PlanFolderError(f"no {SUMMARY} in {folder}: it holds no complete plan (a run that "
+                              "was stopped while writing leaves none); run the rebalance again")
+    try:
+        summary = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PlanFolderError(f"{file} cannot be read ({exc}); run the rebalance again") from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("outputs"), dict):
+        raise PlanFolderError(f"{file} does not name its plan files (made by an older version?); "
+                              "run the rebalance again")
+    return summary
+
+
+def _table(folder: Path, summary: dict[str, Any], name: str, changed: list[str] | None
+           ) -> pd.DataFrame:
+    entry = summary["outputs"].get(name)
+    if not isinstance(entry, dict) or "/" in str(entry.get("file", "/")):
+        raise PlanFolderError(f"{folder / SUMMARY} names no {name} table; run the rebalance again")
+    path = folder / entry["file"]
+    if not path.is_file():
+        raise PlanFolderError(f"{path}, named in {SUMMARY}, is missing; run the rebalance again")
+    if file_sha256(path) != entry.get("sha256"):
+        if changed is not None:
+            changed.append(f"{entry['file']}: differs from the file {SUMMARY} names (sha256); it "
+                           "was edited or written by another run")
+            return read_table_file(path)
+        raise PlanFolderError(f"{path} is missing or differs from the one {SUMMARY} names "
+                              "(edited, or written by another run); run the rebalance again")
+    return read_table_file(path)
+
+
+def read_plan_folder(folder: Path, verify: bool = True) -> PlanFolder:
+    """The plan and workers tables summary.json names; with verify=False a changed table is read
+    anyway and listed in `changed` (for `check`, which reports it rather than refusing)."""
+    summary = read_summary(folder)
+    changed: list[str] | None = None if verify else []
+    workers = _table(folder, summary, "workers", changed)
+    for col in ("load_before", "load_after", "utilisation_before", "utilisation_after",
+                "capacity_points", "fte"):
+        if col in workers.columns:
+            workers[col] = pd.to_numeric(workers[col], errors="coerce")
+    for col in ("new_children", "moved_out", "children_before", "children_after"):
+        if col in workers.columns:
+            workers[col] = pd.to_numeric(workers[col], errors="coerce").astype("Int64")
+    plan = _table(folder, summary, "plan", changed)
+    return PlanFolder(folder, summary, plan, workers, changed or [])
+
+
+def reload_inputs(folder: PlanFolder) -> tuple[Inputs, Config]:
+    """The inputs the plan was made from, refusing any that changed since."""
+    files = folder.input_paths()
+    for name, path in files.items():
+        if not path.is_file() or file_sha256(path) != folder.summary["inputs"][name]["sha256"]:
+            raise PlanFolderError(f"the {name} input {path} is missing or has changed since the "
+                                  "plan was made; re-run the rebalance")
+    cfg = folder.config()
+    inputs = load_inputs(files["workers"], files["children"], files.get("decisions"),
+                         files.get("travel"), cfg, files.get("config"))
+    return inputs, cfg
