@@ -139,7 +139,7 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = _merge(out[key], value)
-        else:
+        elif not isinstance(out.get(key), dict):  # a table given as a value is reported apart
             out[key] = value
     return out
 
@@ -386,7 +386,5 @@ def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = 
             raise InputRejected([Problem(file, "-", "-", f"not valid TOML ({exc})",
                                          "fix the TOML syntax")]) from None
         problems += _unknown_keys(user, defaults, file)
-        if problems:
-            raise InputRejected(problems)
         merged = _merge(defaults, user)
     return config_from_tree(merged, overrides, file, today, problems)

@@ -102,7 +102,7 @@ def _decision_conflicts(decisions: pd.DataFrame, children: pd.DataFrame,
     problems: list[Problem] = []
     if decisions.empty:
         return problems
-    kid = children.set_index("child_id")
+    kid = children.drop_duplicates("child_id").set_index("child_id")
     needs_worker = decisions["decision"].isin(["assign", "forbid"]) & decisions["worker_id"].eq("")
     for row in decisions.loc[needs_worker, "_row"]:
         problems.append(Problem(file, row, "worker_id", "assign and forbid need a worker",
@@ -167,7 +167,11 @@ def load_inputs(workers_path: Path, children_path: Path, decisions_path: Path | 
         problems += p
     if config_path is not None:
         files["config"] = config_path
-    if problems:  # cross-references are meaningless over tables that did not parse
+    # cross-references run over whatever parsed, so one pass lists every problem; only a table
+    # that could not be read at all (no columns) is left out of them
+    unreadable = [df for df in (workers, children) if df.columns.empty]
+    if unreadable or (decisions_path is not None and decisions.columns.empty) or (
+            travel is not None and travel.columns.empty):
         raise InputRejected(problems)
     names = {k: str(v) for k, v in files.items()}
     _fill_defaults(workers, children)

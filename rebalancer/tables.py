@@ -6,6 +6,7 @@ strings ("007" stays "007"), and every unparseable cell becomes a Problem instea
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from pathlib import Path
 
@@ -221,13 +222,17 @@ def parse_table(df: pd.DataFrame, spec: TableSpec, file: str, csv: bool
                         "this tool accepts",
                         "split the data (e.g. by locality) and plan each part"))
         return pd.DataFrame(), out.finish()
-    if out.problems or dupes:
+    if dupes:
         return pd.DataFrame(), out.finish()
+    # cells are still checked when a column is missing or unknown, so one pass lists everything;
+    # a missing required column was reported once above, not once per row
     labels = _label_rows(df, spec, csv)
     parsed = {}
     for col in spec.columns:
-        raw = df[col.name] if col.name in df.columns else pd.Series("", index=df.index)
-        parsed[col.name] = _parse_column(col, raw, labels, out)
+        present = col.name in df.columns
+        raw = df[col.name] if present else pd.Series("", index=df.index)
+        use = col if present or not col.required else dataclasses.replace(col, required=False)
+        parsed[col.name] = _parse_column(use, raw, labels, out)
     typed = pd.DataFrame(parsed, index=df.index)
     typed["_row"] = labels
     return typed.reset_index(drop=True), out.finish()

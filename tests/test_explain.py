@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rebalancer.cli import app
-from tests.conftest import Case, child, row, worker
+from tests.conftest import Case, child, row, to, worker
 from tests.test_hard_rules import filler
 
 runner = CliRunner()
@@ -74,3 +74,70 @@ def test_shortfall_in_fte_by_locality_and_grade(case: Case) -> None:
     north = next(x for x in before["over_demand"] if x["locality"] == "North")
     assert north["ratio"] == pytest.approx(100 / 85, abs=1e-3)
     assert any(x["locality"] == "South" and x["ratio"] is None for x in before["over_demand"])
+
+
+def test_a_sibling_moved_by_family_says_which_sibling_and_why(case: Case) -> None:
+    # S1 (cin) and S2 (cla in proceedings: needs a senior) share A, an sw. S2 must leave A, and
+    # FAMILY takes S1 along to B, the only senior.
+    r = case.run([worker("A"), worker("B", grade="senior")],
+                 [child("S1", current="A", family_id="F"),
+                  child("S2", "cla", current="A", family_id="F", in_proceedings="true")])
+    assert to(r, "S1") == to(r, "S2") == "B"
+    assert row(r, "S1")["reasons"] == "FAMILY"
+    assert row(r, "S1")["explanation"].startswith(
+        "from A (moves with siblings S2: A cannot keep S2 (sw below the senior grade needed)) "
+        "to B")
+    assert row(r, "S2")["reasons"] == "GRADE"
+
+
+def test_discretionary_reasons_state_the_moves_own_effect(case: Case) -> None:
+    # Generated county: every OVERLOAD move leaves a worker who would be over capacity had the
+    # child stayed; every BALANCE move one who would not; every FAMILY move joins a sibling.
+    from tests.test_cli import generated
+
+    inp = generated(case.root, children=300, workers=24, seed=11, scenario="steady")
+    import pandas as pd
+
+    from rebalancer.config import load_config
+    from rebalancer.inputs import load_inputs
+    from rebalancer.pipeline import plan
+
+    cfg = load_config(None, {"solver.time_limit": 8, "plan_date": "2026-12-01"})
+    r = plan(load_inputs(inp / "workers.csv", inp / "children.csv", None, None, cfg), cfg)
+    p, w = r.plan, r.workers.set_index("worker_id")
+    disc = p[(p["action"] == "move") & ~r.model.forced]
+    assert len(disc) > 0
+    for _, m in disc.iterrows():
+        src = w.loc[m["from_worker_id"]]
+        would_be = src["load_after"] + m["points"]
+        if m["reasons"] == "OVERLOAD":
+            assert would_be > src["capacity_points"], m["child_id"]
+        elif m["reasons"] == "BALANCE":
+            assert would_be <= src["capacity_points"] + 1e-9, m["child_id"]
+            assert "had it stayed" in m["explanation"]
+        else:
+            assert m["reasons"] == "FAMILY"
+            sibs = p[(p["family_id"] == m["family_id"]) & (p["child_id"] != m["child_id"])]
+            assert (sibs["to_worker_id"] == m["to_worker_id"]).any()
+    assert isinstance(p, pd.DataFrame)
+
+
+def test_explain_prices_staying_put_and_flags_full_new_case_caps(case: Case) -> None:
+    # K (cla in proceedings, 24+ months) moves off A (146/85) to B; C is eligible but its
+    # new-case cap is 0. D is in another locality and newly qualified: listed once, under
+    # GEOGRAPHY, the first rule that bars it.
+    kids = [child("K", "cla", current="A", allocated_on="2024-01-01", in_proceedings="true",
+                  points=6), *filler("A", 70, n=2), *filler("C", 80)]
+    r = case.run([worker("A", grade="senior"), worker("B", grade="senior"),
+                  worker("C", grade="senior", max_new_cases=0),
+                  worker("D", grade="asye", locality="South")], kids)
+    assert to(r, "K") == "B"
+    out = runner.invoke(app, ["explain", "--plan", str(case.root / "out"), "K"])
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    stay = next(line for line in lines if "stay with the current worker" in line)
+    assert stay.split()[0] == "A" and float(stay.split()[1]) > 0  # dearer than the plan
+    full = next(line for line in lines if line.strip().startswith("C "))
+    assert "new-case cap is full" in full
+    assert "ineligible by GEOGRAPHY (outside the child's area): D" in out.output
+    assert "ineligible by GRADE" not in out.output

@@ -182,3 +182,16 @@ def test_too_many_problems_are_counted_not_listed(tmp_path: Path) -> None:
     found = problems(tmp_path, workers="worker_id,team,locality,grade,fte\n" + rows)
     assert len(found) == 201
     assert "800 more row(s)" in found[-1].message
+
+
+def test_validate_lists_every_problem_in_one_pass(tmp_path: Path) -> None:
+    # a missing column, a bad fte, a duplicate ID, an unknown worker and contradictory
+    # decisions: all five in the first pass, not three now and the rest after fixing them
+    workers = "worker_id,locality,grade,fte\nW1,North,sw,1.7\nW2,North,sw,1\n"
+    children = ("child_id,case_type,locality,current_worker_id\nC1,cin,North,W1\n"
+                "C1,cin,North,W2\nC3,cin,North,W9\n")
+    decisions = "child_id,decision,worker_id,note\nC3,assign,W1,\nC3,assign,W2,\n"
+    found = problems(tmp_path, workers=workers, children=children, decisions=decisions)
+    columns = {(p.file.rsplit("/", 1)[-1], p.column) for p in found}
+    assert {("workers.csv", "team"), ("workers.csv", "fte"), ("children.csv", "child_id"),
+            ("children.csv", "current_worker_id"), ("decisions.csv", "decision")} <= columns

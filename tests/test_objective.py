@@ -93,3 +93,38 @@ def test_objective_equals_the_sum_of_its_terms_and_bound_is_below(case: Case) ->
     assert s["objective"] == pytest.approx(sum(s["objective_terms"].values()), rel=1e-9)
     assert s["status"] == "optimal"
     assert s["best_bound"] <= s["objective"] * (1 + 1e-3)
+
+
+def test_overload_bands_cost_each_point_by_the_band_it_falls_in(case: Case) -> None:
+    # A (85 points) holds 120 pinned points: 35 above 100%; 120 - 93.5 = 26.5 above 110%;
+    # 120 - 106.25 = 13.75 above 125%. 400 x 35 + 200 x 26.5 + 200 x 13.75 = 22,050.
+    r = case.run([worker("A")], filler("A", 60, n=2))
+    assert r.summary["objective_terms"]["overload"] == pytest.approx(22050)
+    flat = case.run([worker("A")], filler("A", 60, n=2), config="[weights]\noverload_bands = []")
+    assert flat.summary["objective_terms"]["overload"] == pytest.approx(400 * 35)
+    assert flat.summary["config"]["weights"]["overload_bands"] == []
+    assert r.summary["config"]["weights"]["overload_bands"] == [[1.1, 1.5], [1.25, 2.0]]
+
+
+def test_overload_bands_spread_unavoidable_overload(case: Case) -> None:
+    # A holds 100/85 (118%), B 85/85 (100%); K (5 points) must be allocated (14,000 > any
+    # overload). On A its 5 points fall above 110%: 600 each, 3,000. On B: 400 each, 2,000. The
+    # peak is A's 117.6% either way. With bands K goes to B; with a flat rate it is a tie.
+    kids = [child("K"), *filler("A", 50, n=2), *filler("B", 85)]
+    r = case.run([worker("A"), worker("B")], kids)
+    assert to(r, "K") == "B"
+    # A: 400 x 15 + 200 x 6.5 = 7,300; B: 400 x 5 = 2,000
+    assert r.summary["objective_terms"]["overload"] == pytest.approx(9300)
+
+
+def test_a_child_left_unallocated_by_its_leaving_worker_is_a_forced_move(case: Case) -> None:
+    # A leaves and no other worker covers North: K (with A 183 days: 6.01 months) ends
+    # unallocated. That is a move (forced): 10 x 6.01 = 60.1, beside its 14,000.
+    r = case.run([worker("A", leaving_on="2026-12-05"), worker("B", locality="South")],
+                 [child("K", current="A", allocated_on="2026-06-01")])
+    assert to(r, "K") == "" and row(r, "K")["action"] == "unallocated"
+    after = r.summary["kpis"]["after"]
+    assert (after["moves"], after["moves_forced"], after["moves_discretionary"]) == (1, 1, 0)
+    assert r.summary["objective_terms"]["moves"] == pytest.approx(10 * 183 / 30.4375, rel=1e-3)
+    assert r.summary["objective_terms"]["unallocated"] == 14000
+    assert r.workers.set_index("worker_id").at["A", "moved_out"] == 1

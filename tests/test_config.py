@@ -1,0 +1,58 @@
+"""Configuration: typed once, every bad key and value reported at once with its range."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rebalancer.config import MAX_WEIGHT, Config, load_config
+from rebalancer.problems import InputRejected
+
+
+def problems(tmp_path: Path, text: str) -> dict[str, str]:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(InputRejected) as exc:
+        load_config(path)
+    return {p.column: p.message + " / " + p.fix for p in exc.value.problems}
+
+
+def test_defaults_are_typed_and_round_trip(tmp_path: Path) -> None:
+    cfg = load_config(None)
+    assert isinstance(cfg, Config)
+    assert cfg.weights.unallocated == {"high": 20000, "medium": 14000, "low": 10000}
+    assert cfg.weights.overload_bands == ((1.10, 1.5), (1.25, 2.0))
+    assert cfg.rules.max_new_cases == 6 and cfg.solver.threads == 2
+    again = cfg.with_overrides({"weights.move": 100})
+    assert again.weights.move == 100 and again.to_dict()["weights"]["move"] == 100
+    assert again.to_dict()["points"] == cfg.to_dict()["points"]
+
+
+def test_every_bad_value_is_reported_at_once(tmp_path: Path) -> None:
+    found = problems(tmp_path, (
+        "horizon_days = 1e8\n[rules]\nmin_grade = 'sw'\nmax_new_cases = -1\n"
+        "[weights]\nunallocated = { high = 1e17, medium = 1, low = 1 }\noverload = 1e300\n"
+        "overload_bands = [[1.25, 2.0], [1.10, 1.5]]\n[solver]\ntime_limit = inf\n"
+        "seed = 4294967296\nthreads = 65\n"))
+    assert set(found) >= {"horizon_days", "rules.min_grade", "rules.max_new_cases",
+                          "weights.unallocated.high", "weights.overload",
+                          "weights.overload_bands", "solver.time_limit", "solver.seed",
+                          "solver.threads"}
+    assert f"<= {MAX_WEIGHT:g}" in found["weights.overload"]
+    assert "ascending" in found["weights.overload_bands"]
+
+
+def test_a_section_of_the_wrong_shape_is_a_clear_problem(tmp_path: Path) -> None:
+    found = problems(tmp_path, "rules = 5\n")
+    assert "must be a table" in found["rules"]
+
+
+def test_a_misspelt_key_gets_a_suggestion(tmp_path: Path) -> None:
+    found = problems(tmp_path, "[weights]\noverload_band = []\n")
+    assert "did you mean 'weights.overload_bands'" in found["weights.overload_band"]
+
+
+def test_bands_must_rise(tmp_path: Path) -> None:
+    found = problems(tmp_path, "[weights]\noverload_bands = [[1.1, 0.5]]\n")
+    assert "weights.overload_bands" in found

@@ -1,0 +1,200 @@
+"""What a careful tester tried: plan folders that are all old or all new, readers that use
+exactly the files a summary names, a check that trusts nothing, clear usage errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from rebalancer.cli import app
+from rebalancer.outputs import neutralise, read_table_file, unneutralise, write_outputs
+from solvers import AssignmentProblem
+from solvers.problem import CostOverflow
+from tests.test_cli import generated, rebalance
+
+runner = CliRunner()
+
+
+def check(inp: Path, out: Path) -> object:
+    return runner.invoke(app, ["check", "--workers", str(inp / "workers.csv"), "--children",
+                               str(inp / "children.csv"), "--plan", str(out)])
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("planned")
+    inp = generated(root, children=80, workers=8, seed=4)
+    r = rebalance(inp, root / "out")
+    assert r.exit_code == 0, r.output
+    return inp, root / "out"
+
+
+def tampered(planned: tuple[Path, Path], tmp_path: Path) -> Path:
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(planned[1], out)
+    return out
+
+
+def test_version_and_plain_help() -> None:
+    from rebalancer import __version__
+
+    v = runner.invoke(app, ["--version"])
+    assert v.exit_code == 0 and v.output.strip() == f"caseload-rebalancer {__version__}"
+    h = runner.invoke(app, ["rebalance", "--help"])
+    assert "<bool>" not in h.output
+    assert "--seed" in h.output and "same plan" in h.output and "default" in h.output
+
+
+def test_csv_outputs_carry_a_byte_order_mark(planned: tuple[Path, Path]) -> None:
+    assert (planned[1] / "plan.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_neutralisation_is_reversible() -> None:
+    cells = ["'=odd", "=SUM(1)", "''", "'", "+44", "plain", "-", "'abc"]
+    df = pd.DataFrame({"x": cells})
+    back = neutralise(df)["x"].map(unneutralise).tolist()
+    assert back == cells
+
+
+def test_an_id_starting_with_apostrophe_equals_round_trips(tmp_path: Path) -> None:
+    inp = generated(tmp_path, children=30, workers=4)
+    kids = pd.read_csv(inp / "children.csv", dtype=str, keep_default_na=False)
+    kids.loc[0, "child_id"] = "'=K1"
+    kids.to_csv(inp / "children.csv", index=False)
+    assert rebalance(inp, tmp_path / "out").exit_code == 0
+    plan = read_table_file(tmp_path / "out" / "plan.csv")
+    assert "'=K1" in set(plan["child_id"])
+    assert check(inp, tmp_path / "out").exit_code == 0
+    e = runner.invoke(app, ["explain", "--plan", str(tmp_path / "out"), "'=K1"])
+    assert e.exit_code == 0, e.output
+
+
+def test_readers_use_the_files_the_summary_names(tmp_path: Path) -> None:
+    inp = generated(tmp_path, children=40, workers=5)
+    out = tmp_path / "out"
+    assert rebalance(inp, out, fmt="parquet").exit_code == 0
+    assert rebalance(inp, out, "--max-moves", "0", "--seed", "3").exit_code == 0  # csv now
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["outputs"]["plan"]["file"] == "plan.csv"
+    assert not (out / "plan.parquet").exists()  # the old set's files are gone
+    (out / "plan.parquet").write_bytes(b"stale")  # a stray file is never read
+    assert check(inp, out).exit_code == 0
+
+
+def test_a_folder_whose_write_was_cut_short_holds_no_summary(tmp_path: Path,
+                                                            planned: tuple[Path, Path]) -> None:
+    out = tampered(planned, tmp_path)
+    plan = read_table_file(out / "plan.csv")
+    bad = plan.assign(points=object())  # cannot be written as a table: the write fails
+    with pytest.raises(Exception):  # noqa: B017
+        write_outputs(out, "parquet", {"plan": bad}, {"x": 1})
+    assert not (out / "summary.json").exists()
+    c = check(planned[0], out)
+    assert c.exit_code == 2 and "no summary.json" in c.output
+
+
+def test_rejected_inputs_leave_no_output_folder(tmp_path: Path) -> None:
+    inp = generated(tmp_path, children=20, workers=3)
+    (inp / "workers.csv").write_text("worker_id,team,locality,grade,fte\nW1,T,N,chief,2\n")
+    assert rebalance(inp, tmp_path / "new" / "out").exit_code == 1
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("flag,value", [("--time-limit", "nan"), ("--time-limit", "inf"),
+                                        ("--threads", "65"), ("--seed", "4294967296")])
+def test_out_of_range_flags_are_usage_errors(tmp_path: Path, flag: str, value: str) -> None:
+    inp = generated(tmp_path, children=20, workers=3)
+    r = rebalance(inp, tmp_path / "out", flag, value)
+    assert r.exit_code == 2, r.output
+
+
+def test_huge_weights_are_refused_not_solved_wrongly(tmp_path: Path) -> None:
+    inp = generated(tmp_path, children=20, workers=3)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[weights]\nunallocated = { high = 1e17, medium = 1e17, low = 1e17 }\n"
+                   "split_family = 1e18\npeak = 1e15\n[capacity]\npoints_per_fte = 1e17\n")
+    r = rebalance(inp, tmp_path / "out", "--config", str(cfg))
+    assert r.exit_code == 1
+    for key in ("weights.unallocated.high", "weights.split_family", "weights.peak",
+                "capacity.points_per_fte"):
+        assert key in r.output
+    assert "Traceback" not in r.output
+
+
+def test_the_solver_refuses_costs_that_could_overflow() -> None:
+    big = np.array([2**61], np.int64)
+    with pytest.raises(CostOverflow):
+        AssignmentProblem(n_items=1, n_agents=1, pair_item=np.array([0]),
+                          pair_agent=np.array([0]), pair_cost=big, pair_load=np.array([1]),
+                          item_must=np.array([False]), item_skip_cost=big,
+                          agent_capacity=np.array([10]), overload_cost=1)
+
+
+def _edit_plan(out: Path, edit: object) -> None:
+    plan = read_table_file(out / "plan.csv")
+    edit(plan)  # type: ignore[operator]
+    plan.to_csv(out / "plan.csv", index=False)
+
+
+def test_check_fails_a_move_relabelled_keep(tmp_path: Path, planned: tuple[Path, Path]) -> None:
+    out = tampered(planned, tmp_path)
+
+    def relabel(plan: pd.DataFrame) -> None:
+        moved = plan["action"] == "move"
+        assert moved.any()
+        plan.loc[moved, "from_worker_id"] = plan.loc[moved, "to_worker_id"]
+        plan.loc[moved, "action"] = "keep"
+
+    _edit_plan(out, relabel)
+    c = check(planned[0], out)
+    assert c.exit_code == 1 and "plan.from_worker_id" in c.output
+
+
+def test_check_fails_changed_points(tmp_path: Path, planned: tuple[Path, Path]) -> None:
+    out = tampered(planned, tmp_path)
+    _edit_plan(out, lambda p: p.__setitem__("points", "1"))
+    c = check(planned[0], out)
+    assert c.exit_code == 1 and "plan.points" in c.output
+
+
+def test_check_fails_a_zeroed_workers_file(tmp_path: Path, planned: tuple[Path, Path]) -> None:
+    out = tampered(planned, tmp_path)
+    w = read_table_file(out / "workers.csv")
+    for col in ("load_after", "utilisation_after", "children_after"):
+        w[col] = 0
+    w.to_csv(out / "workers.csv", index=False)
+    c = check(planned[0], out)
+    assert c.exit_code == 1 and "workers.load_after" in c.output
+
+
+@pytest.mark.parametrize("claim", ["excess", "optimal"])
+def test_check_fails_false_claims_in_the_summary(tmp_path: Path, planned: tuple[Path, Path],
+                                                 claim: str) -> None:
+    out = tampered(planned, tmp_path)
+    s = json.loads((out / "summary.json").read_text())
+    if claim == "excess":
+        s["max_new_yielded"]["excess_total"] += 1
+    else:
+        s["status"], s["gap"] = "optimal", 0.0
+        s["best_bound"] = round(s["objective"] * 0.9, 4)
+    (out / "summary.json").write_text(json.dumps(s))
+    c = check(planned[0], out)
+    assert c.exit_code == 1, c.output
+
+
+def test_check_compares_input_hashes(tmp_path: Path, planned: tuple[Path, Path]) -> None:
+    import shutil
+
+    inp = tmp_path / "in"
+    shutil.copytree(planned[0], inp)
+    kids = pd.read_csv(inp / "children.csv", dtype=str, keep_default_na=False)
+    kids.to_csv(inp / "children.csv", index=False, lineterminator="\r\n")  # same rows, new bytes
+    c = check(inp, planned[1])
+    assert c.exit_code == 1 and "inputs.children" in c.output
