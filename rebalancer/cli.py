@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -94,15 +97,33 @@ def _run(paths: Any, config: Path | None, overrides: dict[str, Any], out: Path, 
         raise _reject(exc) from None
     progress = None if quiet else ProgressLine()
     try:
-        result = rebalance(paths, cfg, out, fmt, progress=progress)
+        with terminate_as_interrupt():
+            result = rebalance(paths, cfg, out, fmt, progress=progress)
     except InputRejected as exc:
         raise _reject(exc) from None
     except OutputError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted before any plan was found: nothing was written", err=True)
+        raise typer.Exit(130) from None
     finally:
         if progress is not None:
             progress.close()
     return result.summary
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (what `timeout` or a scheduler sends) is handled like Ctrl-C: the best plan so far
+    is written."""
+    def raise_interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    saved = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, saved)
 
 
 @app.command()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from rebalancer.config import Config
-from rebalancer.problems import InputRejected, Problem
+from rebalancer.problems import InputRejected, Problem, shown
 from rebalancer.schema import CHILDREN, DECISIONS, TRAVEL, WORKERS
 from rebalancer.tables import read_table
 
@@ -49,7 +49,7 @@ def _fill_defaults(workers: pd.DataFrame, children: pd.DataFrame) -> None:
 def _duplicates(df: pd.DataFrame, column: str, file: str, what: str) -> list[Problem]:
     """Each ID names exactly one row."""
     dup = df[column].ne("") & df[column].duplicated(keep=False)
-    return [Problem(file, row, column, f"{what} {ident!r} appears more than once",
+    return [Problem(file, row, column, f"{what} {shown(ident)} appears more than once",
                     f"give each {what} its own ID or remove the repeated row")
             for row, ident in zip(df.loc[dup, "_row"], df.loc[dup, column], strict=True)]
 
@@ -63,11 +63,12 @@ def _unknown_workers(df: pd.DataFrame, column: str, known: set[str], file: str,
         for row, ids in zip(df["_row"], values, strict=True):
             for ident in ids:
                 if ident not in known:
-                    problems.append(Problem(file, row, column, f"worker {ident!r} is not in the "
+                    problems.append(Problem(file, row, column,
+                                            f"worker {shown(ident)} is not in the "
                                             "workers table", fix))
         return problems
     bad = values.ne("") & ~values.isin(known)
-    return [Problem(file, row, column, f"worker {ident!r} is not in the workers table", fix)
+    return [Problem(file, row, column, f"worker {shown(ident)} is not in the workers table", fix)
             for row, ident in zip(df.loc[bad, "_row"], values[bad], strict=True)]
 
 
@@ -96,6 +97,10 @@ def _geography_inputs(cfg: Config, workers: pd.DataFrame, children: pd.DataFrame
     return problems
 
 
+def _listed(ids: set[str]) -> str:
+    return ", ".join(shown(x) for x in sorted(ids))
+
+
 def _decision_conflicts(decisions: pd.DataFrame, children: pd.DataFrame,
                         file: str) -> list[Problem]:
     """Decisions about one child must not contradict each other, the child's pin or exclusions."""
@@ -119,20 +124,20 @@ def _decision_conflicts(decisions: pd.DataFrame, children: pd.DataFrame,
 
         def say(msg: str, fix: str, col: str = "decision", row: str = row,
                 child_id: str = child_id) -> None:
-            problems.append(Problem(file, row, col, f"child {child_id!r}: {msg}", fix))
+            problems.append(Problem(file, row, col, f"child {shown(child_id)}: {msg}", fix))
 
         stay = pinned or not keeps.empty
         if not keeps.empty and current == "":
             say("'keep' for a child with no current worker", "use 'assign' with a worker_id")
         for w in keeps["worker_id"]:
             if w not in ("", current):
-                say(f"'keep' names {w!r} but the current worker is {current!r}",
+                say(f"'keep' names {shown(w)} but the current worker is {shown(current)}",
                     "use 'assign' to move the child, or correct worker_id", "worker_id")
         if len(assigns) > 1:
-            say(f"assigned to more than one worker ({', '.join(sorted(assigns))})",
+            say(f"assigned to more than one worker ({_listed(assigns)})",
                 "keep one 'assign' row")
         if assigns & forbids:
-            say(f"both assigned to and forbidden {', '.join(sorted(assigns & forbids))}",
+            say(f"both assigned to and forbidden {_listed(assigns & forbids)}",
                 "remove one of the two rows")
         if stay and assigns - {current}:
             say("kept with the current worker (pinned or 'keep') but assigned elsewhere",
@@ -141,7 +146,7 @@ def _decision_conflicts(decisions: pd.DataFrame, children: pd.DataFrame,
             say("kept with the current worker (pinned or 'keep') but that worker is forbidden",
                 "remove the 'forbid' row or unpin the child")
         if assigns & excluded:
-            say(f"assigned to {', '.join(sorted(assigns & excluded))}, which is in the child's "
+            say(f"assigned to {_listed(assigns & excluded)}, which is in the child's "
                 "excluded_worker_ids", "assign another worker or correct the exclusion",
                 "worker_id")
     return problems
@@ -195,7 +200,7 @@ def load_inputs(workers_path: Path, children_path: Path, decisions_path: Path | 
         unknown_child = ~decisions["child_id"].isin(known_children)
         for row, ident in zip(decisions.loc[unknown_child, "_row"],
                               decisions.loc[unknown_child, "child_id"], strict=True):
-            problems.append(Problem(file, row, "child_id", f"child {ident!r} is not in the "
+            problems.append(Problem(file, row, "child_id", f"child {shown(ident)} is not in the "
                                     "children table", "correct the ID or remove the row"))
         problems += _unknown_workers(decisions, "worker_id", known_workers, file,
                                      "correct the ID or remove the row")

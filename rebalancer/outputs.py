@@ -7,7 +7,9 @@ import fcntl
 import hashlib
 import json
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -94,6 +96,24 @@ def _write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
 
 
 SUMMARY = "summary.json"
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[list[int]]:
+    """Ctrl-C or SIGTERM while a plan folder is being written waits until it is written, so an
+    interrupt never leaves a folder without its summary. Yields the signals received."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in saved:
+        signal.signal(sig, lambda signum, frame: received.append(signum))
+    try:
+        yield received
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager

@@ -17,7 +17,12 @@ from rebalancer.config import Config
 from rebalancer.explain import explanations
 from rebalancer.inputs import Inputs, load_inputs
 from rebalancer.model import COST_SCALE, CaseModel, build_case_model
-from rebalancer.outputs import check_output_dir, output_lock, write_outputs
+from rebalancer.outputs import (
+    check_output_dir,
+    deferred_interrupts,
+    output_lock,
+    write_outputs,
+)
 from rebalancer.plan import build_plan, build_workers, kpis, objective_terms
 from rebalancer.problems import InputRejected, Problem
 from rebalancer.shortfall import before_solving, fte_needed
@@ -52,10 +57,6 @@ class Result:
     workers: pd.DataFrame
     summary: dict[str, Any]
     paths: dict[str, Path]
-
-
-def _finite(x: float) -> float | None:
-    return None if x is None or not math.isfinite(x) else x
 
 
 def max_new_yielded(cm: CaseModel, workers: pd.DataFrame) -> dict[str, Any]:
@@ -150,6 +151,8 @@ def plan(inputs: Inputs, cfg: Config, *, progress: Progress | None = None,
                 wall_limit=max(remaining, 0.5), seed=cfg.solver.seed,
                 threads=cfg.solver.threads, progress=progress, stop=stop)
     t_solve = time.perf_counter()
+    if sol.interrupted and sol.source == "none":
+        raise KeyboardInterrupt  # stopped before any plan existed: nothing to write
     plan_df = build_plan(cm, sol)
     workers = build_workers(cm, plan_df)
     plan_df["explanation"] = explanations(cm, plan_df, workers)
@@ -170,6 +173,7 @@ def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "parquet",
     with output_lock(out):
         result = plan(inputs, cfg, progress=progress, stop=stop, started=t0)
         result.summary["wall_time"] = round(time.perf_counter() - t0, 3)
-        result.paths = write_outputs(out, fmt, {"plan": result.plan, "workers": result.workers},
-                                     result.summary)
+        with deferred_interrupts():
+            result.paths = write_outputs(out, fmt, {"plan": result.plan,
+                                                    "workers": result.workers}, result.summary)
     return result

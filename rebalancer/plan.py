@@ -15,6 +15,8 @@ from rebalancer.model import CaseModel
 from rebalancer.rules import RULE_BY_CODE, RULES, BoolArray, FloatArray, IntArray
 from solvers import Solution
 
+NDStr = np.ndarray
+
 PLAN_COLUMNS = ["child_id", "family_id", "case_type", "points", "from_worker_id", "to_worker_id",
                 "action", "reasons", "travel_before", "travel_after"]
 WORKER_COLUMNS = ["worker_id", "team", "locality", "grade", "fte", "capacity_points",
@@ -110,7 +112,6 @@ def action_of(before: IntArray, after: IntArray) -> NDStr:
                      "move")
 
 
-NDStr = np.ndarray
 
 
 def build_plan(cm: CaseModel, solution: Solution) -> pd.DataFrame:
@@ -131,7 +132,7 @@ def build_plan(cm: CaseModel, solution: Solution) -> pd.DataFrame:
         "travel_before": travel_of(cm, idx, before),
         "travel_after": travel_of(cm, idx, after),
     })
-    return plan
+    return plan[PLAN_COLUMNS]
 
 
 def build_workers(cm: CaseModel, plan: pd.DataFrame) -> pd.DataFrame:
@@ -155,7 +156,7 @@ def build_workers(cm: CaseModel, plan: pd.DataFrame) -> pd.DataFrame:
         "utilisation_before": lb / cm.capacity, "utilisation_after": la / cm.capacity,
         "new_children": np.bincount(after[arrived], minlength=n_w),
         "moved_out": np.bincount(before[left], minlength=n_w),
-    })
+    })[WORKER_COLUMNS]
 
 
 def assigned_workers_from_plan(cm: CaseModel, plan: pd.DataFrame) -> IntArray:

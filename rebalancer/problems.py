@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MAX_SHOWN = 40  # no message quotes more than this many characters of any cell
+
+
+def shown(value: object, limit: int = MAX_SHOWN) -> str:
+    """A cell's text for a message: quoted, and cut to `limit` characters (children's data and
+    free text never reach a terminal or log in full)."""
+    text = str(value)
+    return "'" + (text if len(text) <= limit else text[:limit - 1] + "…") + "'"
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:

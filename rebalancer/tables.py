@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rebalancer.problems import Problem
+from rebalancer.problems import MAX_SHOWN, Problem, shown
 from rebalancer.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH, Column, TableSpec
 
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
@@ -60,6 +60,17 @@ def read_text_table(path: Path, spec: TableSpec) -> tuple[pd.DataFrame | None, l
                              skipinitialspace=False)
             df = df.astype(object)
         else:
+            schema = pq.read_schema(path)
+            names = [str(n) for n in schema.names]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                return fail(f"column(s) {', '.join(shown(n) for n in dupes)} appear more than "
+                            "once", "keep one column of each name and re-export")
+            nested = [f.name for f in schema if pa.types.is_nested(f.type)]
+            if nested:
+                return fail(f"column(s) {', '.join(shown(n) for n in nested)} hold lists, maps "
+                            "or structures", "export plain values (a list as text separated "
+                            "by ';')")
             table = pq.read_table(path)
             df = pd.DataFrame({name: _cell_text(table.column(name)) for name in table.column_names})
     except UnicodeDecodeError as exc:
@@ -72,7 +83,8 @@ def read_text_table(path: Path, spec: TableSpec) -> tuple[pd.DataFrame | None, l
         return fail(f"the CSV cannot be parsed ({str(exc).strip()})",
                     "check quoting: a cell holding a comma must be in double quotes")
     except (pa.ArrowInvalid, OSError) as exc:
-        return fail(f"the Parquet file cannot be read ({exc})", "re-export the table")
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return fail(f"the Parquet file cannot be read ({first[:80]})", "re-export the table")
     df.columns = [str(c).strip() for c in df.columns]
     return df, []
 
@@ -84,9 +96,9 @@ def _label_rows(df: pd.DataFrame, spec: TableSpec, csv: bool) -> pd.Series:
     label = "row " + numbers
     keys = [k for k in spec.key if k in df.columns]
     if keys:
-        ident = df[keys[0]].astype(str).str.strip().str.slice(0, MAX_ID_LENGTH)
+        ident = df[keys[0]].astype(str).str.strip().str.slice(0, MAX_SHOWN)
         for k in keys[1:]:
-            ident = ident + "/" + df[k].astype(str).str.strip().str.slice(0, MAX_ID_LENGTH)
+            ident = ident + "/" + df[k].astype(str).str.strip().str.slice(0, MAX_SHOWN)
         has = ident.str.strip("/") != ""
         label = label.where(~has, label + " (" + "/".join(keys) + " " + ident + ")")
     return label
@@ -203,9 +215,11 @@ def parse_table(df: pd.DataFrame, spec: TableSpec, file: str, csv: bool
         if name not in known:
             import difflib
             close = difflib.get_close_matches(name, sorted(known), n=1)
-            out.add(Problem(file, "-", name or "(blank)", "is not a column of the "
-                            f"{spec.name} table", f"rename it to '{close[0]}'" if close
-                            else "remove the column"))
+            out.add(Problem(file, "-", shown(name)[1:-1] if name else "(blank)",
+                            f"is not a column of the {spec.name} table (a file without its "
+                            "header row reads its first row as the header)",
+                            f"rename it to '{close[0]}'" if close else "remove the column, or "
+                            "add the header row"))
     dupes = [n for n, k in Counter(df.columns).items() if k > 1]
     for name in dupes:
         out.add(Problem(file, "-", name, "appears more than once in the header",

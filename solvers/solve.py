@@ -98,7 +98,8 @@ def _solve_one(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0,
                lp_x: np.ndarray | None = None, wall_limit: float | None = None,
                start: IntArray | None = None, excess_cap: int | None = None,
                lns_share: float = LNS_SHARE,
-               lns_rate: float = LNS_ITERATIONS_PER_SECOND) -> Solution:
+               lns_rate: float = LNS_ITERATIONS_PER_SECOND,
+               report: Callable[[IntArray], None] | None = None) -> Solution:
     """One connected problem, in stages; `lp_x` is a relaxation already solved by the caller."""
     t0 = time.perf_counter()
     deadline = t0 + (time_limit if wall_limit is None else wall_limit)
@@ -125,6 +126,8 @@ def _solve_one(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0,
         if ev.feasible and (ev.excess, ev.objective) < best_key:
             best, best_key = plan, (ev.excess, ev.objective)
             stats["source_" + source] = float(ev.objective)
+            if report is not None:
+                report(plan)
             if progress is not None:
                 progress(time.perf_counter() - t0, float(ev.objective), bound)
 
@@ -266,10 +269,10 @@ COMPONENT_LNS_SHARE = 0.8
 COMPONENT_LNS_RATE = 30  # iterations per thread-second: ~45 measured with two threads; kept below
 
 
-def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, threads: int = 2,
-          progress: Progress | None = None, stop: threading.Event | None = None,
-          use_lp: bool = True, use_lns: bool = True, decompose: bool = True,
-          wall_limit: float | None = None) -> Solution:
+def _solve(p: AssignmentProblem, *, time_limit: float, seed: int, threads: int,
+           progress: Progress | None, stop: threading.Event,
+           use_lp: bool, use_lns: bool, decompose: bool,
+           wall_limit: float | None, report: Callable[[IntArray], None]) -> Solution:
     """Best plan within the time limit, with status, bound and the time each stage took.
 
     Budgets are derived from `time_limit` alone (so that a run is reproducible); `wall_limit`,
@@ -284,9 +287,7 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
     if not decompose or n_comp <= 1 or p.budget is not None:
         return _solve_one(p, time_limit=time_limit, seed=seed, threads=threads,
                           progress=progress, stop=stop, use_lp=use_lp, use_lns=use_lns,
-                          wall_limit=wall_limit)
-    from concurrent.futures import ThreadPoolExecutor
-
+                          wall_limit=wall_limit, report=report)
     from solvers.lp import lp_bound
 
     stats: dict[str, float] = {"pairs": float(p.n_pairs), "components": float(n_comp)}
@@ -358,29 +359,33 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
         plan[items[chosen]] = ks[begin[chosen]]
     results: dict[int, Solution] = {}
     lock = threading.Lock()
+    if evaluate(p, plan).feasible:
+        report(plan.copy())
 
     def run(c: int) -> None:
         items, _, sub, ks, begin, cap = parts[c]
         wall = min(float(shares[c]) * 1.5, deadline - time.perf_counter())
+
+        def better(sub_plan: IntArray) -> None:  # every improvement reaches the whole plan
+            with lock:
+                plan[items] = np.where(sub_plan >= 0, ks[np.maximum(sub_plan, 0)], -1)
+                if evaluate(p, plan).feasible:
+                    report(plan.copy())
+
         sol = _solve_one(sub, time_limit=float(shares[c]), wall_limit=max(wall, 0.05),
                          seed=seed + c, threads=1, stop=stop, use_lp=use_lp and lp_x is None,
                          use_lns=use_lns, lp_x=None if lp_x is None else lp_x[ks],
                          start=begin, excess_cap=cap, lns_share=COMPONENT_LNS_SHARE,
-                         lns_rate=COMPONENT_LNS_RATE)
+                         lns_rate=COMPONENT_LNS_RATE, report=better)
         with lock:  # the component's whole answer, its unassigned items included
             results[c] = sol
             plan[items] = np.where(sol.item_pair >= 0, ks[np.maximum(sol.item_pair, 0)], -1)
             if progress is not None:
                 progress(time.perf_counter() - t0, float(evaluate(p, plan).objective), bound)
 
-    interrupted = False
     order = np.argsort(-pairs_per, kind="stable")  # largest first, for an even finish
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            list(pool.map(run, order.tolist()))
-    except KeyboardInterrupt:
-        interrupted = True
-    interrupted |= any(s.interrupted for s in results.values())
+    _in_parallel(run, order.tolist(), threads, stop)
+    interrupted = stop.is_set() or any(s.interrupted for s in results.values())
     ev = evaluate(p, plan)
     wall = time.perf_counter() - t0
     if not ev.feasible:
@@ -398,3 +403,101 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
         else Status.FEASIBLE
     return Solution(status, plan, objective, min(bound, objective), wall, "components",
                     interrupted, stats)
+
+
+def _in_parallel(fn: Callable[[int], None], jobs: list[int], threads: int,
+                 stop: threading.Event) -> None:
+    """Run jobs on `threads` daemon threads (none outlives an interrupted process); a job not
+    yet started is skipped once `stop` is set. The first error is raised here."""
+    queue = list(reversed(jobs))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        while not stop.is_set():
+            with lock:
+                if not queue or errors:
+                    return
+                job = queue.pop()
+            try:
+                fn(job)
+            except BaseException as exc:  # handed to the caller's thread
+                with lock:
+                    errors.append(exc)
+                return
+
+    pool = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, threads))]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+# After Ctrl-C or SIGTERM, how long the stages get to stop before the best plan is taken as is.
+INTERRUPT_GRACE = 0.5
+
+
+def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, threads: int = 2,
+          progress: Progress | None = None, stop: threading.Event | None = None,
+          use_lp: bool = True, use_lns: bool = True, decompose: bool = True,
+          wall_limit: float | None = None) -> Solution:
+    """Best plan within the time limit, with status, bound and the time each stage took.
+
+    Budgets are derived from `time_limit` alone (so that a run is reproducible); `wall_limit`,
+    when given, is the clock's own deadline (what is really left of the user's limit).
+
+    A problem that falls apart into independent components (localities, usually) is solved one
+    component at a time, `threads` at once, each with a share of the time by its size; the
+    global LP gives the bound. A budget couples all components, so it keeps the problem whole.
+
+    The stages run on a worker thread while this one waits, so Ctrl-C (KeyboardInterrupt) or a
+    set `stop` is honoured within INTERRUPT_GRACE whatever stage is running (HiGHS and CP-SAT
+    calls cannot be cut short from Python): the best plan reported so far comes back, marked
+    interrupted.
+    """
+    t0 = time.perf_counter()
+    stop = stop if stop is not None else threading.Event()
+    lock = threading.Lock()
+    latest: list[IntArray] = []
+    done: dict[str, Any] = {}
+
+    def report(plan: IntArray) -> None:
+        with lock:
+            latest[:] = [plan]
+
+    def work() -> None:
+        try:
+            done["solution"] = _solve(p, time_limit=time_limit, seed=seed, threads=threads,
+                                      progress=progress, stop=stop, use_lp=use_lp,
+                                      use_lns=use_lns, decompose=decompose,
+                                      wall_limit=wall_limit, report=report)
+        except BaseException as exc:  # raised again in the caller's thread
+            done["error"] = exc
+
+    worker = threading.Thread(target=work, daemon=True, name="solve")
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.05)
+    except KeyboardInterrupt:
+        stop.set()
+        worker.join(INTERRUPT_GRACE)
+    if "error" in done:
+        raise done["error"]
+    if "solution" in done:
+        sol: Solution = done["solution"]
+        if stop.is_set():
+            sol.interrupted = True
+            sol.stats["deadline_hit"] = 1.0
+        return sol
+    with lock:  # interrupted, and the stages did not stop in time: the best plan reported
+        plan = latest[0] if latest else None
+    wall = time.perf_counter() - t0
+    if plan is None:
+        return Solution(Status.NO_SOLUTION, np.full(p.n_items, -1, np.int64), float("nan"),
+                        float("-inf"), wall, "none", True, {"deadline_hit": 1.0})
+    value = float(evaluate(p, plan).objective)
+    return Solution(Status.FEASIBLE, plan, value, float("-inf"), wall, "interrupted", True,
+                    {"deadline_hit": 1.0, "pairs": float(p.n_pairs)})
