@@ -57,14 +57,14 @@ WORKERS = TableSpec(
         Column("grade", "enum", required=True, choices=GRADES),
         Column("fte", "number", required=True, low=0, high=1, low_open=True, example="0.8"),
         Column("agency", "bool"),
-        Column("capacity_points", "number", low=0, low_open=True, example="70"),
+        Column("capacity_points", "number", low=0, low_open=True, high=1000, example="70"),
         Column("reduction_pct", "number", low=0, high=100, high_open=True, example="20"),
         Column("available", "bool"),
         Column("leaving_on", "date", example="2026-12-05"),
         Column("base_lat", "number", low=-90, high=90, example="52.24"),
         Column("base_lon", "number", low=-180, high=180, example="-0.90"),
         Column("skills", "taglist", example="disability;bsl"),
-        Column("max_new_cases", "integer", low=0, example="6"),
+        Column("max_new_cases", "integer", low=0, high=10000, example="6"),
     ),
 )
 
