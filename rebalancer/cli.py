@@ -6,7 +6,7 @@ import contextlib
 import enum
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -86,9 +86,10 @@ def _overrides(time_limit: float | None, max_moves: int | None, seed: int | None
     return {k: v for k, v in pairs.items() if v is not None}
 
 
-def _run(paths: Any, config: Path | None, overrides: dict[str, Any], out: Path, fmt: str,
-         quiet: bool) -> dict[str, Any]:
-    from rebalancer.pipeline import rebalance
+def _run(config: Path | None, overrides: dict[str, Any], quiet: bool,
+         go: Callable[[Any, Any], Any]) -> dict[str, Any]:
+    """Configuration, a progress line, and every outcome mapped to its exit code."""
+    from rebalancer.planfolder import PlanFolderError
     from rebalancer.progress import ProgressLine
 
     try:
@@ -98,18 +99,21 @@ def _run(paths: Any, config: Path | None, overrides: dict[str, Any], out: Path, 
     progress = None if quiet else ProgressLine()
     try:
         with terminate_as_interrupt():
-            result = rebalance(paths, cfg, out, fmt, progress=progress)
+            result = go(cfg, progress)
     except InputRejected as exc:
         raise _reject(exc) from None
     except OutputError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from None
+    except PlanFolderError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--plan") from None
     except KeyboardInterrupt:
         typer.echo("interrupted before any plan was found: nothing was written", err=True)
         raise typer.Exit(130) from None
     finally:
         if progress is not None:
             progress.close()
-    return result.summary
+    summary: dict[str, Any] = result.summary
+    return summary
 
 
 @contextlib.contextmanager
@@ -126,6 +130,20 @@ def terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, saved)
 
 
+FormatOpt = Annotated[Format, typer.Option("--format", help="Format of the plan tables.")]
+TimeLimitOpt = Annotated[float | None, typer.Option(
+    "--time-limit", help="Seconds for the whole run [default: solver.time_limit, 60].")]
+MaxMovesOpt = Annotated[int | None, typer.Option(
+    "--max-moves", help="Budget of discretionary moves; 0: none [default: rules.max_moves, 0].")]
+SeedOpt = Annotated[int | None, typer.Option(
+    "--seed", help="Random seed of the search: the same inputs, seed and threads give the same "
+    "plan [default: solver.seed, 0].")]
+ThreadsOpt = Annotated[int | None, typer.Option(
+    "--threads", help="Solver threads, 1 to 64 [default: solver.threads, 2].")]
+AuditOpt = Annotated[Path | None, typer.Option(
+    "--audit", help="SQLite audit trail [default: rebalancer-audit.sqlite beside --out].")]
+
+
 @app.command()
 def rebalance(
     workers: WorkersOpt,
@@ -134,28 +152,133 @@ def rebalance(
     decisions: DecisionsOpt = None,
     travel: TravelOpt = None,
     config: ConfigOpt = None,
-    format: Annotated[Format, typer.Option("--format")] = Format.parquet,
-    time_limit: Annotated[float | None, typer.Option(
-        "--time-limit", help="Seconds for the whole run [default: solver.time_limit, 60].")] = None,
-    max_moves: Annotated[int | None, typer.Option(
-        "--max-moves", help="Budget of discretionary moves; 0: none [default: rules.max_moves, "
-        "0].")] = None,
-    seed: Annotated[int | None, typer.Option(
-        "--seed", help="Random seed of the search: the same inputs, seed and threads give the "
-        "same plan [default: solver.seed, 0].")] = None,
-    threads: Annotated[int | None, typer.Option(
-        "--threads", help="Solver threads, 1 to 64 [default: solver.threads, 2].")] = None,
+    format: FormatOpt = Format.parquet,
+    time_limit: TimeLimitOpt = None,
+    max_moves: MaxMovesOpt = None,
+    seed: SeedOpt = None,
+    threads: ThreadsOpt = None,
+    previous: Annotated[Path | None, typer.Option(
+        "--previous", help="A plan folder to stay close to (e.g. last week's plan): each child "
+        "whose outcome differs from it costs weights.previous_change.")] = None,
+    audit: AuditOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Write a minimal-disruption plan with a reason for every change."""
-    from rebalancer.pipeline import InputPaths
+    from rebalancer import pipeline
     from rebalancer.report import before_after
 
     overrides = _overrides(time_limit, max_moves, seed, threads)
-    summary = _run(InputPaths(workers, children, decisions, travel, config), config, overrides,
-                   out, format.value, quiet)
+    paths = pipeline.InputPaths(workers, children, decisions, travel, config)
+    summary = _run(config, overrides, quiet, lambda cfg, progress: pipeline.rebalance(
+        paths, cfg, out, format.value, progress=progress, previous=previous, audit_db=audit))
     typer.echo(before_after(summary))
-    typer.echo(f"outputs written to {out}/")
+    typer.echo(f"outputs written to {out}/ (with report.html)")
+
+
+@app.command()
+def replan(
+    workers: WorkersOpt,
+    children: ChildrenOpt,
+    plan: Annotated[Path, typer.Option("--plan", help="The plan folder that was reviewed.")],
+    review: Annotated[Path, typer.Option("--review", help="The review workbook (xlsx).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the new plan.")],
+    decisions: DecisionsOpt = None,
+    travel: TravelOpt = None,
+    config: ConfigOpt = None,
+    reviewer: Annotated[str, typer.Option("--reviewer", help="Who reviewed (for the audit "
+                                          "trail).")] = "",
+    audit: AuditOpt = None,
+    format: FormatOpt = Format.parquet,
+    time_limit: TimeLimitOpt = None,
+    max_moves: MaxMovesOpt = None,
+    seed: SeedOpt = None,
+    threads: ThreadsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Re-plan around a manager's review, changing as little as possible of what was not
+    rejected."""
+    from rebalancer import pipeline, signoff
+    from rebalancer.report import before_after
+
+    overrides = _overrides(time_limit, max_moves, seed, threads)
+    paths = pipeline.InputPaths(workers, children, decisions, travel, config)
+    summary = _run(config, overrides, quiet, lambda cfg, progress: signoff.replan(
+        paths, cfg, plan, review, out, format.value, reviewer[:64], audit, progress))
+    typer.echo(before_after(summary))
+    r = summary["review"]
+    c = r["counts"]
+    typer.echo(f"review: {c['accepted']} accepted, {c['rejected']} rejected, {c['undecided']} "
+               f"undecided; {r['changed_beyond_rejected']} other child(ren) changed (see "
+               "review.changed in summary.json)")
+    typer.echo(f"outputs written to {out}/ (with decisions.csv and report.html)")
+
+
+@app.command("review")
+def review_cmd(
+    plan: Annotated[Path, typer.Option("--plan", help="A plan folder (with summary.json).")],
+    out: Annotated[Path | None, typer.Option("--out", help="The workbook to write "
+                                             "[default: DIR/review.xlsx].")] = None,
+) -> None:
+    """Write the review workbook: one row per proposed change, with accept/reject and a note."""
+    from rebalancer.planfolder import PlanFolderError
+    from rebalancer.signoff import review_workbook
+
+    try:
+        path, n = review_workbook(plan, out)
+    except PlanFolderError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--plan") from None
+    except InputRejected as exc:
+        raise _reject(exc) from None
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot write {out}: {exc.strerror or exc}",
+                                 param_hint="--out") from None
+    typer.echo(f"wrote {path}: {n} proposed change(s) to accept or reject")
+
+
+@app.command("report")
+def report_cmd(
+    plan: Annotated[Path, typer.Option("--plan", help="A plan folder (with summary.json).")],
+) -> None:
+    """Rewrite the plan folder's report.html."""
+    from rebalancer.htmlreport import write_report
+    from rebalancer.planfolder import PlanFolderError, read_plan_folder
+
+    try:
+        pf = read_plan_folder(plan)
+    except PlanFolderError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--plan") from None
+    typer.echo(f"wrote {write_report(plan, pf.plan, pf.workers, pf.summary)}")
+
+
+@app.command("audit")
+def audit_cmd(
+    db: Annotated[Path, typer.Option("--db", help="The SQLite audit trail.")],
+    verify: Annotated[bool, typer.Option("--verify", help="Check the hash chain; exit 1 at the "
+                                         "first broken link.")] = False,
+) -> None:
+    """List the audit trail's entries, or verify its hash chain."""
+    from rebalancer import audit as trail
+
+    if not db.is_file():
+        raise typer.BadParameter(f"no audit trail at {db}", param_hint="--db")
+    if verify:
+        broken = trail.verify(db)
+        if broken:
+            typer.echo(f"audit trail broken: {broken}")
+            raise typer.Exit(1)
+        typer.echo(f"audit trail intact: {len(trail.entries(db))} entries")
+        return
+    for e in trail.entries(db):
+        p = e.payload
+        if e.kind == "plan":
+            what = (f"plan {str(p.get('plan_sha256', ''))[:12]} {p.get('status')} objective "
+                    f"{p.get('objective')} in {p.get('folder')}")
+        else:
+            who = p.get("reviewer") or "?"
+            what = (f"{p.get('decision')} {p.get('child_id')} → "
+                    f"{p.get('proposed_worker_id') or '-'} by {who} on plan "
+                    f"{str(p.get('plan_sha256', ''))[:12]}")
+        typer.echo(f"{e.seq:>6} {e.at} {e.kind:<9} {what}")
 
 
 @app.command()
@@ -186,6 +309,7 @@ def demo(
     quiet: QuietOpt = False,
 ) -> None:
     """Rebalance the embedded county-in-crisis scenario and show it before and after."""
+    from rebalancer import pipeline
     from rebalancer.paths import data_dir
     from rebalancer.pipeline import InputPaths
     from rebalancer.report import before_after
@@ -194,9 +318,10 @@ def demo(
     typer.echo(f"Demo: {d / 'workers.csv'} and {d / 'children.csv'} "
                "(a generated county in crisis)")
     paths = InputPaths(d / "workers.csv", d / "children.csv", config=d / "config.toml")
-    summary = _run(paths, d / "config.toml", {}, out, "csv", quiet)
+    summary = _run(d / "config.toml", {}, quiet, lambda cfg, progress: pipeline.rebalance(
+        paths, cfg, out, "csv", progress=progress))
     typer.echo(before_after(summary))
-    typer.echo(f"outputs written to {out}/ (plan.csv, workers.csv, summary.json)")
+    typer.echo(f"outputs written to {out}/ (plan.csv, workers.csv, report.html, summary.json)")
     moved = summary["kpis"]["after"]["moves"]
     typer.echo("\nNext steps:\n"
                f"  rebalancer explain --plan {out} CHILD_ID     why one child moved, and the "
@@ -205,7 +330,9 @@ def demo(
                "children\n"
                f"  rebalancer check --workers {d / 'workers.csv'} --children "
                f"{d / 'children.csv'} --plan {out}\n"
-               f"  review the {moved} changes of worker in {out}/plan.csv (column explanation)")
+               f"  open {out}/report.html, or review the {moved} changes of worker: "
+               f"rebalancer review --plan {out}, then rebalancer replan ... --review "
+               f"{out}/review.xlsx")
 
 
 @app.command()

@@ -88,6 +88,7 @@ class Weights:
     travel_km: float
     travel_minute: float
     split_family: float
+    previous_change: float  # only with a previous plan (replan, rebalance --previous)
 
 
 @dataclass(frozen=True)
@@ -301,7 +302,7 @@ def _weights(r: _Reader) -> Weights:
         move_factor_proceedings=num("move_factor_proceedings", MAX_FACTOR),
         move_factor_cla=num("move_factor_cla", MAX_FACTOR), peak=num("peak"),
         travel_km=num("travel_km"), travel_minute=num("travel_minute"),
-        split_family=num("split_family"),
+        split_family=num("split_family"), previous_change=num("previous_change"),
     )
 
 

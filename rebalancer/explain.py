@@ -20,6 +20,7 @@ from rebalancer.rules import GRADE_RANK, RULE_BY_CODE, RULE_ORDER, RULE_WORDS, R
 
 GRADES = list(GRADE_RANK)
 MAX_IDS_SHOWN = 5
+MAX_NOTE = 80  # a manager's note, as far as an explanation quotes it
 
 __all__ = ["RULE_WORDS", "alternatives", "explanations", "worker_story"]
 
@@ -119,10 +120,14 @@ def explanations(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> li
     for i, (action, src, dst, reasons) in enumerate(zip(
             plan["action"], plan["from_worker_id"], plan["to_worker_id"], plan["reasons"],
             strict=True)):
+        note = str(cm.decision_note.iat[i])[:MAX_NOTE] if "DECISION" in reasons else ""
+        said = f" (manager's note: {note})" if note else ""
         if action == "keep":
             if cm.fallback[i] and reasons:
                 out[i] = (f"kept with {src}: no worker meets every rule "
                           f"({_empty_words(cm, i)}), and {src} stays")
+            elif "DECISION" in reasons:
+                out[i] = f"kept with {src} by a manager's decision{said}"
             continue
         if action in ("move", "allocate"):
             w = idx[dst]
@@ -131,6 +136,10 @@ def explanations(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> li
                 head = f"from {src} ({why}) to {dst}"
             else:
                 head = f"allocated to {dst}" + (" with its siblings" if with_siblings[i] else "")
+            if "DECISION" in reasons and cm.decision_kind.iat[i] == "assign":
+                head += f" by a manager's decision{said}"
+            elif said:
+                head += said
             whole = f"whole plan: {dst} {_pct(ub[w])} → {_pct(ua[w])}"
             if action == "move":
                 s = idx[src]

@@ -23,6 +23,9 @@ class Inputs:
     decisions: pd.DataFrame
     travel: pd.DataFrame | None
     files: dict[str, Path] = field(default_factory=dict)
+    # the plan to stay close to (`replan`, `rebalance --previous`): child_id -> worker_id, ""
+    # for unallocated; children it does not name carry no cost for changing
+    previous: pd.Series | None = None
 
     def sha256(self) -> dict[str, str]:
         return {name: file_sha256(path) for name, path in self.files.items()}
@@ -153,8 +156,12 @@ def _decision_conflicts(decisions: pd.DataFrame, children: pd.DataFrame,
 
 
 def load_inputs(workers_path: Path, children_path: Path, decisions_path: Path | None,
-                travel_path: Path | None, cfg: Config, config_path: Path | None = None) -> Inputs:
-    """Read, parse and cross-check every table; raise InputRejected listing every problem."""
+                travel_path: Path | None, cfg: Config, config_path: Path | None = None,
+                extra_decisions: pd.DataFrame | None = None) -> Inputs:
+    """Read, parse and cross-check every table; raise InputRejected listing every problem.
+
+    `extra_decisions` (a manager's review, in the contract's columns) replace the decisions
+    file's rows for the children they name, and are checked with them."""
     files = {"workers": workers_path, "children": children_path}
     workers, problems = read_table(workers_path, WORKERS)
     children, p = read_table(children_path, CHILDREN)
@@ -165,6 +172,12 @@ def load_inputs(workers_path: Path, children_path: Path, decisions_path: Path | 
         files["decisions"] = decisions_path
         decisions, p = read_table(decisions_path, DECISIONS)
         problems += p
+    if extra_decisions is not None and not decisions.columns.empty:
+        extra = extra_decisions.astype(object).copy()
+        extra["_row"] = [f"review decision {i + 1} (child_id {shown(c)[1:-1]})"
+                         for i, c in enumerate(extra["child_id"])]
+        keep = ~decisions["child_id"].isin(set(extra["child_id"]))
+        decisions = pd.concat([decisions[keep], extra], ignore_index=True)
     travel = None
     if travel_path is not None:
         files["travel"] = travel_path
@@ -195,8 +208,8 @@ def load_inputs(workers_path: Path, children_path: Path, decisions_path: Path | 
     for row in children.loc[pinned_unallocated, "_row"]:
         problems.append(Problem(names["children"], row, "pinned", "pinned but has no current "
                                 "worker", "unpin the child or fill in current_worker_id"))
-    if decisions_path is not None:
-        file = names["decisions"]
+    if decisions_path is not None or extra_decisions is not None:
+        file = names.get("decisions", "review decisions")
         unknown_child = ~decisions["child_id"].isin(known_children)
         for row, ident in zip(decisions.loc[unknown_child, "_row"],
                               decisions.loc[unknown_child, "child_id"], strict=True):

@@ -57,11 +57,22 @@ class CaseModel:
     family_split_forced: BoolArray  # sibling group that had to be split (no common worker)
     problem: AssignmentProblem
     unit_pair_worker: IntArray  # worker per solver pair
+    previous: IntArray  # worker per child in the previous plan (-1 none, NO_PREVIOUS not there)
     conflicts: list[Conflict] = field(default_factory=list)
+    # per child: the worker a pin, keep or assign ties it to (-1: none), and that decision's kind
+    # ("pinned", "keep", "assign", or "forbid" when only forbids name it) and note
+    mandate: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    decision_kind: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
+    decision_note: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
 
     @property
     def cfg(self) -> Config:
         return self.frame.cfg
+
+    @property
+    def inputs_previous(self) -> bool:
+        """A previous plan is in force (its term is part of the objective)."""
+        return bool((self.previous != NO_PREVIOUS).any())
 
 
 def case_points(children: pd.DataFrame, points: Points) -> FloatArray:
@@ -143,6 +154,19 @@ def _mandates(f: Frame, inputs: Inputs) -> tuple[IntArray, pd.Series]:
     mandate[ai] = assign["worker_id"].map(f.worker_index).to_numpy(np.int64)
     kind.iloc[ai] = "assign"
     return mandate, kind
+
+
+def decision_facts(f: Frame, inputs: Inputs) -> tuple[IntArray, pd.Series, pd.Series]:
+    """Per child: the mandated worker, the kind of decision about it, and the managers' notes
+    (joined), so the plan can show which outcomes a decision fixed, and why."""
+    mandate, kind = _mandates(f, inputs)
+    d = inputs.decisions
+    ids = f.children["child_id"]
+    forbidden = ids.isin(d.loc[d["decision"] == "forbid", "child_id"]).to_numpy()
+    kind = kind.where((kind != "") | ~forbidden, "forbid")
+    notes = d[d["note"].fillna("") != ""].groupby("child_id")["note"].agg("; ".join)
+    note = pd.Series([notes.get(c, "") for c in ids], index=ids.index, dtype=object)
+    return mandate, kind, note
 
 
 def apply_decisions(f: Frame, inputs: Inputs, c: IntArray, w: IntArray
@@ -247,6 +271,21 @@ def forced_moves(f: Frame, inputs: Inputs, current: IntArray, c: IntArray, w: In
     return Forced(forced, forced & ~own_rule & ~decision, decision, broken)
 
 
+NO_PREVIOUS = -2  # the child is not in the previous plan (or its worker no longer exists)
+
+
+def previous_workers(f: Frame, inputs: Inputs) -> IntArray:
+    """Per child, its worker in the previous plan (-1: unallocated there, NO_PREVIOUS: none)."""
+    out = np.full(f.n_children, NO_PREVIOUS, np.int64)
+    if inputs.previous is None:
+        return out
+    given = f.children["child_id"].map(inputs.previous)
+    known = given.notna().to_numpy()
+    idx = given.map(lambda x: -1 if x == "" else f.worker_index.get(x, NO_PREVIOUS))
+    out[known] = idx[known].to_numpy(np.int64)
+    return out
+
+
 def _family_groups(f: Frame, units: IntArray, unit_of_child: IntArray,
                    unit_has_pairs: BoolArray) -> IntArray:
     # split families: siblings in more than one unit are a group, charged once if they split.
@@ -290,13 +329,19 @@ def solver_problem(cm_facts: dict[str, Any], pairs: pd.DataFrame, f: Frame) -> A
     unit_has_pairs = np.zeros(len(units), bool)
     unit_has_pairs[item] = True
     # leaving a child out costs its priority's weight, and a move when it had a worker
+    previous = cm_facts["previous"]
     skip = objective.unallocated(f.children["priority"], cfg.weights) + np.where(
         current >= 0, objective.move(cm_facts["months"], cm_facts["factor"], cm_facts["forced"],
-                                     cfg.weights), 0.0)
+                                     cfg.weights), 0.0) + np.where(
+        previous >= 0, cfg.weights.previous_change, 0.0)
     pair_worker = agg["w"].to_numpy(np.int64)
     hint = np.full(len(units), -1, np.int64)
-    at_current = np.flatnonzero(pair_worker == unit_current[item])
-    hint[item[at_current]] = at_current
+    # the search starts from the previous plan where there is one, else from today's workers
+    unit_previous = np.full(len(units), NO_PREVIOUS, np.int64)
+    unit_previous[unit_of_child] = previous
+    unit_start = np.where(unit_previous != NO_PREVIOUS, unit_previous, unit_current)
+    at_start = np.flatnonzero(pair_worker == unit_start[item])
+    hint[item[at_start]] = at_start
     rate, band_start, band_cost = _overload_arrays(cm_facts["capacity"], cfg.weights)
     return AssignmentProblem(
         n_items=len(units), n_agents=f.n_workers,
@@ -353,16 +398,20 @@ def build_case_model(inputs: Inputs, cfg: Config) -> CaseModel:
 
     minutes, km = rules.travel(f, c, w)
     moving = (w != current[c]) & (current[c] >= 0)
+    previous = previous_workers(f, inputs)
     cost = (objective.move(months[c], factor[c], forced.any[c], cfg.weights) * moving
-            + objective.travel(minutes, km, cfg.weights))
+            + objective.travel(minutes, km, cfg.weights)
+            + cfg.weights.previous_change * ((previous[c] != NO_PREVIOUS) & (w != previous[c])))
     pairs = pd.DataFrame({"c": c, "w": w, "u": unit[c], "minutes": minutes, "km": km,
                           "cost": cost, "load": points[c],
                           "new": (w != current[c]).astype(np.int64),
                           "budget": (moving & ~forced.any[c]).astype(np.int64)})
     facts = {"current": current, "unit": unit, "months": months, "factor": factor,
-             "forced": forced.any, "capacity": capacity, "new_limit": new_limit}
+             "forced": forced.any, "capacity": capacity, "new_limit": new_limit,
+             "previous": previous}
     problem = solver_problem(facts, pairs, f)
     _, unit_of_child = np.unique(unit, return_inverse=True)
+    mandate, kind, note = decision_facts(f, inputs)
     return CaseModel(
         frame=f, child_points=points, capacity=capacity, new_limit=new_limit, current=current,
         months=months, move_factor=factor,
@@ -370,5 +419,6 @@ def build_case_model(inputs: Inputs, cfg: Config) -> CaseModel:
         current_broken=forced.broken, forced=forced.any, forced_family=forced.family,
         forced_decision=forced.decision, unit=unit_of_child.astype(np.int64),
         family_split_forced=family_split, problem=problem,
-        unit_pair_worker=problem.pair_agent, conflicts=conflicts,
+        unit_pair_worker=problem.pair_agent, previous=previous, conflicts=conflicts,
+        mandate=mandate, decision_kind=kind, decision_note=note,
     )

@@ -77,3 +77,8 @@ def travel(minutes: FloatArray, km: FloatArray, w: Weights) -> FloatArray:
 def split_family(n_split: int, w: Weights) -> float:
     # split families: per family whose siblings end with more than one worker.
     return w.split_family * n_split
+
+
+def previous_change(n_changed: int, w: Weights) -> float:
+    # previous plan: per child whose outcome (worker, or none) differs from the plan reviewed.
+    return w.previous_change * n_changed

@@ -10,7 +10,7 @@ import os
 import signal
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ def check_output_dir(out: Path, inputs: Iterable[Path], fmt: str) -> None:
                           "can write to with --out") from None
 
 
-def _atomic(path: Path, write: Any) -> None:
+def atomic_write(path: Path, write: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -84,7 +84,7 @@ def _write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
     if fmt == "csv":
         safe = neutralise(df)
         # with a byte-order mark, so that a spreadsheet reads "→" as UTF-8
-        _atomic(path, lambda p: safe.to_csv(p, index=False, lineterminator="\n",
+        atomic_write(path, lambda p: safe.to_csv(p, index=False, lineterminator="\n",
                                             encoding="utf-8-sig"))
     else:
         schema = pa.Schema.from_pandas(df, preserve_index=False)
@@ -92,7 +92,7 @@ def _write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
                   for f in schema]
         table = pa.Table.from_pandas(df, schema=pa.schema(fields), preserve_index=False)
         table = table.replace_schema_metadata(None)
-        _atomic(path, lambda p: pq.write_table(table, p))
+        atomic_write(path, lambda p: pq.write_table(table, p))
 
 
 SUMMARY = "summary.json"
@@ -142,7 +142,9 @@ def _sha256(path: Path) -> str:
 
 
 def write_outputs(out: Path, fmt: str, tables: dict[str, pd.DataFrame],
-                  summary: dict[str, Any]) -> dict[str, Path]:
+                  summary: dict[str, Any],
+                  extras: dict[str, tuple[str, Callable[[Path], None]]] | None = None
+                  ) -> dict[str, Path]:
     """The set is all old or all new: the old summary.json goes first (so the folder reads as
     unfinished while it is rewritten), each table lands whole by rename, and the new
     summary.json, naming every file of the set with its sha256, lands last."""
@@ -158,6 +160,9 @@ def write_outputs(out: Path, fmt: str, tables: dict[str, pd.DataFrame],
         for name, df in tables.items():
             paths[name] = out / f"{name}.{fmt}"
             _write_table(df, paths[name], fmt)
+        for name, (file, writer) in (extras or {}).items():
+            paths[name] = out / file
+            atomic_write(paths[name], writer)
         for stale in set(old_files) - {p.name for p in paths.values()}:
             if "/" not in stale and stale.split(".")[0] in tables:
                 (out / stale).unlink(missing_ok=True)
@@ -165,7 +170,7 @@ def write_outputs(out: Path, fmt: str, tables: dict[str, pd.DataFrame],
                               for name, p in paths.items()}
         paths["summary"] = out / SUMMARY
         text = json.dumps(summary, indent=2, sort_keys=False, default=str, allow_nan=False)
-        _atomic(paths["summary"], lambda p: p.write_text(text + "\n", encoding="utf-8"))
+        atomic_write(paths["summary"], lambda p: p.write_text(text + "\n", encoding="utf-8"))
     except OSError as exc:
         raise OutputError(f"could not write the plan to {out}: {exc.strerror or exc} (is the disk "
                           "full?); the folder holds no complete plan; free space or choose "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,17 +164,67 @@ def plan(inputs: Inputs, cfg: Config, *, progress: Progress | None = None,
     return Result(cm, sol, plan_df, workers, summary, {})
 
 
+def previous_from_folder(folder: Path) -> tuple[pd.Series, dict[str, Any]]:
+    """A plan folder as the plan to stay close to: child -> worker after it ("" unallocated)."""
+    from rebalancer.planfolder import read_plan_folder
+
+    pf = read_plan_folder(folder)
+    series = pd.Series(pf.plan["to_worker_id"].to_numpy(object),
+                       index=pf.plan["child_id"].to_numpy(object))
+    info = {"folder": str(folder.resolve()), "plan_file": pf.summary["outputs"]["plan"]["file"],
+            "plan_sha256": pf.summary["outputs"]["plan"]["sha256"]}
+    return series, info
+
+
+def write_plan_folder(out: Path, fmt: str, result: Result,
+                      extra_files: dict[str, tuple[str, Any]] | None = None) -> None:
+    """The plan folder as one set: tables, report.html, then summary.json naming them all."""
+    from rebalancer.htmlreport import render
+
+    page = render(result.plan, result.workers, result.summary)
+    files = {"report": ("report.html", lambda p: p.write_text(page, encoding="utf-8")),
+             **(extra_files or {})}
+    with deferred_interrupts():
+        result.paths = write_outputs(
+            out, fmt, {"plan": result.plan, "workers": result.workers}, result.summary, files)
+
+
+def record_plan(audit_db: Path | None, out: Path, result: Result) -> None:
+    """Every plan produced goes into the audit trail (default: beside the output folder)."""
+    from rebalancer import audit
+
+    db = audit_db if audit_db is not None else audit.default_path(out)
+    plan_sha = result.summary["outputs"]["plan"]["sha256"]
+    audit.append(db, "plan", [audit.plan_payload(result.summary, plan_sha, out)])
+
+
 def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "parquet",
-              progress: Progress | None = None, stop: threading.Event | None = None) -> Result:
-    """load -> plan -> write; I/O happens only in the first and last steps."""
+              progress: Progress | None = None, stop: threading.Event | None = None,
+              previous: Path | None = None, audit_db: Path | None = None,
+              decisions: pd.DataFrame | None = None,
+              finish: Callable[[Result], dict[str, tuple[str, Any]]] | None = None) -> Result:
+    """load -> plan -> write; I/O happens only in the first and last steps.
+
+    `previous` is a plan folder to stay close to; `decisions` (already in the contract's form)
+    replace the decisions file's rows for the children they name; `finish` adds to the summary
+    and names extra files for the set (the re-plan's review and decisions.csv)."""
     t0 = time.perf_counter()
     check_output_dir(out, paths.all(), fmt)
     inputs = load_inputs(paths.workers, paths.children, paths.decisions, paths.travel, cfg,
-                         paths.config)
+                         paths.config, extra_decisions=decisions)
+    info = None
+    if previous is not None:
+        inputs.previous, info = previous_from_folder(previous)
     with output_lock(out):
         result = plan(inputs, cfg, progress=progress, stop=stop, started=t0)
+        if info is not None:
+            from rebalancer.plan import assigned_workers_from_plan, changed_from_previous
+
+            info["changed"] = changed_from_previous(
+                result.model, assigned_workers_from_plan(result.model, result.plan))
+            result.summary["previous_plan"] = info
+        extra_files = finish(result) if finish is not None else None
         result.summary["wall_time"] = round(time.perf_counter() - t0, 3)
-        with deferred_interrupts():
-            result.paths = write_outputs(out, fmt, {"plan": result.plan,
-                                                    "workers": result.workers}, result.summary)
+        write_plan_folder(out, fmt, result, extra_files)
+    record_plan(audit_db, out, result)
     return result

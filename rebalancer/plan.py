@@ -78,6 +78,11 @@ def reasons(cm: CaseModel, before: IntArray, after: IntArray, load_after: FloatA
             out[i].append(str(code))
     for i in np.flatnonzero(changed & cm.forced_decision):
         out[i].append("DECISION")
+    # a keep or assign that fixed the outcome shows on the row, even when nothing moved
+    kind = cm.decision_kind.to_numpy(object)
+    held = np.isin(kind, ["keep", "assign"]) & (cm.mandate >= 0) & (after == cm.mandate)
+    for i in np.flatnonzero(held):
+        out[i].append("DECISION")
     for i in np.flatnonzero(changed & (cm.forced_family | cm.family_split_forced)):
         out[i].append("FAMILY")
     discretionary = moved & ~cm.forced
@@ -214,7 +219,7 @@ def objective_terms(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) ->
     minutes, km = rules.travel(cm.frame, np.flatnonzero(ok), after[ok])
     util = workers["utilisation_after"].to_numpy(float)
     moves = objective.move(cm.months, cm.move_factor, cm.forced, w)[moved_mask(plan)]
-    return {
+    terms = {
         "unallocated": float(objective.unallocated(cm.frame.children["priority"][unalloc], w)
                              .sum()),
         "overload": float(objective.overload(workers["load_after"].to_numpy(float),
@@ -225,3 +230,13 @@ def objective_terms(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) ->
         "split_family": objective.split_family(
             families_split(plan["family_id"], plan["to_worker_id"]), w),
     }
+    if cm.inputs_previous:
+        terms["previous_plan"] = objective.previous_change(changed_from_previous(cm, after), w)
+    return terms
+
+
+def changed_from_previous(cm: CaseModel, after: IntArray) -> int:
+    """Children whose outcome differs from the previous plan (those it names)."""
+    from rebalancer.model import NO_PREVIOUS
+
+    return int(((cm.previous != NO_PREVIOUS) & (after != cm.previous)).sum())

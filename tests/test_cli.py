@@ -42,7 +42,7 @@ def test_rebalance_writes_three_outputs_and_check_passes(tmp_path: Path) -> None
     r = rebalance(inp, tmp_path / "out")
     assert r.exit_code == 0, r.output
     assert {p.name for p in (tmp_path / "out").iterdir()} == {"plan.csv", "workers.csv",
-                                                              "summary.json"}
+                                                              "report.html", "summary.json"}
     assert digest(inp) == before  # inputs never touched
     c = runner.invoke(app, ["check", "--workers", str(inp / "workers.csv"), "--children",
                             str(inp / "children.csv"), "--plan", str(tmp_path / "out")])

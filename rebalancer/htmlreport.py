@@ -1,0 +1,201 @@
+"""report.html: one self-contained page a team manager can read in a locked-down browser.
+
+Charts are drawn by matplotlib as inline SVG with text as paths, so the page makes no request at
+all (no scripts, fonts or images from anywhere). Everything from the tables is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+BANDS = (("under 100%", "#4c9a2a"), ("100–110%", "#e0a000"), ("over 110%", "#c0392b"))
+MAX_ROWS_PER_TEAM = 400  # beyond this a team's table says how many more are in the workbook
+
+CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;margin:2rem;
+color:#1d1d1d;max-width:1200px}
+h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
+th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#f3f3f3}td.n{text-align:right}
+.kpi td:nth-child(2),.kpi td:nth-child(3){text-align:right}
+.charts{display:flex;flex-wrap:wrap;gap:1rem}.charts figure{margin:0}
+details{margin:.4rem 0}summary{cursor:pointer;font-weight:600}
+.note{color:#555;font-size:.9rem}
+"""
+
+
+def _svg(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _band(u: pd.Series) -> pd.Series:
+    return pd.cut(u, [-1, 1.0, 1.1, float("inf")], labels=[b for b, _ in BANDS], right=True)
+
+
+def utilisation_chart(workers: pd.DataFrame) -> str:
+    """Every worker's utilisation before and after, sorted, coloured by band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams["svg.fonttype"] = "path"
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), sharey=True)
+    for ax, side in zip(axes, ("before", "after"), strict=True):
+        u = workers[f"utilisation_{side}"].astype(float).sort_values(ascending=False)
+        u = u.reset_index(drop=True)
+        colours = _band(u).map(dict(BANDS)).astype(str)
+        ax.bar(range(len(u)), 100 * u, color=list(colours), width=1.0)
+        ax.axhline(100, color="#333", lw=0.8)
+        ax.axhline(110, color="#333", lw=0.6, ls="--")
+        counts = _band(u).value_counts()
+        ax.set_title(f"{side}: " + ", ".join(f"{counts.get(b, 0)} {b}" for b, _ in BANDS),
+                     fontsize=9)
+        ax.set_xlabel("workers, busiest first")
+    axes[0].set_ylabel("utilisation (%)")
+    return _svg(fig)
+
+
+def bar_chart(labels: list[str], values: list[float], title: str, xlabel: str,
+              second: list[float] | None = None, legend: tuple[str, str] = ("", "")) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams["svg.fonttype"] = "path"
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.4, 0.35 * max(len(labels), 3) + 1.0))
+    pos = list(range(len(labels)))
+    if second is None:
+        ax.barh(pos, values, color="#3a6ea5")
+    else:
+        ax.barh([p - 0.2 for p in pos], values, height=0.4, color="#3a6ea5", label=legend[0])
+        ax.barh([p + 0.2 for p in pos], second, height=0.4, color="#c0392b", label=legend[1])
+        ax.legend(fontsize=8)
+    ax.set_yticks(pos, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel)
+    return _svg(fig)
+
+
+def _table(df: pd.DataFrame, numeric: set[str] | None = None, cls: str = "") -> str:
+    numeric = numeric or set()
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = []
+    for rec in df.itertuples(index=False):
+        cells = []
+        for c, v in zip(df.columns, rec, strict=True):
+            text = "" if v is None or (isinstance(v, float) and v != v) else str(v)
+            klass = ' class="n"' if c in numeric else ""
+            cells.append(f"<td{klass}>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    attr = f' class="{cls}"' if cls else ""
+    return f"<table{attr}><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _kpis(summary: dict[str, Any]) -> str:
+    b, a = summary["kpis"]["before"], summary["kpis"]["after"]
+    labels = {"unallocated": "children without a worker",
+              "workers_over_capacity": "workers over capacity",
+              "total_overload_points": "points over capacity", "peak_utilisation": "peak "
+              "utilisation", "families_split": "families split", "mean_travel": "mean travel",
+              "moves": "changes of worker", "moves_forced": "… forced",
+              "moves_discretionary": "… discretionary", "allocations": "children allocated"}
+
+    def fmt(key: str, v: Any) -> str:
+        if v is None:
+            return "–"
+        if key == "peak_utilisation":
+            return f"{100 * float(v):.0f}%"
+        return f"{v:,.1f}" if isinstance(v, float) else f"{v:,}"
+
+    rows = [(labels[k], fmt(k, b.get(k)) if not k.startswith("moves") and k != "allocations"
+             else "", fmt(k, a.get(k))) for k in labels if k in a]
+    return _table(pd.DataFrame(rows, columns=["", "before", "after"]), cls="kpi")
+
+
+def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: dict[str, Any],
+           children_locality: pd.Series | None = None) -> str:
+    """The whole page as one string."""
+    parts = [f"<h1>Caseload rebalance: plan of {html.escape(summary['config']['plan_date'])}"
+             "</h1>",
+             f"<p class=note>Plan status: {html.escape(str(summary['status']))}; objective "
+             f"{summary['objective']:,.0f}"
+             + (f", within {100 * summary['gap']:.2f}% of the best bound"
+                if summary.get("gap") is not None else "")
+             + (" (interrupted: best plan so far)" if summary["solver"].get("interrupted")
+                else "") + ".</p>",
+             "<h2>Before and after</h2>", _kpis(summary),
+             "<h2>Utilisation per worker</h2>", "<div class=charts><figure>",
+             utilisation_chart(workers), "</figure></div>"]
+    dc = [r for r in summary["shortfall"]["before"]["demand_and_capacity"]
+          if r["grade_band"] == "any"]
+    charts = []
+    if dc:
+        charts.append(bar_chart([r["locality"] for r in dc],
+                                [r["demand_points"] for r in dc],
+                                "Demand against capacity per locality (points)", "points",
+                                [r["capacity_points"] for r in dc], ("demand", "capacity")))
+    reasons = plan.loc[plan["action"] == "move", "reasons"].str.split(";").explode()
+    reasons = reasons[reasons.fillna("") != ""].value_counts()
+    if len(reasons):
+        charts.append(bar_chart(list(reasons.index), [float(x) for x in reasons.to_numpy()],
+                                "Changes of worker by reason", "children"))
+    if charts:
+        parts += ["<h2>Demand, capacity and reasons</h2>", "<div class=charts>"]
+        parts += [f"<figure>{c}</figure>" for c in charts]
+        parts.append("</div>")
+    need = summary["shortfall"]["after"]
+    parts.append("<h2>Shortfall</h2>")
+    if need["by_locality_and_grade"]:
+        parts.append(f"<p>{need['total_fte']:.1f} more FTE would bring every worker within "
+                     "capacity and allocate every child:</p>")
+        sf = pd.DataFrame(need["by_locality_and_grade"]).sort_values("fte", ascending=False)
+        parts.append(_table(sf, {"fte", "overload_points", "unallocated_points"}))
+    else:
+        parts.append("<p>Every worker is within capacity and every child has a worker.</p>")
+    parts.append("<h2>Proposed changes by team</h2>")
+    changed = plan[plan["action"].isin(["move", "allocate", "unallocated"])].copy()
+    team = workers.set_index("worker_id")["team"].to_dict()
+    changed["team"] = [team.get(t) or team.get(f) or "(no team)" for t, f in
+                       zip(changed["to_worker_id"], changed["from_worker_id"], strict=True)]
+    cols = ["child_id", "family_id", "from_worker_id", "to_worker_id", "action", "reasons",
+            "explanation"]
+    for name, rows in changed.groupby("team", sort=True):
+        shown_rows = rows.sort_values(["family_id", "child_id"])[
+            [c for c in cols if c in rows.columns]]
+        more = len(shown_rows) - MAX_ROWS_PER_TEAM
+        parts.append(f"<details><summary>{html.escape(str(name))}: {len(rows)} change(s)"
+                     "</summary>" + _table(shown_rows.head(MAX_ROWS_PER_TEAM))
+                     + (f"<p class=note>… and {more} more in review.xlsx</p>" if more > 0
+                        else "") + "</details>")
+    body = "\n".join(parts)
+    return ("<!doctype html><html lang=en><head><meta charset=utf-8>"
+            "<meta name=viewport content='width=device-width, initial-scale=1'>"
+            "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; "
+            "style-src 'unsafe-inline'; img-src data:\">"
+            f"<title>Caseload rebalance {html.escape(summary['config']['plan_date'])}</title>"
+            f"<style>{CSS}</style></head><body>{body}</body></html>")
+
+
+def write_report(folder: Path, plan: pd.DataFrame, workers: pd.DataFrame,
+                 summary: dict[str, Any]) -> Path:
+    from rebalancer.outputs import atomic_write
+
+    path = folder / "report.html"
+    text = render(plan, workers, summary)
+    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+    return path

@@ -1,0 +1,280 @@
+"""The review workbook: written from a plan folder for team managers, read back for `replan`.
+
+A manager marks each proposed move `accept` or `reject` (a dropdown) and may add a note. The
+workbook is read with the same care as the inputs: unknown decision words, edited IDs, rows
+deleted or added, and a workbook from another plan are each a clear problem naming the sheet,
+row, cell and the value found, all reported at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rebalancer.problems import Problem, shown
+
+MOVES = "moves"
+WORKERS = "workers"
+SUMMARY = "summary"
+REVIEWED_ACTIONS = ("move", "allocate", "unallocated")
+MOVES_COLUMNS = ["child_id", "family_id", "case_type", "team", "locality", "from_worker_id",
+                 "to_worker_id", "action", "reasons", "explanation", "to_utilisation_before",
+                 "to_utilisation_after", "decision", "note"]
+TEXT_COLUMNS = {"child_id", "family_id", "case_type", "team", "locality", "from_worker_id",
+                "to_worker_id", "action", "reasons", "explanation", "decision", "note"}
+CHECKED_COLUMNS = ("from_worker_id", "to_worker_id", "action")  # must be as the plan proposed
+DECISION_WORDS = ("accept", "reject")
+PLAN_HASH_LABEL = "plan_sha256"
+
+
+def moves_table(plan: pd.DataFrame, workers: pd.DataFrame, children: pd.DataFrame
+                ) -> pd.DataFrame:
+    """One row per child whose action is move, allocate or unallocated; families together."""
+    rows = plan[plan["action"].isin(REVIEWED_ACTIONS)].copy()
+    w = workers.set_index("worker_id")
+    locality = children.set_index("child_id")["locality"]
+    team_of = w["team"].to_dict()
+    rows["team"] = [team_of.get(t) or team_of.get(f, "") for t, f in
+                    zip(rows["to_worker_id"], rows["from_worker_id"], strict=True)]
+    rows["locality"] = rows["child_id"].map(locality).fillna("")
+    util_b, util_a = w["utilisation_before"].to_dict(), w["utilisation_after"].to_dict()
+    rows["to_utilisation_before"] = rows["to_worker_id"].map(util_b)
+    rows["to_utilisation_after"] = rows["to_worker_id"].map(util_a)
+    rows["decision"] = ""
+    rows["note"] = ""
+    if "explanation" not in rows.columns:
+        rows["explanation"] = ""
+    family = rows["family_id"].where(rows["family_id"] != "", "\x00" + rows["child_id"])
+    rows["_family"] = family
+    rows["_team"] = rows.groupby("_family")["team"].transform("min")
+    rows = rows.sort_values(["_team", "_family", "child_id"], kind="stable")
+    return rows[MOVES_COLUMNS].reset_index(drop=True)
+
+
+def write_review(path: Path, plan: pd.DataFrame, workers: pd.DataFrame,
+                 children: pd.DataFrame, summary: dict[str, Any], plan_sha256: str) -> int:
+    """The workbook, written whole then renamed into place; returns the number of rows."""
+    from openpyxl import Workbook
+    from openpyxl.formatting.rule import CellIsRule
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    from rebalancer.outputs import atomic_write
+
+    moves = moves_table(plan, workers, children)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = MOVES
+    _write_frame(ws, moves, TEXT_COLUMNS)
+    n = len(moves)
+    decision_col = get_column_letter(MOVES_COLUMNS.index("decision") + 1)
+    dv = DataValidation(type="list", formula1='"accept,reject"', allow_blank=True,
+                        showErrorMessage=True, errorTitle="accept or reject",
+                        error="Choose accept or reject, or leave the cell empty (undecided).")
+    ws.add_data_validation(dv)
+    if n:
+        dv.add(f"{decision_col}2:{decision_col}{n + 1}")
+    for name in ("to_utilisation_before", "to_utilisation_after"):
+        col = get_column_letter(MOVES_COLUMNS.index(name) + 1)
+        for r in range(2, n + 2):
+            ws[f"{col}{r}"].number_format = "0%"
+    widths = {"explanation": 90, "reasons": 22, "note": 40, "team": 28}
+    for i, name in enumerate(MOVES_COLUMNS, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = widths.get(name, 14)
+
+    wk = workers.copy()
+    ws2 = wb.create_sheet(WORKERS)
+    _write_frame(ws2, wk, {"worker_id", "team", "locality", "grade"})
+    green = PatternFill("solid", fgColor="C6EFCE")
+    amber = PatternFill("solid", fgColor="FFEB9C")
+    red = PatternFill("solid", fgColor="FFC7CE")
+    for name in ("utilisation_before", "utilisation_after"):
+        col = get_column_letter(list(wk.columns).index(name) + 1)
+        cells = f"{col}2:{col}{len(wk) + 1}"
+        for r in range(2, len(wk) + 2):
+            ws2[f"{col}{r}"].number_format = "0%"
+        # the bands of the report: under 100%, 100-110%, over 110%
+        ws2.conditional_formatting.add(cells, CellIsRule(operator="lessThan", formula=["1"],
+                                                          fill=green))
+        ws2.conditional_formatting.add(cells, CellIsRule(operator="between",
+                                                          formula=["1", "1.1"], fill=amber))
+        ws2.conditional_formatting.add(cells, CellIsRule(operator="greaterThan",
+                                                          formula=["1.1"], fill=red))
+
+    ws3 = wb.create_sheet(SUMMARY)
+    ws3.append(["kpi", "before", "after"])
+    for cell in ws3[1]:
+        cell.font = Font(bold=True)
+    before, after = summary["kpis"]["before"], summary["kpis"]["after"]
+    for key in after:
+        ws3.append([key, before.get(key), after.get(key)])
+    ws3.append([])
+    ws3.append(["status", summary.get("status")])
+    ws3.append(["objective", summary.get("objective")])
+    ws3.append(["plan_date", summary["config"]["plan_date"]])
+    ws3.append([PLAN_HASH_LABEL, plan_sha256])
+    ws3.column_dimensions["A"].width = 26
+    ws3.column_dimensions["B"].width = 68
+    atomic_write(path, lambda p: wb.save(p))
+    return n
+
+
+def _write_frame(ws: Any, df: pd.DataFrame, text: set[str]) -> None:
+    from openpyxl.styles import Font
+
+    ws.append(list(df.columns))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for record in df.itertuples(index=False):
+        ws.append([_cell(v, name in text) for v, name in zip(record, df.columns, strict=True)])
+    if text:  # IDs stay text: "007" is never turned into 7 by a spreadsheet
+        for j, name in enumerate(df.columns, start=1):
+            if name in text:
+                for row in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                    row[0].number_format = "@"
+    ws.freeze_panes = "A2"
+    if ws.max_row >= 1:
+        ws.auto_filter.ref = ws.dimensions
+
+
+def _cell(value: Any, text: bool) -> Any:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if text:
+        return str(value)
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+@dataclass
+class Review:
+    """What a manager decided: one row per reviewed child."""
+
+    rows: pd.DataFrame  # child_id, from_worker_id, to_worker_id, action, decision, note
+
+    def counts(self) -> dict[str, int]:
+        d = self.rows["decision"]
+        return {"accepted": int((d == "accept").sum()), "rejected": int((d == "reject").sum()),
+                "undecided": int((d == "").sum())}
+
+
+def _text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v).strip()
+
+
+def read_review(path: Path, plan: pd.DataFrame, plan_sha256: str) -> tuple[Review | None,
+                                                                             list[Problem]]:
+    """The decisions in a workbook, checked against the plan it was written for."""
+    from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
+
+    file = str(path)
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
+        return None, [Problem(file, "-", "-", f"cannot be read as an xlsx workbook "
+                              f"({type(exc).__name__})", "give the review.xlsx that "
+                              "`rebalancer review` wrote, saved as .xlsx")]
+    problems: list[Problem] = []
+    for sheet in (MOVES, SUMMARY):
+        if sheet not in wb.sheetnames:
+            problems.append(Problem(file, "-", "-", f"has no sheet '{sheet}'",
+                                    "use the workbook `rebalancer review` wrote; do not rename "
+                                    "or delete its sheets"))
+    if problems:
+        return None, problems
+    found = None
+    for row in wb[SUMMARY].iter_rows(values_only=True):
+        if row and row[0] == PLAN_HASH_LABEL:
+            found = _text(row[1]) if len(row) > 1 else ""
+    if found != plan_sha256:
+        problems.append(Problem(file, f"sheet {SUMMARY}", PLAN_HASH_LABEL,
+                                f"the workbook belongs to another plan (found {shown(found)})",
+                                "write a fresh workbook with `rebalancer review --plan DIR` for "
+                                "this plan folder"))
+        return None, problems
+    rows = list(wb[MOVES].iter_rows(values_only=True))
+    header = [_text(h) for h in rows[0]] if rows else []
+    missing = [c for c in ("child_id", *CHECKED_COLUMNS, "decision", "note") if c not in header]
+    if missing:
+        return None, [Problem(file, f"sheet {MOVES}, row 1", ", ".join(missing),
+                              "column(s) missing from the header",
+                              "restore the header row as `rebalancer review` wrote it")]
+    col = {name: header.index(name) for name in header if name}
+    proposed = plan[plan["action"].isin(REVIEWED_ACTIONS)].set_index("child_id")
+    seen: dict[str, int] = {}
+    out = []
+    for r, values in enumerate(rows[1:], start=2):
+        cells = {name: _text(values[j]) if j < len(values) else "" for name, j in col.items()}
+        if not any(cells.values()):
+            continue
+        cid = cells["child_id"]
+        where = f"sheet {MOVES}, row {r}" + (f" (child_id {shown(cid)[1:-1]})" if cid else "")
+
+        def cell(name: str, r: int = r) -> str:
+            return f"{name} (cell {get_column_letter(col[name] + 1)}{r})"
+
+        if cid not in proposed.index:
+            problems.append(Problem(file, where, cell("child_id"),
+                                    f"{shown(cid)} is not a child whose move the plan proposes "
+                                    "(a row added, or its ID edited)",
+                                    "delete the row or restore the ID the workbook had"))
+            continue
+        if cid in seen:
+            problems.append(Problem(file, where, cell("child_id"), f"{shown(cid)} appears again "
+                                    f"(first on row {seen[cid]})", "keep one row per child"))
+            continue
+        seen[cid] = r
+        for name in CHECKED_COLUMNS:
+            if cells[name] != str(proposed.at[cid, name]):
+                problems.append(Problem(file, where, cell(name), f"{shown(cells[name])} was "
+                                        f"edited (the plan proposes "
+                                        f"{shown(proposed.at[cid, name])})",
+                                        "restore the value: a different outcome is asked for by "
+                                        "'reject' and a note, not by editing the row"))
+        decision = cells["decision"].lower()
+        if decision not in ("", *DECISION_WORDS):
+            problems.append(Problem(file, where, cell("decision"), f"{shown(cells['decision'])} "
+                                    "is not a decision", "choose accept or reject from the list, "
+                                    "or leave it empty"))
+        out.append({"child_id": cid, "from_worker_id": cells["from_worker_id"],
+                    "to_worker_id": cells["to_worker_id"], "action": cells["action"],
+                    "decision": decision, "note": cells["note"]})
+    gone = [c for c in proposed.index if c not in seen]
+    if gone:
+        more = f" and {len(gone) - 10} more" if len(gone) > 10 else ""
+        problems.append(Problem(file, f"sheet {MOVES}", "child_id",
+                                f"{len(gone)} proposed move(s) have no row (deleted): "
+                                f"{', '.join(gone[:10])}{more}",
+                                "restore the deleted rows (leave decision empty if undecided)"))
+    if problems:
+        return None, problems
+    frame = pd.DataFrame(out, columns=["child_id", "from_worker_id", "to_worker_id", "action",
+                                       "decision", "note"])
+    return Review(frame), []
+
+
+def review_decisions(review: Review, reviewer: str) -> pd.DataFrame:
+    """The contract's decisions that hold the manager's choices: accept -> assign the proposed
+    worker; reject -> forbid the proposed worker and keep the current one where there is one
+    (the keep yields, as any keep does, if the rules no longer allow that worker)."""
+    rows = []
+    for r in review.rows.itertuples(index=False):
+        note = r.note or f"{r.decision}ed in review" + (f" by {reviewer}" if reviewer else "")
+        if r.decision == "accept" and r.to_worker_id:
+            rows.append((r.child_id, "assign", r.to_worker_id, note))
+        elif r.decision == "reject":
+            if r.to_worker_id:
+                rows.append((r.child_id, "forbid", r.to_worker_id, note))
+            if r.from_worker_id:
+                rows.append((r.child_id, "keep", r.from_worker_id, note))
+    return pd.DataFrame(rows, columns=["child_id", "decision", "worker_id", "note"])

@@ -1,0 +1,97 @@
+"""Managers sign off: the review workbook of a plan folder, and the re-plan that keeps what they
+did not reject.
+
+The re-plan turns the workbook into the contract's decisions (accept: assign the proposed
+worker; reject: forbid it, and keep the current worker where the rules allow), merges them with
+earlier decisions, and solves with the reviewed plan as the previous plan: every child whose
+outcome differs from it costs `weights.previous_change`, so accepted and undecided rows keep their
+proposed worker unless a rejection forces a change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rebalancer import audit
+from rebalancer.config import Config
+from rebalancer.pipeline import InputPaths, Result, rebalance
+from rebalancer.planfolder import read_plan_folder, reload_inputs
+from rebalancer.problems import InputRejected
+from rebalancer.review import Review, read_review, review_decisions, write_review
+from solvers.solve import Progress
+
+DECISION_COLUMNS = ["child_id", "decision", "worker_id", "note"]
+
+
+def review_workbook(folder: Path, out: Path | None = None) -> tuple[Path, int]:
+    """Write the review workbook of a plan folder (default: DIR/review.xlsx)."""
+    pf = read_plan_folder(folder)
+    inputs, _ = reload_inputs(pf)
+    path = out if out is not None else folder / "review.xlsx"
+    n = write_review(path, pf.plan, pf.workers, inputs.children, pf.summary,
+                     pf.summary["outputs"]["plan"]["sha256"])
+    return path, n
+
+
+def _earlier_decisions(paths: InputPaths) -> pd.DataFrame:
+    if paths.decisions is None:
+        return pd.DataFrame(columns=DECISION_COLUMNS)
+    from rebalancer.outputs import read_table_file
+
+    df = read_table_file(paths.decisions) if paths.decisions.suffix == ".csv" else \
+        pd.read_parquet(paths.decisions).astype(str)
+    for c in DECISION_COLUMNS:
+        if c not in df.columns:
+            df[c] = ""
+    return df[DECISION_COLUMNS]
+
+
+def _review_summary(review: Review, reviewed: pd.DataFrame, result: Result) -> dict[str, Any]:
+    """Counts of the decisions, and every child whose outcome changed though it was not
+    rejected, with why."""
+    before = reviewed.set_index("child_id")["to_worker_id"]
+    now = result.plan.set_index("child_id")
+    rejected = set(review.rows.loc[review.rows["decision"] == "reject", "child_id"])
+    changed = [c for c in now.index if c in before.index and now.at[c, "to_worker_id"]
+               != before.at[c] and c not in rejected]
+    return {"counts": review.counts(),
+            "changed_beyond_rejected": len(changed),
+            "changed": [{"child_id": c, "reviewed_worker_id": str(before.at[c]),
+                         "worker_id": str(now.at[c, "to_worker_id"]),
+                         "reasons": str(now.at[c, "reasons"]),
+                         "why": str(now.at[c, "explanation"])[:300]} for c in changed]}
+
+
+def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_file: Path, out: Path,
+           fmt: str = "parquet", reviewer: str = "", audit_db: Path | None = None,
+           progress: Progress | None = None) -> Result:
+    """Read the workbook (refusing a bad one, nothing written), re-plan, write the plan folder
+    with decisions.csv and the review summary, and record the decisions in the audit trail."""
+    pf = read_plan_folder(plan_dir)
+    plan_sha = pf.summary["outputs"]["plan"]["sha256"]
+    review, problems = read_review(review_file, pf.plan, plan_sha)
+    if review is None:
+        raise InputRejected(problems)
+    new = review_decisions(review, reviewer)
+    earlier = _earlier_decisions(paths)
+    merged = pd.concat([earlier[~earlier["child_id"].isin(set(new["child_id"]))], new],
+                       ignore_index=True)
+
+    def finish(result: Result) -> dict[str, tuple[str, Any]]:
+        result.summary["review"] = {"workbook": str(review_file.resolve()),
+                                    "reviewer": reviewer, "plan_sha256": plan_sha,
+                                    **_review_summary(review, pf.plan, result)}
+        from rebalancer.outputs import neutralise
+
+        safe = neutralise(merged)
+        return {"decisions": ("decisions.csv", lambda p: safe.to_csv(
+            p, index=False, lineterminator="\n", encoding="utf-8-sig"))}
+
+    db = audit_db if audit_db is not None else audit.default_path(out)
+    result = rebalance(paths, cfg, out, fmt, progress=progress, previous=plan_dir,
+                       audit_db=db, decisions=new, finish=finish)
+    audit.append(db, "decision", audit.decision_payloads(review.rows, reviewer, plan_sha))
+    return result
