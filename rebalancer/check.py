@@ -263,7 +263,15 @@ def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
         v.append(Violation("MAX_MOVES", f"{len(discretionary)} discretionary moves, budget "
                            f"{budget}", discretionary))
     recomputed = _recompute(world, before, after, forced)
-    mismatches = _plan_columns(world, plan, before, after)
+    previous_problems: list[str] = []
+    if summary is not None and isinstance(summary.get("previous_plan"), dict):
+        previous, previous_problems = _previous_plan(summary["previous_plan"])
+        if previous is not None:  # the term a re-plan adds: outcomes that differ from it
+            changed = sum(1 for c, w in after.items() if c in previous and previous[c] != w)
+            term = cfg.weights.previous_change * changed
+            recomputed["objective_terms"]["previous_plan"] = term
+            recomputed["objective"] += term
+    mismatches = previous_problems + _plan_columns(world, plan, before, after)
     unchecked = ["reasons and explanations are checked for presence, not wording"]
     if workers is not None:
         mismatches += _worker_columns(world, workers, before, after)
@@ -398,6 +406,20 @@ def _plan_columns(world: _World, plan: pd.DataFrame, before: dict[str, str],
         out.append(f"plan.{col} differs from the inputs for {len(kids)} child(ren): "
                    f"{', '.join(kids[:10])}{more}")
     return out
+
+
+def _previous_plan(info: dict[str, Any]) -> tuple[dict[str, str] | None, list[str]]:
+    """The plan a re-plan stayed close to, read from its folder and verified by its hash."""
+    from pathlib import Path
+
+    from rebalancer.outputs import read_table_file
+
+    path = Path(str(info.get("folder", ""))) / str(info.get("plan_file", ""))
+    if not path.is_file() or _file_hash(path) != info.get("plan_sha256"):
+        return None, [f"previous_plan: {path} is missing or changed, so the objective's "
+                      "previous-plan term cannot be recomputed"]
+    prev = read_table_file(path)
+    return dict(zip(prev["child_id"], prev["to_worker_id"], strict=True)), []
 
 
 def _num(v: Any) -> float | None:

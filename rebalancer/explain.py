@@ -133,7 +133,8 @@ def explanations(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> li
             w = idx[dst]
             if action == "move":
                 why = _why_leave(cm, i, idx[src], w, reasons, load_after, (tb[i], ta[i]))
-                head = f"from {src} ({why}) to {dst}"
+                head = f"from {src} to {dst}" if why == "a manager's decision" \
+                    else f"from {src} ({why}) to {dst}"
             else:
                 head = f"allocated to {dst}" + (" with its siblings" if with_siblings[i] else "")
             if "DECISION" in reasons and cm.decision_kind.iat[i] == "assign":

@@ -34,7 +34,7 @@ def _svg(fig: Any) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg"):]
@@ -50,6 +50,7 @@ def utilisation_chart(workers: pd.DataFrame) -> str:
 
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.fonttype"] = "path"
+    matplotlib.rcParams["svg.hashsalt"] = "rebalancer"  # the same page for the same plan
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), sharey=True)
@@ -74,6 +75,7 @@ def bar_chart(labels: list[str], values: list[float], title: str, xlabel: str,
 
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.fonttype"] = "path"
+    matplotlib.rcParams["svg.hashsalt"] = "rebalancer"
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.4, 0.35 * max(len(labels), 3) + 1.0))

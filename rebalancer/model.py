@@ -164,7 +164,8 @@ def decision_facts(f: Frame, inputs: Inputs) -> tuple[IntArray, pd.Series, pd.Se
     ids = f.children["child_id"]
     forbidden = ids.isin(d.loc[d["decision"] == "forbid", "child_id"]).to_numpy()
     kind = kind.where((kind != "") | ~forbidden, "forbid")
-    notes = d[d["note"].fillna("") != ""].groupby("child_id")["note"].agg("; ".join)
+    notes = d[d["note"].fillna("") != ""].groupby("child_id")["note"].agg(
+        lambda xs: "; ".join(dict.fromkeys(xs)))
     note = pd.Series([notes.get(c, "") for c in ids], index=ids.index, dtype=object)
     return mandate, kind, note
 

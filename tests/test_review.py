@@ -1,0 +1,221 @@
+"""Managers sign off: the review workbook, the re-plan that keeps what was not rejected, the
+audit trail, and the report page."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from rebalancer.cli import app
+from rebalancer.outputs import read_table_file
+from tests.test_cli import generated
+
+runner = CliRunner()
+
+
+def run(*args: str) -> object:
+    return runner.invoke(app, [*args])
+
+
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A steady county planned once, with its review workbook."""
+    root = tmp_path_factory.mktemp("review")
+    inp = generated(root, children=300, workers=24, seed=9, scenario="steady")
+    r = run("rebalance", "--workers", str(inp / "workers.csv"), "--children",
+            str(inp / "children.csv"), "--out", str(root / "p1"), "--format", "csv",
+            "--time-limit", "10", "--quiet")
+    assert r.exit_code == 0, r.output
+    r = run("review", "--plan", str(root / "p1"))
+    assert r.exit_code == 0, r.output
+    return root
+
+
+def _sheet_rows(path: Path, sheet: str = "moves") -> list[list[object]]:
+    wb = load_workbook(path)
+    return [list(r) for r in wb[sheet].iter_rows(values_only=True)]
+
+
+def test_workbook_is_a_real_review_sheet(reviewed: Path) -> None:
+    wb = load_workbook(reviewed / "p1" / "review.xlsx")
+    assert wb.sheetnames == ["moves", "workers", "summary"]
+    ws = wb["moves"]
+    header = [c.value for c in ws[1]]
+    for col in ("child_id", "family_id", "case_type", "team", "locality", "from_worker_id",
+                "to_worker_id", "action", "reasons", "explanation", "to_utilisation_before",
+                "to_utilisation_after", "decision", "note"):
+        assert col in header
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref
+    validations = ws.data_validations.dataValidation
+    assert any(v.formula1 == '"accept,reject"' for v in validations)
+    plan = read_table_file(reviewed / "p1" / "plan.csv")
+    proposed = plan[plan["action"].isin(["move", "allocate", "unallocated"])]
+    rows = [dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert sorted(r["child_id"] for r in rows) == sorted(proposed["child_id"])
+    cid = ws.cell(2, header.index("child_id") + 1)
+    assert cid.data_type == "s" and cid.number_format == "@"
+    # families together: each family's rows are contiguous
+    fams = [r["family_id"] for r in rows if r["family_id"]]
+    for fam in set(fams):
+        idx = [i for i, r in enumerate(rows) if r["family_id"] == fam]
+        assert idx == list(range(idx[0], idx[0] + len(idx)))
+    assert wb["workers"].conditional_formatting
+    summary = {r[0]: r[1:] for r in wb["summary"].iter_rows(values_only=True) if r and r[0]}
+    assert "unallocated" in summary and "plan_sha256" in summary
+
+
+def _decide(path: Path, accept: int, reject: int, note: str = "") -> tuple[list[str], list[str]]:
+    """Mark rows as a spreadsheet user would: openpyxl, cell by cell, then save."""
+    wb = load_workbook(path)
+    ws = wb["moves"]
+    header = [c.value for c in ws[1]]
+    d, n, c = (header.index(x) + 1 for x in ("decision", "note", "child_id"))
+    to = header.index("to_worker_id") + 1
+    rows = [r for r in range(2, ws.max_row + 1) if ws.cell(r, to).value]
+    accepted = [ws.cell(r, c).value for r in rows[:accept]]
+    rejected = [ws.cell(r, c).value for r in rows[accept:accept + reject]]
+    for r in rows[:accept]:
+        ws.cell(r, d).value = "accept"
+    for r in rows[accept:accept + reject]:
+        ws.cell(r, d).value = "Reject"
+        ws.cell(r, n).value = note
+    wb.save(path)
+    return accepted, rejected
+
+
+def test_replan_honours_every_decision_and_changes_little_else(reviewed: Path,
+                                                               tmp_path: Path) -> None:
+    inp, p1 = reviewed / "in", reviewed / "p1"
+    book = tmp_path / "review.xlsx"
+    shutil.copy(p1 / "review.xlsx", book)
+    accepted, rejected = _decide(book, 4, 3, note="the family asked to keep their worker")
+    out, db = tmp_path / "p2", tmp_path / "audit.sqlite"
+    r = run("replan", "--workers", str(inp / "workers.csv"), "--children",
+            str(inp / "children.csv"), "--plan", str(p1), "--review", str(book), "--out",
+            str(out), "--format", "csv", "--time-limit", "10", "--quiet", "--reviewer", "TM1",
+            "--audit", str(db))
+    assert r.exit_code == 0, r.output
+    old = read_table_file(p1 / "plan.csv").set_index("child_id")
+    new = read_table_file(out / "plan.csv").set_index("child_id")
+    for c in accepted:
+        assert new.at[c, "to_worker_id"] == old.at[c, "to_worker_id"]
+        assert "DECISION" in new.at[c, "reasons"]
+    for c in rejected:
+        assert new.at[c, "to_worker_id"] != old.at[c, "to_worker_id"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["review"]["counts"] == {"accepted": 4, "rejected": 3,
+                                           "undecided": summary["review"]["counts"]["undecided"]}
+    others = [c for c in new.index if c not in rejected
+              and new.at[c, "to_worker_id"] != old.at[c, "to_worker_id"]]
+    assert summary["review"]["changed_beyond_rejected"] == len(others)
+    assert len(others) <= 5, others
+    decisions = read_table_file(out / "decisions.csv")
+    assert set(decisions["child_id"]) == set(accepted) | set(rejected)
+    assert "the family asked" in " ".join(decisions["note"])
+    c = run("check", "--workers", str(inp / "workers.csv"), "--children",
+            str(inp / "children.csv"), "--decisions", str(out / "decisions.csv"), "--plan",
+            str(out))
+    assert c.exit_code == 0, c.output
+    v = run("audit", "--db", str(db), "--verify")
+    assert v.exit_code == 0 and "intact: 8 entries" in v.output  # a plan and 7 decisions
+    listing = run("audit", "--db", str(db)).output
+    assert "reject" in listing and "by TM1" in listing
+
+
+@pytest.mark.parametrize("damage,where", [
+    ("word", "decision (cell"), ("edited", "to_worker_id (cell"), ("deleted", "deleted"),
+    ("added", "is not a child whose move"), ("other_plan", "another plan"),
+    ("not_xlsx", "cannot be read as an xlsx")])
+def test_bad_workbooks_are_refused_with_nothing_written(reviewed: Path, tmp_path: Path,
+                                                       damage: str, where: str) -> None:
+    inp, p1 = reviewed / "in", reviewed / "p1"
+    book = tmp_path / "review.xlsx"
+    shutil.copy(p1 / "review.xlsx", book)
+    wb = load_workbook(book)
+    ws = wb["moves"]
+    header = [c.value for c in ws[1]]
+    if damage == "word":
+        ws.cell(2, header.index("decision") + 1).value = "maybe"
+    elif damage == "edited":
+        ws.cell(3, header.index("to_worker_id") + 1).value = "W9999"
+    elif damage == "deleted":
+        ws.delete_rows(4)
+    elif damage == "added":
+        ws.append(["C999999"] + [""] * (len(header) - 1))
+    elif damage == "other_plan":
+        summary = wb["summary"]
+        for row in summary.iter_rows():
+            if row[0].value == "plan_sha256":
+                row[1].value = "0" * 64
+    wb.save(book)
+    if damage == "not_xlsx":
+        book.write_text("child_id,decision\n")
+    out = tmp_path / "p2"
+    r = run("replan", "--workers", str(inp / "workers.csv"), "--children",
+            str(inp / "children.csv"), "--plan", str(p1), "--review", str(book), "--out",
+            str(out), "--time-limit", "5", "--quiet")
+    assert r.exit_code == 1, r.output
+    assert where in r.output
+    if damage in ("word", "edited"):
+        assert "sheet moves, row" in r.output
+    assert not out.exists()
+
+
+def test_rebalance_previous_keeps_last_weeks_plan(reviewed: Path, tmp_path: Path) -> None:
+    inp, p1 = reviewed / "in", reviewed / "p1"
+    r = run("rebalance", "--workers", str(inp / "workers.csv"), "--children",
+            str(inp / "children.csv"), "--out", str(tmp_path / "again"), "--format", "csv",
+            "--time-limit", "10", "--quiet", "--previous", str(p1), "--seed", "5")
+    assert r.exit_code == 0, r.output
+    summary = json.loads((tmp_path / "again" / "summary.json").read_text())
+    assert summary["previous_plan"]["changed"] <= 3
+    assert summary["objective_terms"]["previous_plan"] == pytest.approx(
+        2000 * summary["previous_plan"]["changed"])
+    c = run("check", "--workers", str(inp / "workers.csv"), "--children",
+            str(inp / "children.csv"), "--plan", str(tmp_path / "again"))
+    assert c.exit_code == 0, c.output
+
+
+def test_audit_tampering_is_caught(reviewed: Path, tmp_path: Path) -> None:
+    from rebalancer import audit
+
+    db = tmp_path / "a.sqlite"
+    for i in range(3):
+        audit.append(db, "decision", [{"child_id": f"C{i}", "decision": "accept"}])
+    assert run("audit", "--db", str(db), "--verify").exit_code == 0
+    edited = tmp_path / "edited.sqlite"
+    shutil.copy(db, edited)
+    with sqlite3.connect(edited) as con:
+        with pytest.raises(sqlite3.DatabaseError):  # the trigger refuses
+            con.execute("UPDATE entries SET payload = '{}' WHERE seq = 2")
+        con.execute("DROP TRIGGER entries_no_update")
+        con.execute("UPDATE entries SET payload = '{\"child_id\":\"C9\"}' WHERE seq = 2")
+    v = run("audit", "--db", str(edited), "--verify")
+    assert v.exit_code == 1 and "entry 2" in v.output and "edited" in v.output
+    deleted = tmp_path / "deleted.sqlite"
+    shutil.copy(db, deleted)
+    with sqlite3.connect(deleted) as con:
+        con.execute("DROP TRIGGER entries_no_delete")
+        con.execute("DELETE FROM entries WHERE seq = 2")
+    v = run("audit", "--db", str(deleted), "--verify")
+    assert v.exit_code == 1 and "entry 2 is missing" in v.output
+
+
+def test_report_is_self_contained_and_has_the_charts(reviewed: Path) -> None:
+    page = (reviewed / "p1" / "report.html").read_text(encoding="utf-8")
+    assert page.count("<svg") >= 3  # utilisation, demand/capacity, reasons
+    assert "<script" not in page and "<link" not in page and "@import" not in page
+    # no attribute points anywhere off the page (the SVG namespace is a name, not a request)
+    urls = re.findall(r"(?:src|href|url)\s*[=(]\s*[\"']?(https?:|//)", page)
+    assert urls == []
+    assert "Before and after" in page and "Shortfall" in page and "<details>" in page
+    assert "Content-Security-Policy" in page
+    r = run("report", "--plan", str(reviewed / "p1"))
+    assert r.exit_code == 0
