@@ -42,6 +42,12 @@ class Format(enum.StrEnum):
     csv = "csv"
 
 
+class GenerateFormat(enum.StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+    ssd = "ssd"
+
+
 class Scenario(enum.StrEnum):
     crisis = "crisis"
     steady = "steady"
@@ -340,17 +346,67 @@ def generate(
     children: Annotated[int, typer.Option("--children", min=1, help="How many children.")],
     workers: Annotated[int, typer.Option("--workers", min=1, help="How many workers.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for workers and children tables.")],
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same county.")] = 0,
     scenario: Annotated[Scenario, typer.Option("--scenario")] = Scenario.crisis,
-    format: Annotated[Format, typer.Option("--format")] = Format.csv,
+    format: Annotated[GenerateFormat, typer.Option(
+        "--format", help="csv or parquet tables of the contract, or ssd: a synthetic SSD "
+        "extract with its mapping.toml")] = GenerateFormat.csv,
 ) -> None:
-    """Write a synthetic, realistic county: workers and children tables."""
+    """Write a synthetic, realistic county: workers and children tables (or an SSD extract)."""
     from rebalancer.generate import generate as gen
     from rebalancer.generate import write_scenario
 
     tables = gen(children, workers, seed=seed, scenario=scenario.value)
+    if format is GenerateFormat.ssd:
+        from rebalancer.ssd_synth import write_ssd
+
+        paths = write_ssd(tables, out, seed=seed)
+        typer.echo(f"wrote a synthetic SSD extract ({len(paths) - 1} tables) and "
+                   f"{out / 'mapping.toml'}; import it with: rebalancer import-ssd --ssd {out} "
+                   f"--mapping {out / 'mapping.toml'} --plan-date 2026-12-01 --out DIR")
+        return
     paths = write_scenario(tables, out, format.value)
     typer.echo("wrote " + ", ".join(str(p) for p in paths))
+
+
+@app.command("import-ssd")
+def import_ssd_cmd(
+    ssd: Annotated[Path, typer.Option("--ssd", help="Folder of the SSD extract (one CSV or "
+                                      "Parquet file per table).")],
+    mapping: Annotated[Path, typer.Option("--mapping", help="Mapping file (TOML): roles, grades, "
+                                          "localities, postcodes, proceedings, defaults.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for workers and children tables.")],
+    plan_date: Annotated[str | None, typer.Option(
+        "--plan-date", help="YYYY-MM-DD: which cases are open [default: today].")] = None,
+    format: FormatOpt = Format.csv,
+) -> None:
+    """Turn a Standard Safeguarding Dataset extract into workers and children tables."""
+    import datetime as dt
+    import json
+
+    from rebalancer.outputs import atomic_write, check_output_dir, write_table
+    from rebalancer.ssd import import_ssd, load_mapping, report_text
+
+    try:
+        day = dt.date.fromisoformat(plan_date) if plan_date else dt.date.today()
+    except ValueError:
+        raise typer.BadParameter("write the date as YYYY-MM-DD", param_hint="--plan-date") \
+            from None
+    try:
+        check_output_dir(out, [], format.value)
+        result = import_ssd(ssd, load_mapping(mapping), day)
+    except InputRejected as exc:
+        raise _reject(exc) from None
+    except OutputError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out") from None
+    out.mkdir(parents=True, exist_ok=True)
+    write_table(result.workers, out / f"workers.{format.value}", format.value)
+    write_table(result.children, out / f"children.{format.value}", format.value)
+    text = json.dumps(result.report, indent=2)
+    atomic_write(out / "import-report.json", lambda p: p.write_text(text, encoding="utf-8"))
+    typer.echo(report_text(result.report))
+    typer.echo(f"wrote {out}/workers.{format.value}, children.{format.value} and "
+               "import-report.json; next: rebalancer validate --workers ... --children ...")
 
 
 @app.command()

@@ -80,7 +80,7 @@ def atomic_write(path: Path, write: Any) -> None:
         raise
 
 
-def _write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
+def write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
     if fmt == "csv":
         safe = neutralise(df)
         # with a byte-order mark, so that a spreadsheet reads "→" as UTF-8
@@ -159,7 +159,7 @@ def write_outputs(out: Path, fmt: str, tables: dict[str, pd.DataFrame],
         (out / SUMMARY).unlink(missing_ok=True)
         for name, df in tables.items():
             paths[name] = out / f"{name}.{fmt}"
-            _write_table(df, paths[name], fmt)
+            write_table(df, paths[name], fmt)
         for name, (file, writer) in (extras or {}).items():
             paths[name] = out / file
             atomic_write(paths[name], writer)

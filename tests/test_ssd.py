@@ -1,0 +1,144 @@
+"""Importing a Standard Safeguarding Dataset extract: round trip, quirks, refusals, privacy."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from rebalancer.cli import app
+from rebalancer.generate import generate
+from rebalancer.outputs import read_table_file
+from rebalancer.ssd_synth import FAKE, write_ssd
+
+runner = CliRunner()
+SEED = 4
+
+
+@pytest.fixture(scope="module")
+def extract(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, pd.DataFrame]]:
+    root = tmp_path_factory.mktemp("ssd")
+    tables = generate(300, 24, seed=SEED, scenario="steady")
+    write_ssd(tables, root / "ssd", seed=SEED)
+    return root, tables
+
+
+def import_(folder: Path, out: Path, *extra: str) -> object:
+    return runner.invoke(app, ["import-ssd", "--ssd", str(folder), "--mapping",
+                               str(folder / "mapping.toml"), "--out", str(out), "--plan-date",
+                               "2026-12-01", *extra])
+
+
+def test_round_trip_gives_back_the_county(extract: tuple[Path, dict[str, pd.DataFrame]],
+                                          tmp_path: Path) -> None:
+    root, tables = extract
+    r = import_(root / "ssd", tmp_path / "imp")
+    assert r.exit_code == 0, r.output
+    w = read_table_file(tmp_path / "imp" / "workers.csv").set_index("worker_id")
+    c = read_table_file(tmp_path / "imp" / "children.csv").set_index("child_id")
+    gw = tables["workers"].set_index("worker_id")
+    gc = tables["children"].set_index("child_id")
+    assert sorted(w.index) == sorted(gw.index)
+    for col in ("team", "locality", "grade"):
+        assert (w[col] == gw.loc[w.index, col]).all(), col
+    assert (w["fte"].astype(float) == gw.loc[w.index, "fte"].astype(float)).all()
+    assert (w["agency"] == gw.loc[w.index, "agency"].astype(str).str.lower()).all()
+    assert sorted(c.index) == sorted(gc.index)
+    for col in ("family_id", "case_type", "in_proceedings", "locality", "current_worker_id",
+                "allocated_on"):
+        assert (c[col].astype(str) == gc.loc[c.index, col].astype(str)).all(), col
+
+
+def test_import_report_names_the_quirks(extract: tuple[Path, dict[str, pd.DataFrame]],
+                                        tmp_path: Path) -> None:
+    import json
+
+    root, _ = extract
+    r = import_(root / "ssd", tmp_path / "imp")
+    assert r.exit_code == 0
+    rep = json.loads((tmp_path / "imp" / "import-report.json").read_text())
+    assert rep["rows_read"]["ssd_person"] > 300
+    assert rep["children_left_out"]["no_open_case"] > 0
+    assert [x["worker_id"] for x in rep["job_titles_unmatched"]] == ["M001", "M002", "M003"]
+    assert len(rep["children_with_two_open_workers"]) == 1
+    assert rep["involvements_naming_unknown_professionals"][0]["professional_id"] == "P99999"
+    assert rep["workers_with_no_fte"]
+    assert "Team Manager" in r.output and "add a pattern under [grades]" in r.output
+
+
+def test_imported_county_rebalances_and_passes_the_check(
+        extract: tuple[Path, dict[str, pd.DataFrame]], tmp_path: Path) -> None:
+    root, _ = extract
+    assert import_(root / "ssd", tmp_path / "imp").exit_code == 0
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("plan_date = 2026-12-01\n")
+    args = ["--workers", str(tmp_path / "imp/workers.csv"), "--children",
+            str(tmp_path / "imp/children.csv")]
+    assert runner.invoke(app, ["validate", *args]).exit_code == 0
+    r = runner.invoke(app, ["rebalance", *args, "--config", str(cfg), "--out",
+                            str(tmp_path / "plan"), "--time-limit", "8", "--quiet"])
+    assert r.exit_code == 0, r.output
+    c = runner.invoke(app, ["check", *args, "--plan", str(tmp_path / "plan")])
+    assert c.exit_code == 0, c.output
+    # no personal field reaches any output or message
+    texts = [r.output, c.output] + [p.read_text(errors="ignore") for p in
+                                    (tmp_path / "imp").iterdir()]
+    texts += [p.read_bytes().decode("latin-1") for p in (tmp_path / "plan").iterdir()]
+    assert not any(FAKE in t for t in texts)
+
+
+@pytest.mark.parametrize("damage,expect", [
+    ("missing_table", "the required table ssd_cp_plans is missing"),
+    ("missing_column", "prof_professional_job_title"),
+    ("bad_date", "is not a date"),
+    ("mapping_key", "unknown mapping section"),
+    ("mapping_pattern", "is not a valid pattern"),
+])
+def test_bad_extracts_are_refused_with_nothing_written(
+        extract: tuple[Path, dict[str, pd.DataFrame]], tmp_path: Path, damage: str,
+        expect: str) -> None:
+    root, _ = extract
+    folder = tmp_path / "ssd"
+    shutil.copytree(root / "ssd", folder)
+    if damage == "missing_table":
+        (folder / "ssd_cp_plans.csv").unlink()
+    elif damage == "missing_column":
+        df = pd.read_csv(folder / "ssd_professionals.csv", dtype=str, keep_default_na=False)
+        df.drop(columns=["prof_professional_job_title"]).to_csv(
+            folder / "ssd_professionals.csv", index=False)
+    elif damage == "bad_date":
+        df = pd.read_csv(folder / "ssd_cp_plans.csv", dtype=str, keep_default_na=False)
+        df.loc[0, "cppl_cp_plan_start_date"] = "31/31/2026"
+        df.to_csv(folder / "ssd_cp_plans.csv", index=False)
+    elif damage == "mapping_key":
+        with (folder / "mapping.toml").open("a") as f:
+            f.write("\n[grade_patterns]\nx = 1\n")
+    elif damage == "mapping_pattern":
+        text = (folder / "mapping.toml").read_text()
+        (folder / "mapping.toml").write_text(text.replace('sw = ["social worker"]',
+                                                          'sw = ["social worker("]'))
+    r = import_(folder, tmp_path / "imp")
+    assert r.exit_code == 1, r.output
+    assert expect in r.output
+    assert not (tmp_path / "imp").exists()
+
+
+def test_an_unmapped_title_is_reported_and_its_children_kept_unallocated(
+        extract: tuple[Path, dict[str, pd.DataFrame]], tmp_path: Path) -> None:
+    root, tables = extract
+    folder = tmp_path / "ssd"
+    shutil.copytree(root / "ssd", folder)
+    prof = pd.read_csv(folder / "ssd_professionals.csv", dtype=str, keep_default_na=False)
+    held = tables["children"]["current_worker_id"].value_counts()
+    wid = held.index[0]
+    prof.loc[prof["prof_professional_id"] == wid, "prof_professional_job_title"] = "Practice Lead"
+    prof.to_csv(folder / "ssd_professionals.csv", index=False)
+    r = import_(folder, tmp_path / "imp")
+    assert r.exit_code == 0
+    assert f"{wid}: 'Practice Lead' (add a pattern under [grades])" in r.output
+    c = read_table_file(tmp_path / "imp" / "children.csv")
+    assert wid not in set(c["current_worker_id"])
+    assert "children whose worker was left out (now unallocated)" in r.output
