@@ -85,7 +85,7 @@ def bar_chart(labels: list[str], values: list[float], title: str, xlabel: str,
     else:
         ax.barh([p - 0.2 for p in pos], values, height=0.4, color="#3a6ea5", label=legend[0])
         ax.barh([p + 0.2 for p in pos], second, height=0.4, color="#c0392b", label=legend[1])
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
     ax.set_yticks(pos, labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_title(title, fontsize=10)
