@@ -481,6 +481,166 @@ def explain(
                                  str(row.get("explanation", ""))))
 
 
+GridOpt = Annotated[list[str] | None, typer.Option(
+    "--grid", help="KEY=V1,V2,... over any dotted configuration key, e.g. weights.move=100,300; "
+    "several --grid form their product.")]
+ScenariosOpt = Annotated[Path | None, typer.Option(
+    "--scenarios", help="TOML of [scenario.NAME] tables: overrides, add_workers, remove_team, "
+    "cancel_leaver.")]
+SchedulerOpt = Annotated[str | None, typer.Option(
+    "--scheduler", help="Address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786 "
+    "[default: a LocalCluster sized to this machine].")]
+
+
+def _analysis_setup(workers: Path, children: Path, decisions: Path | None, travel: Path | None,
+                    config: Path | None, time_limit: float | None) -> tuple[Any, Any]:
+    from rebalancer.pipeline import InputPaths
+
+    overrides = _overrides(time_limit, None, None, None)
+    try:
+        cfg = load_config(config, overrides)
+    except InputRejected as exc:
+        raise _reject(exc) from None
+    return InputPaths(workers, children, decisions, travel, config), cfg
+
+
+@app.command()
+def sweep(
+    workers: WorkersOpt,
+    children: ChildrenOpt,
+    out: Annotated[Path, typer.Option("--out", help="Folder for results and one plan folder "
+                                      "per scenario.")],
+    decisions: DecisionsOpt = None,
+    travel: TravelOpt = None,
+    config: ConfigOpt = None,
+    grid: GridOpt = None,
+    scenarios: ScenariosOpt = None,
+    time_limit: Annotated[float | None, typer.Option(
+        "--time-limit", help="Seconds per scenario.")] = None,
+    scheduler: SchedulerOpt = None,
+    format: FormatOpt = Format.parquet,
+) -> None:
+    """Plan every scenario (grid product x named what-ifs) in parallel on a Dask cluster."""
+    from rebalancer import analysis
+
+    paths, cfg = _analysis_setup(workers, children, decisions, travel, config, time_limit)
+    try:
+        g = analysis.parse_grid(grid or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--grid") from None
+    try:
+        named = analysis.load_scenarios(scenarios) if scenarios else []
+        for key in g:  # a misspelt key is a usage error before anything runs
+            cfg.with_overrides({key: g[key][0]}) if g[key] else None
+    except InputRejected as exc:
+        bad_key = [p for p in exc.problems if "unknown configuration key" in p.message]
+        if bad_key:
+            raise typer.BadParameter(bad_key[0].message + "; " + bad_key[0].fix,
+                                     param_hint="--grid") from None
+        if scenarios is not None and not g:
+            raise _reject(exc) from None
+    todo = analysis.scenarios(g, named)
+    typer.echo(f"{len(todo)} scenario(s) on "
+               + (scheduler or "a local Dask cluster") + f"; results in {out}/results.csv")
+    df = analysis.sweep(paths, cfg, todo, out, format.value, time_limit, scheduler, list(g),
+                        echo=typer.echo)
+    failed = int((df["status"] == "error").sum())
+    typer.echo(f"{len(df)} row(s) written to {out}/results.csv, results.parquet and sweep.html"
+               + (f"; {failed} scenario(s) failed (see the error column)" if failed else ""))
+
+
+@app.command("frontier")
+def frontier_cmd(
+    workers: WorkersOpt,
+    children: ChildrenOpt,
+    out: Annotated[Path, typer.Option("--out", help="Folder for frontier.csv, frontier.png "
+                                      "and the plan of each point.")],
+    decisions: DecisionsOpt = None,
+    travel: TravelOpt = None,
+    config: ConfigOpt = None,
+    points: Annotated[int, typer.Option("--points", min=2, max=50,
+                                        help="How many budgets, from 0 to unconstrained.")] = 6,
+    time_limit: Annotated[float | None, typer.Option(
+        "--time-limit", help="Seconds per point.")] = None,
+    format: FormatOpt = Format.parquet,
+) -> None:
+    """The trade-off between discretionary moves and overload (epsilon-constraint on
+    max_moves, each point warm-started from its neighbour)."""
+    from rebalancer import analysis
+
+    paths, cfg = _analysis_setup(workers, children, decisions, travel, config, time_limit)
+    try:
+        analysis.frontier(paths, cfg, out, format.value, points, echo=typer.echo)
+    except InputRejected as exc:
+        raise _reject(exc) from None
+    typer.echo(f"wrote {out}/frontier.csv and {out}/frontier.png")
+
+
+@app.command("staffing")
+def staffing_cmd(
+    workers: WorkersOpt,
+    children: ChildrenOpt,
+    out: Annotated[Path, typer.Option("--out", help="Folder for staffing.json and the plan "
+                                      "with the recommended workers added.")],
+    decisions: DecisionsOpt = None,
+    travel: TravelOpt = None,
+    config: ConfigOpt = None,
+    target: Annotated[float, typer.Option("--target", min=0.5, max=1.0, help="Utilisation "
+                                          "every worker should be within.")] = 1.0,
+    time_limit: Annotated[float | None, typer.Option(
+        "--time-limit", help="Seconds per re-plan.")] = None,
+    format: FormatOpt = Format.parquet,
+) -> None:
+    """The extra FTE by locality and grade that brings every worker within capacity and
+    allocates every child, checked by re-planning with those workers added."""
+    from rebalancer import analysis
+
+    paths, cfg = _analysis_setup(workers, children, decisions, travel, config, time_limit)
+    try:
+        rec = analysis.staffing(paths, cfg, out, format.value, target, echo=typer.echo)
+    except InputRejected as exc:
+        raise _reject(exc) from None
+    typer.echo(f"{rec['total_fte']:.1f} FTE "
+               + ("confirmed by a re-plan" if rec["confirmed"] else "NOT enough after "
+                  f"{len(rec['rounds']) - 1} rounds")
+               + ":")
+    for r in rec["by_locality_and_grade"]:
+        typer.echo(f"  {r['locality'][:24]:<24}{r['grade']:<10}{r['fte']:>6.1f} FTE")
+    typer.echo(f"wrote {out}/staffing.json")
+
+
+@app.command("compare")
+def compare_cmd(
+    plan_a: Annotated[Path, typer.Argument(help="A plan folder.")],
+    plan_b: Annotated[Path, typer.Argument(help="Another plan folder.")],
+    out: Annotated[Path | None, typer.Option("--out", help="CSV of the children whose "
+                                             "outcome differs.")] = None,
+) -> None:
+    """KPI deltas side by side, and the children whose outcome differs."""
+    from rebalancer.analysis import compare
+    from rebalancer.planfolder import PlanFolderError
+
+    try:
+        kpis, diff = compare(plan_a, plan_b)
+    except PlanFolderError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"{'':<24}{'A':>14}{'B':>14}{'B - A':>14}")
+    for r in kpis.itertuples(index=False):
+        def f(v: Any) -> str:
+            return "-" if v is None or v != v else (f"{v:,.3f}" if isinstance(v, float)
+                                                     else f"{v:,}")
+        typer.echo(f"{r.kpi:<24}{f(r.a):>14}{f(r.b):>14}{f(r.delta):>14}")
+    typer.echo(f"{len(diff)} child(ren) end with a different worker")
+    for r in diff.head(20).itertuples(index=False):
+        typer.echo(f"  {r.child_id}: A {r.to_worker_id_a or '(none)'}  B "
+                   f"{r.to_worker_id_b or '(none)'}")
+    if out is not None:
+        from rebalancer.outputs import write_table
+
+        write_table(diff, out, "csv")
+        typer.echo(f"wrote {out}")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -26,6 +26,8 @@ class Inputs:
     # the plan to stay close to (`replan`, `rebalance --previous`): child_id -> worker_id, ""
     # for unallocated; children it does not name carry no cost for changing
     previous: pd.Series | None = None
+    # a plan to start the search from, at no cost (the frontier's warm starts): same shape
+    start: pd.Series | None = None
 
     def sha256(self) -> dict[str, str]:
         return {name: file_sha256(path) for name, path in self.files.items()}

@@ -6,6 +6,7 @@ candidate (child, worker) pairs; the only Python loops are over families and dec
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -341,6 +342,11 @@ def solver_problem(cm_facts: dict[str, Any], pairs: pd.DataFrame, f: Frame) -> A
     unit_previous = np.full(len(units), NO_PREVIOUS, np.int64)
     unit_previous[unit_of_child] = previous
     unit_start = np.where(unit_previous != NO_PREVIOUS, unit_previous, unit_current)
+    given = cm_facts.get("start")
+    if given is not None:  # a warm start overrides both
+        unit_given = np.full(len(units), NO_PREVIOUS, np.int64)
+        unit_given[unit_of_child] = given
+        unit_start = np.where(unit_given != NO_PREVIOUS, unit_given, unit_start)
     at_start = np.flatnonzero(pair_worker == unit_start[item])
     hint[item[at_start]] = at_start
     rate, band_start, band_cost = _overload_arrays(cm_facts["capacity"], cfg.weights)
@@ -409,7 +415,9 @@ def build_case_model(inputs: Inputs, cfg: Config) -> CaseModel:
                           "budget": (moving & ~forced.any[c]).astype(np.int64)})
     facts = {"current": current, "unit": unit, "months": months, "factor": factor,
              "forced": forced.any, "capacity": capacity, "new_limit": new_limit,
-             "previous": previous}
+             "previous": previous,
+             "start": None if inputs.start is None else previous_workers(
+                 f, dataclasses.replace(inputs, previous=inputs.start))}
     problem = solver_problem(facts, pairs, f)
     _, unit_of_child = np.unique(unit, return_inverse=True)
     mandate, kind, note = decision_facts(f, inputs)
