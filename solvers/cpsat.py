@@ -189,7 +189,7 @@ def build(p: AssignmentProblem, excess_cap: int | None = None, peak_floor: int =
 
 
 def _parameters(solver: cp_model.CpSolver, time_limit: float, seed: int, threads: int,
-                wall_cap: float | None = None) -> None:
+                wall_cap: float | None = None, full_presolve: bool = False) -> None:
     """Wall-clock limit as a safety net; the deterministic limit is what normally stops a solve,
     so that the same inputs, seed and threads give the same plan on the same machine."""
     prm = solver.parameters
@@ -201,6 +201,9 @@ def _parameters(solver: cp_model.CpSolver, time_limit: float, seed: int, threads
     prm.random_seed = seed
     prm.catch_sigint_signal = False
     prm.log_search_progress = False
+    if full_presolve:  # finding any plan at all: CP-SAT's own defaults (its portfolio of
+        prm.interleave_search = False  # subsolvers, full presolve) do that best
+        return
     # Measured on 4,500-child counties: full presolve spends ~9 s before the hinted plan is even
     # reported; one presolve pass without probing reaches a better plan in the same time.
     prm.max_presolve_iterations = 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,12 +22,51 @@ from solvers.evaluate import evaluate
 from solvers.problem import AssignmentProblem, IntArray, take
 
 
-def _agent_links(p: AssignmentProblem) -> pd.DataFrame:
-    """How many candidate items each pair of agents shares (sparse), to grow neighbourhoods."""
-    df = pd.DataFrame({"i": p.pair_item, "a": p.pair_agent})
-    m = df.merge(df, on="i")
-    m = m[m["a_x"] != m["a_y"]]
-    return m.groupby(["a_x", "a_y"]).size().rename("n").reset_index()
+@dataclass
+class _Links:
+    """Which agents share candidate items, found on demand from two CSR indexes (agent -> its
+    pairs, item -> its pairs): memory O(pairs), never pairs x candidates per item."""
+
+    item_order: IntArray
+    item_starts: IntArray
+    agent_order: IntArray
+    agent_starts: IntArray
+
+    @classmethod
+    def of(cls, p: AssignmentProblem) -> _Links:
+        io, ist = _csr(p.pair_item, p.n_items)
+        ao, ast = _csr(p.pair_agent, p.n_agents)
+        return cls(io, ist, ao, ast)
+
+    def has_links(self, p: AssignmentProblem) -> np.ndarray:
+        """Agents with at least one candidate item that another agent shares."""
+        per_item = np.diff(self.item_starts)
+        shared = per_item[p.pair_item] > 1
+        out = np.zeros(p.n_agents, bool)
+        out[p.pair_agent[shared]] = True
+        return out
+
+    def neighbours(self, p: AssignmentProblem, agent: int) -> tuple[IntArray, IntArray]:
+        """The other agents sharing candidate items with `agent`, and how many they share."""
+        ks = self.agent_order[self.agent_starts[agent]:self.agent_starts[agent + 1]]
+        items = p.pair_item[ks]
+        starts, ends = self.item_starts[items], self.item_starts[items + 1]
+        lengths = ends - starts
+        idx = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) \
+            + np.arange(int(lengths.sum()))
+        others = p.pair_agent[self.item_order[idx]]
+        counts = np.bincount(others, minlength=p.n_agents)
+        counts[agent] = 0
+        near = np.flatnonzero(counts)
+        order = np.lexsort((near, -counts[near]))
+        return near[order], counts[near][order]
+
+
+def _csr(keys: IntArray, n: int) -> tuple[IntArray, IntArray]:
+    order = np.argsort(keys, kind="stable")
+    starts = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(keys, minlength=n), out=starts[1:])
+    return order, starts
 
 
 def neighbourhood_problem(p: AssignmentProblem, item_pair: IntArray, agents: IntArray,
@@ -66,25 +106,24 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
     rng = np.random.default_rng(seed)
     best = start.copy()
     ev = evaluate(p, best)
-    links = _agent_links(p)
-    by_agent = {a: g.sort_values("n", ascending=False) for a, g in links.groupby("a_x")}
+    links = _Links.of(p)
+    linked = links.has_links(p)
     cap = np.maximum(p.agent_capacity, 1)
     stats = {"tried": 0, "accepted": 0, "empty": 0}  # per call: components run in threads
     while time.perf_counter() < t_end - 0.05 and not (stop and stop()):
         if iterations is not None and stats["tried"] + stats["empty"] >= iterations:
             break
         util = ev.agent_load / cap
-        weight = np.where(by_agent_has(by_agent, p.n_agents), 0.05 + util + (ev.overload > 0), 0)
+        weight = np.where(linked, 0.05 + util + (ev.overload > 0), 0)
         if weight.sum() <= 0:
             break
         seed_agent = int(rng.choice(p.n_agents, p=weight / weight.sum()))
-        near = by_agent[seed_agent]
-        k = min(len(near), size - 1)
+        cand, shared = links.neighbours(p, seed_agent)
+        k = min(len(cand), size - 1)
         # half the neighbours by shared items, half the least utilised of the linked agents:
         # load moves from busy agents to idle ones, so a neighbourhood needs both
-        cand = near["a_y"].to_numpy()
         spare = 1.0 / (0.05 + util[cand]) ** 2
-        mix = near["n"].to_numpy(float) / near["n"].sum() + spare / spare.sum()
+        mix = shared.astype(float) / shared.sum() + spare / spare.sum()
         chosen = rng.choice(cand, size=k, replace=False, p=mix / mix.sum())
         agents = np.sort(np.concatenate([[seed_agent], chosen]).astype(np.int64))
         peak_floor = 0
@@ -140,9 +179,3 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
             if on_better is not None:
                 on_better(best, float(ev.objective))
     return best
-
-
-def by_agent_has(by_agent: dict[int, pd.DataFrame], n: int) -> np.ndarray:
-    has = np.zeros(n, bool)
-    has[list(by_agent)] = True
-    return has

@@ -36,6 +36,7 @@ LP_SHARE = 0.25  # HiGHS's own time limit; the LP normally takes a small part of
 FIX_SHARE = 0.06
 PROBE_SHARE = 0.1
 LNS_SHARE = 0.45
+RESCUE_SHARE = 0.8  # when no stage found a plan: most of the limit, the clock still guarding
 LNS_ITERATIONS_PER_SECOND = 24  # measured ~30 on the 4,500-child demo, 2-core machine
 
 
@@ -56,14 +57,15 @@ def lp_fixing(p: AssignmentProblem, x: np.ndarray) -> np.ndarray:
 
 def _full_model(p: AssignmentProblem, start: IntArray | None, excess_cap: int | None,
                 time_limit: float, seed: int, threads: int, stop: threading.Event | None,
-                wall_cap: float | None = None) -> tuple[IntArray | None, float, bool, bool]:
+                wall_cap: float | None = None, full_presolve: bool = False
+                ) -> tuple[IntArray | None, float, bool, bool]:
     """CP-SAT on the whole model, in a thread so Ctrl-C can stop it: (plan, bound, optimal,
     interrupted)."""
     built = build(p, excess_cap)
     if start is not None:
         add_hint(built, p, start)
     solver = cp_model.CpSolver()
-    _parameters(solver, time_limit, seed, threads, wall_cap)
+    _parameters(solver, time_limit, seed, threads, wall_cap, full_presolve)
     result: dict[str, Any] = {}
     worker = threading.Thread(target=lambda: result.setdefault("s", solver.solve(built.model)),
                               daemon=True)
@@ -135,10 +137,25 @@ def _solve_one(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0,
         began = time.perf_counter()
         return lambda: stats.__setitem__(f"{name}_seconds", time.perf_counter() - began)
 
+    def rescue() -> None:
+        # never give up with time left: no feasible plan yet, so the time goes to CP-SAT on the
+        # whole model, from the partial start, before any stage that only needs a plan
+        nonlocal bound, interrupted
+        done = stage("rescue")
+        partial = start if given else greedy(p)
+        plan, cp_bound, _, interrupted = _full_model(
+            p, partial, excess_cap, RESCUE_SHARE * time_limit, seed, threads, stop,
+            wall_cap=left(), full_presolve=True)
+        bound = max(bound, cp_bound)
+        offer(plan, "rescue")
+        done()
+
     try:
         done = stage("greedy")
         offer(start if given else greedy(p), "greedy")
         done()
+        if best is None and p.n_pairs > PROBE_MAX_PAIRS:  # the probe below would come too late
+            rescue()
         if p.new_limit_soft and best is not None and not given:
             done = stage("excess")
             excess_cap, placed = least_excess(p, best, EXCESS_SHARE * time_limit, seed, threads,
@@ -177,6 +194,8 @@ def _solve_one(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0,
             done()
             if optimal and best is not None:
                 bound = max(bound, best_key[1])
+        if best is None and not interrupted and left() > 0.1:
+            rescue()
         proven = best is not None and best_key[1] <= bound + 1e-6
         if use_lns and best is not None and not proven and not interrupted and left() > 0.1:
             done = stage("lns")

@@ -116,3 +116,44 @@ def test_components_keep_each_components_own_answer() -> None:
                             hint=np.array([0, 1]))
     s = solve(p, time_limit=5)
     assert s.item_pair.tolist() == [-1, -1] and s.objective == 10
+
+
+def _type_e(m: int, n: int, seed: int = 0) -> AssignmentProblem:
+    """A tight generalized assignment instance of Laguna et al.'s type E (hard capacities)."""
+    rng = np.random.default_rng(seed)
+    r = (1 - 10 * np.log(rng.random((m, n)))).round().astype(np.int64)
+    c = (1000 / r - 10 * rng.random((m, n))).round().astype(np.int64)
+    b = np.maximum(0.8 * r.sum(axis=1) / m, r.max(axis=1)).astype(np.int64)
+    return gap_problem(c.tolist(), r.tolist(), b.tolist())
+
+
+def test_never_gives_up_with_time_left() -> None:
+    # the greedy start leaves most jobs unplaced and the model is too big for the early probe:
+    # the time must go to finding a plan, not end in no_solution
+    p = _type_e(40, 600)
+    assert (greedy(p) < 0).sum() > 100
+    s = solve(p, time_limit=6)
+    assert s.status is Status.FEASIBLE
+    assert evaluate(p, s.item_pair).feasible
+
+
+def test_lns_neighbours_match_a_brute_force_count() -> None:
+    from solvers.lns import _Links
+
+    rng = np.random.default_rng(3)
+    item = rng.integers(0, 30, 200)
+    agent = rng.integers(0, 12, 200)
+    keep = np.unique(np.stack([item, agent]), axis=1)
+    p = AssignmentProblem(n_items=30, n_agents=12, pair_item=keep[0], pair_agent=keep[1],
+                          pair_cost=np.zeros(keep.shape[1], np.int64),
+                          pair_load=np.ones(keep.shape[1], np.int64),
+                          item_must=np.zeros(30, bool), item_skip_cost=np.zeros(30, np.int64),
+                          agent_capacity=np.full(12, 5), overload_cost=1)
+    links = _Links.of(p)
+    for a in range(12):
+        near, shared = links.neighbours(p, a)
+        mine = set(p.pair_item[p.pair_agent == a])
+        expect = {b: len(mine & set(p.pair_item[p.pair_agent == b])) for b in range(12)
+                  if b != a}
+        assert dict(zip(near.tolist(), shared.tolist(), strict=True)) == {
+            b: n for b, n in expect.items() if n}
