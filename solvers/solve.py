@@ -267,7 +267,11 @@ def subproblem(p: AssignmentProblem, items: IntArray, agents: IntArray
 
 # Of the time limit: what the components share by size, after the excess models and the global
 # LP; and within a component, LNS's share (its stages overshoot far less than a whole model's).
-SOLVE_SHARE = 0.85
+SOLVE_SHARE = 0.6  # ~55-65% of the limit on an idle machine: room for a busy one (below)
+# A component's own clock valve, as a multiple of its deterministic budget: well above what the
+# budget needs, so that a machine slowed by another job still runs every budget to its end and
+# gives the same plan (measured: a CPU-bound job beside the solve slows it 1.5x on 2 cores).
+COMPONENT_WALL_FACTOR = 3.0
 GLOBAL_LP_MAX_PAIRS = 300_000  # above this HiGHS takes a minute; components' LPs take seconds
 # Safety valves for short limits on large problems (a 20 s limit at 50,000 children): past
 # these fractions of the clock, the per-component excess models and LPs are skipped.
@@ -383,7 +387,7 @@ def _solve(p: AssignmentProblem, *, time_limit: float, seed: int, threads: int,
 
     def run(c: int) -> None:
         items, _, sub, ks, begin, cap = parts[c]
-        wall = min(float(shares[c]) * 1.5, deadline - time.perf_counter())
+        wall = min(float(shares[c]) * COMPONENT_WALL_FACTOR, deadline - time.perf_counter())
 
         def better(sub_plan: IntArray) -> None:  # every improvement reaches the whole plan
             with lock:
