@@ -1,0 +1,201 @@
+"""Workforces sized to demand: where capacity exists but is badly spread.
+
+    python -m bench.sized [--sizes 2000 5000] [--ratios 0.85 1.0 1.15] [--mip-limit 600]
+
+For each size and demand/capacity ratio, a steady county whose workforce is sized so that the
+children's points are `ratio` times the staying workers' capacity (≈ 85 eligible workers a
+child at 5,000). Each instance gets a reference value: HiGHS's MIP on the whole model (the
+same model the LP bound relaxes) to proven optimality where it finishes within --mip-limit,
+cached in bench/out/references.json by the instance's sha256; else the best plan any method
+found. The tool is then measured at its time limit in its own process (bench.measure): gap to
+the reference and to the LP bound, moves against the reference plan's, peak memory, and the
+time it first came within 1% and 0.5% of the reference. Results: bench/out/sized.json, and a
+section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+LIMITS = {2_000: 10, 5_000: 20, 20_000: 60, 50_000: 180}
+
+
+def demand_ratio(tables: dict[str, Any]) -> float:
+    """Children's points over the capacity of workers who stay, at the model's defaults."""
+    from rebalancer.config import load_config
+    from rebalancer.model import case_points, worker_capacity
+
+    cfg = load_config(None, {"plan_date": "2026-12-01"})
+    w, c = tables["workers"].copy(), tables["children"].copy()
+    w["fte"] = w["fte"].astype(float)
+    w["capacity_points"] = np.nan
+    w["reduction_pct"] = w["reduction_pct"].replace("", "0").astype(float)
+    c["in_proceedings"] = c["in_proceedings"] == "true"
+    c["points"] = np.nan
+    stays = (w["available"] == "true") & (w["leaving_on"].fillna("") == "")
+    cap = worker_capacity(w, cfg.capacity)[stays.to_numpy()].sum()
+    return float(case_points(c, cfg.points).sum() / cap)
+
+
+def sized(n: int, ratio: float, seed: int) -> tuple[dict[str, Any], int]:
+    """A steady county of n children whose workforce puts demand at `ratio` of capacity."""
+    from rebalancer.generate import generate
+
+    m = max(5, round(n / 12))
+    for _ in range(6):  # the ratio is nearly linear in 1/m
+        tables = generate(n, m, seed=seed, scenario="steady")
+        r = demand_ratio(tables)
+        new_m = max(5, round(m * r / ratio))
+        if new_m == m:
+            break
+        m = new_m
+    return generate(n, m, seed=seed, scenario="steady"), m
+
+
+def _sha(folder: Path) -> str:
+    h = hashlib.sha256()
+    for name in ("workers.csv", "children.csv"):
+        h.update((folder / name).read_bytes())
+    return h.hexdigest()
+
+
+def reference_mip(inp: Path, limit: float) -> dict[str, Any]:
+    """HiGHS's MIP on the whole model (the least MAX_NEW excess fixed first, as the tool does)."""
+    import highspy
+
+    from rebalancer.config import load_config
+    from rebalancer.inputs import load_inputs
+    from rebalancer.model import COST_SCALE, build_case_model
+    from solvers import greedy
+    from solvers.cpsat import least_excess
+    from solvers.lp import _highs_lp, _quiet_highs, build
+    from solvers.solve import components, subproblem
+
+    cfg = load_config(None, {"plan_date": "2026-12-01"})
+    cm = build_case_model(load_inputs(inp / "workers.csv", inp / "children.csv", None, None,
+                                      cfg), cfg)
+    p = cm.problem
+    n, item_comp, agent_comp = components(p)
+    cap = 0
+    for c in range(n):
+        sub, _ = subproblem(p, np.flatnonzero(item_comp == c), np.flatnonzero(agent_comp == c))
+        cap += least_excess(sub, greedy(sub), 30.0, 0, 2)[0]
+    lp, x = build(p, cap)
+    model = _highs_lp(highspy, lp)
+    kinds = np.zeros(lp.n_cols, np.int64)
+    kinds[x] = 1
+    # the split-family variables (split, z) are the LP's only other 0-1 columns with cost or
+    # group rows; marking x integral makes them integral at an optimum, so x is enough
+    model.integrality_ = [highspy.HighsVarType(int(k)) for k in kinds]
+    h = _quiet_highs(highspy)
+    h.setOptionValue("time_limit", float(limit))
+    h.setOptionValue("mip_rel_gap", 1e-6)
+    h.setOptionValue("threads", 2)
+    t0 = time.perf_counter()
+    h.passModel(model)
+    h.run()
+    info = h.getInfo()
+    status = h.modelStatusToString(h.getModelStatus())
+    has = info.primal_solution_status == 2
+    plan_moves = None
+    if has:
+        xs = np.asarray(h.getSolution().col_value)[x] > 0.5
+        item_pair = np.full(p.n_items, -1, np.int64)
+        item_pair[p.pair_item[xs]] = np.flatnonzero(xs)
+        from rebalancer.plan import build_plan, kpis
+        from solvers import Solution, Status
+
+        plan = build_plan(cm, Solution(Status.FEASIBLE, item_pair, 0.0, 0.0, 0.0, "mip"))
+        from rebalancer.plan import build_workers
+
+        plan_moves = kpis(plan, build_workers(cm, plan), cm.forced, "after")["moves"]
+    return {"status": status, "seconds": time.perf_counter() - t0,
+            "objective": float(info.objective_function_value) / COST_SCALE if has else None,
+            "bound": float(info.mip_dual_bound) / COST_SCALE, "moves": plan_moves,
+            "proven": status == "Optimal",
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def measure_tool(inp: Path, limit: float, out: Path) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "bench.measure", "rebalancer", str(inp), str(limit), str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent,
+                          timeout=limit * 4 + 600)
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def measure_lp(inp: Path, out: Path) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "bench.measure", "lp", str(inp), "0", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent, timeout=3600)
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[2_000, 5_000])
+    ap.add_argument("--ratios", type=float, nargs="+", default=[0.85, 1.0, 1.15])
+    ap.add_argument("--mip-limit", type=float, default=600.0)
+    ap.add_argument("--no-mip", action="store_true", help="reference: best plan found")
+    ap.add_argument("--out", type=Path, default=HERE / "out")
+    args = ap.parse_args()
+    from rebalancer.generate import write_scenario
+
+    refs_file = args.out / "references.json"
+    refs = json.loads(refs_file.read_text()) if refs_file.exists() else {}
+    res_file = args.out / "sized.json"
+    results = json.loads(res_file.read_text()) if res_file.exists() else {}
+    for n in args.sizes:
+        for ratio in args.ratios:
+            name = f"sized-{n // 1000}k-{ratio:.2f}"
+            inst = args.out / "instances" / name
+            if not (inst / "children.csv").exists():
+                tables, _ = sized(n, ratio, seed=n + round(100 * ratio))
+                write_scenario(tables, inst, "csv")
+            sha = _sha(inst)
+            if sha not in refs and not args.no_mip:
+                print(f"{name}: HiGHS MIP reference ...", flush=True)
+                refs[sha] = {"name": name, **reference_mip(inst, args.mip_limit)}
+                refs_file.write_text(json.dumps(refs, indent=2))
+            limit = LIMITS.get(n, 60)
+            tool = measure_tool(inst, limit, args.out / "plans" / name)
+            lp = measure_lp(inst, args.out / "plans" / f"{name}-lp")
+            ref = refs.get(sha, {})
+            best = [v for v in (ref.get("objective"), tool.get("objective")) if v is not None]
+            reference = min(best) if best else None
+            row = {"name": name, "children": n, "ratio": ratio, "limit": limit,
+                   "workers": len((inst / "workers.csv").read_text().splitlines()) - 1,
+                   "reference": reference, "reference_proven": bool(ref.get("proven")),
+                   "reference_moves": ref.get("moves"), "mip_seconds": ref.get("seconds"),
+                   "lp_bound": lp.get("bound"), "tool": tool}
+            if reference and tool.get("objective") is not None:
+                obj = tool["objective"]
+                row["gap_to_reference"] = (obj - reference) / obj
+                if lp.get("bound") is not None:
+                    row["gap_to_lp"] = (obj - lp["bound"]) / obj
+                for target in (0.01, 0.005):
+                    hit = next((t for t, o in tool.get("timeline", [])
+                                if (o - reference) / max(o, 1e-9) <= target), None)
+                    row[f"time_to_{target}"] = hit
+            results[name] = row
+            res_file.write_text(json.dumps(results, indent=2, default=float))
+            print(json.dumps({k: v for k, v in row.items() if k != "tool"}, default=float),
+                  f"tool wall {tool.get('wall', float('nan')):.1f}s, peak "
+                  f"{tool.get('peak_mb', float('nan')):.0f} MB", flush=True)
+
+
+if __name__ == "__main__":
+    main()
