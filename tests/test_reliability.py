@@ -235,3 +235,30 @@ def test_parquet_lists_and_duplicate_columns_are_clear_problems(tmp_path: Path) 
     r = _validate(tmp_path / "w2.parquet", kids)
     assert r.exit_code == 1 and "'team' appear more than once" in r.output
     assert "__fragment_index" not in r.output
+
+
+def test_a_second_run_into_a_folder_being_written_is_refused(tmp_path: Path) -> None:
+    from rebalancer.outputs import output_lock
+
+    inp = generated(tmp_path, children=20, workers=3)
+    with output_lock(tmp_path / "out"):  # another run holds the folder
+        r = rebalance(inp, tmp_path / "out")
+    assert r.exit_code == 2 and "another run is writing" in r.output
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_a_full_disk_is_a_clear_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import rebalancer.outputs as outputs
+
+    inp = generated(tmp_path, children=20, workers=3)
+    assert rebalance(inp, tmp_path / "out").exit_code == 0
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outputs, "write_table", full)
+    r = rebalance(inp, tmp_path / "out", "--seed", "9")
+    assert r.exit_code == 2 and "disk" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "out" / "summary.json").exists()  # no summary: no stale set
