@@ -272,7 +272,8 @@ def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
             recomputed["objective_terms"]["previous_plan"] = term
             recomputed["objective"] += term
     mismatches = previous_problems + _plan_columns(world, plan, before, after)
-    unchecked = ["reasons and explanations are checked for presence, not wording"]
+    unchecked = ["explanations are checked for presence on changed rows, not wording; reasons "
+                 "for their rule codes, not for which of OVERLOAD, BALANCE or FAMILY"]
     if workers is not None:
         mismatches += _worker_columns(world, workers, before, after)
     else:
@@ -396,10 +397,7 @@ def _plan_columns(world: _World, plan: pd.DataFrame, before: dict[str, str],
             t = world.travel_measure(cid, wid)[0] if wid else None
             if not _close(_num(r.get(col)), t):
                 bad[col].append(cid)
-        reasons = str(r.get("reasons", ""))
-        if action in ("move", "unallocated") and not reasons:
-            bad["reasons"].append(cid)
-        if action == "unallocated" and "UNALLOCATED" not in reasons.split(";"):
+        if not _reasons_ok(world, cid, old, action, str(r.get("reasons", ""))):
             bad["reasons"].append(cid)
     for col, kids in bad.items():
         more = f" (+{len(kids) - 10} more)" if len(kids) > 10 else ""
@@ -420,6 +418,37 @@ def _previous_plan(info: dict[str, Any]) -> tuple[dict[str, str] | None, list[st
                       "previous-plan term cannot be recomputed"]
     prev = read_table_file(path)
     return dict(zip(prev["child_id"], prev["to_worker_id"], strict=True)), []
+
+
+RULE_REASONS = {"GEOGRAPHY", "GRADE", "SKILLS", "EXCLUDED", "LEAVING", "ABSENT"}
+
+
+def _reasons_ok(world: _World, cid: str, old: str, action: str, reasons: str) -> bool:
+    """The reason codes a row must carry, from the contract: every rule the old worker breaks
+    (leaving before absent), UNALLOCATED on unallocated and allocated rows, and one why on a
+    move that no rule forced."""
+    codes = set(reasons.split(";")) - {""}
+    known = RULE_REASONS | {"UNALLOCATED", "OVERLOAD", "BALANCE", "FAMILY", "DECISION"}
+    if codes - known:
+        return False
+    if action in ("allocate", "unallocated") and "UNALLOCATED" not in codes:
+        return False
+    if action == "keep" or not old:
+        return True
+    expected = set()
+    for code in world.broken(cid, old):
+        if code == "AVAILABLE":
+            w = world.workers[old]
+            horizon = world.plan_date + dt.timedelta(days=world.cfg.horizon_days)
+            leaving = w["leaving_on"] is not None and w["leaving_on"] <= horizon
+            expected.add("LEAVING" if leaving else "ABSENT")
+        elif code != "PINNED":
+            expected.add(code)
+    if action == "move" and (codes & RULE_REASONS) != expected:
+        return False
+    if action == "unallocated" and not expected <= codes:
+        return False
+    return bool(codes)
 
 
 def _num(v: Any) -> float | None:

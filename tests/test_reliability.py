@@ -262,3 +262,17 @@ def test_a_full_disk_is_a_clear_message(tmp_path: Path, monkeypatch: pytest.Monk
     r = rebalance(inp, tmp_path / "out", "--seed", "9")
     assert r.exit_code == 2 and "disk" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "out" / "summary.json").exists()  # no summary: no stale set
+
+
+def test_check_fails_a_rule_reason_rewritten(tmp_path: Path, planned: tuple[Path, Path]) -> None:
+    out = tampered(planned, tmp_path)
+
+    def rewrite(plan: pd.DataFrame) -> None:
+        ruled = plan["reasons"].str.contains("LEAVING|ABSENT|SKILLS|GRADE")
+        ruled &= plan["action"] == "move"
+        assert ruled.any()
+        plan.loc[ruled, "reasons"] = "BALANCE"
+
+    _edit_plan(out, rewrite)
+    c = check(planned[0], out)
+    assert c.exit_code == 1 and "plan.reasons" in c.output
