@@ -69,6 +69,14 @@ def _csr(keys: IntArray, n: int) -> tuple[IntArray, IntArray]:
     return order, starts
 
 
+# Wall seconds per neighbourhood on the 2-core CI machine, fitted over 400 neighbourhoods of a
+# 2,000-child county (one thread): a fixed part (building the model in Python), a part per
+# candidate pair, and CP-SAT's deterministic time. The LNS budget is spent in these units.
+WORK_PER_ITERATION = 0.0031
+WORK_PER_PAIR = 2.6e-5
+WORK_PER_DTIME = 2.0
+
+
 def neighbourhood_problem(p: AssignmentProblem, item_pair: IntArray, agents: IntArray,
                           budget_left: int | None
                           ) -> tuple[AssignmentProblem, IntArray, IntArray] | None:
@@ -98,7 +106,7 @@ def neighbourhood_problem(p: AssignmentProblem, item_pair: IntArray, agents: Int
 
 def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int = 0,
             excess_cap: int | None = None, size: int = 12, sub_time: float = 0.3,
-            iterations: int | None = None,
+            iterations: int | None = None, work: float | None = None,
             on_better: Callable[[IntArray, float], None] | None = None,
             stop: Callable[[], bool] | None = None) -> IntArray:
     """Improve `start` by neighbourhood re-solves until the time is up; never makes it worse."""
@@ -109,9 +117,12 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
     links = _Links.of(p)
     linked = links.has_links(p)
     cap = np.maximum(p.agent_capacity, 1)
-    stats = {"tried": 0, "accepted": 0, "empty": 0}  # per call: components run in threads
+    # per call: components run in threads
+    stats: dict[str, float] = {"tried": 0, "accepted": 0, "empty": 0, "work": 0.0}
     while time.perf_counter() < t_end - 0.05 and not (stop and stop()):
         if iterations is not None and stats["tried"] + stats["empty"] >= iterations:
+            break
+        if work is not None and stats["work"] >= work:
             break
         util = ev.agent_load / cap
         weight = np.where(linked, 0.05 + util + (ev.overload > 0), 0)
@@ -150,6 +161,7 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
         made = neighbourhood_problem(p, best, agents, budget_left)
         if made is None:
             stats["empty"] += 1
+            stats["work"] += WORK_PER_ITERATION
             continue
         sub, items, ks = made
         excess_cost = 0
@@ -166,6 +178,10 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
                     wall_cap=max(t_end - time.perf_counter(), 0.05))
         status = solver.solve(built.model)
         stats["tried"] += 1
+        # the work this iteration did, in seconds of this machine, from deterministic counts
+        # only: the same budget stops at the same iteration on a busy machine
+        stats["work"] += (WORK_PER_ITERATION + WORK_PER_PAIR * sub.n_pairs
+                          + WORK_PER_DTIME * solver.deterministic_time)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             continue
         vals = solver.boolean_values(pd.Series(built.x)).to_numpy(dtype=bool)

@@ -37,7 +37,9 @@ FIX_SHARE = 0.06
 PROBE_SHARE = 0.1
 LNS_SHARE = 0.45
 RESCUE_SHARE = 0.8  # when no stage found a plan: most of the limit, the clock still guarding
-LNS_ITERATIONS_PER_SECOND = 24  # measured ~30 on the 4,500-child demo, 2-core machine
+LNS_SIZE = 8  # agents per neighbourhood (measured: 8 beats 5 and 12 on sized counties)
+LNS_SUB_TIME = 0.1  # CP-SAT seconds (deterministic) per neighbourhood
+LNS_WORK_SHARE = 1.0  # modelled work (solvers.lns WORK_*) per second of an LNS budget
 
 
 def lp_fixing(p: AssignmentProblem, x: np.ndarray) -> np.ndarray:
@@ -100,7 +102,7 @@ def _solve_one(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0,
                lp_x: np.ndarray | None = None, wall_limit: float | None = None,
                start: IntArray | None = None, excess_cap: int | None = None,
                lns_share: float = LNS_SHARE,
-               lns_rate: float = LNS_ITERATIONS_PER_SECOND,
+               lns_rate: float = LNS_WORK_SHARE,
                report: Callable[[IntArray], None] | None = None) -> Solution:
     """One connected problem, in stages; `lp_x` is a relaxation already solved by the caller."""
     t0 = time.perf_counter()
@@ -199,9 +201,9 @@ def _solve_one(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0,
         proven = best is not None and best_key[1] <= bound + 1e-6
         if use_lns and best is not None and not proven and not interrupted and left() > 0.1:
             done = stage("lns")
-            iterations = max(1, round(lns_share * time_limit * lns_rate))
-            offer(improve(p, best, left(), seed=seed, excess_cap=excess_cap, size=5,
-                          sub_time=0.08, iterations=iterations,
+            work = lns_share * time_limit * lns_rate
+            offer(improve(p, best, left(), seed=seed, excess_cap=excess_cap, size=LNS_SIZE,
+                          sub_time=LNS_SUB_TIME, work=work,
                           on_better=lambda plan, _: offer(plan, "lns"),
                           stop=lambda: stop is not None and stop.is_set()), "lns")
             done()
@@ -289,7 +291,7 @@ def peak_floor(p: AssignmentProblem) -> int:
     cap = np.maximum(p.agent_capacity, 1)
     return int(np.floor((load * p.peak_scale / cap).max())) if p.n_agents else 0
 COMPONENT_LNS_SHARE = 0.8
-COMPONENT_LNS_RATE = 30  # iterations per thread-second: ~45 measured with two threads; kept below
+COMPONENT_LNS_RATE = 0.8  # modelled work per thread-second: two threads slow each other
 
 
 def _solve(p: AssignmentProblem, *, time_limit: float, seed: int, threads: int,
