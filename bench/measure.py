@@ -20,6 +20,15 @@ import numpy as np
 
 
 def _peak_mb() -> float:
+    """This process's own peak (VmHWM). Not ru_maxrss: Linux carries that across exec, so a
+    measurement started by a parent holding gigabytes (the MIP reference) would report the
+    parent's size."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -199,3 +199,57 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def section(out: Path = HERE / "out") -> str:
+    """The sized-workforce and analysts sections of bench/RESULTS.md, from the JSON results."""
+    rows = json.loads((out / "sized.json").read_text()) if (out / "sized.json").exists() else {}
+    lines = ["## Workforces sized to demand (capacity exists but is badly spread)", "",
+             "Steady counties whose workforce puts demand at 0.85, 1.0 or 1.15 × the capacity of "
+             "the workers who stay (`python -m bench.sized`). Reference: HiGHS's MIP on the whole "
+             "model (same objective, same least MAX_NEW excess) within the MIP limit — proven "
+             "optimal where marked, else its best plan or the tool's if better. Gap to reference: "
+             "(tool − reference) / tool; gap to LP: (tool − LP bound) / tool. Moves: changes of "
+             "worker in the tool's plan and in the reference plan.", "",
+             "| instance | children × workers | limit s | tool wall s | peak MB | tool objective | "
+             "reference | proven | gap to reference | gap to LP | moves (tool / ref) | "
+             "time to 1% / 0.5% |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows.values():
+        t = r["tool"]
+        if "objective" not in t:
+            lines.append(f"| {r['name']} | {r['children']:,} × {r['workers']:,} | {r['limit']} | "
+                         f"failed: {t.get('error', '')[:60]} | | | | | | | | |")
+            continue
+        moves = t.get("kpis_after", {}).get("moves")
+
+        def pct(x: Any) -> str:
+            return "-" if x is None else f"{100 * x:.2f}%"
+
+        def sec(x: Any) -> str:
+            return "-" if x is None else f"{x:.1f}"
+
+        lines.append(
+            f"| {r['name']} | {r['children']:,} × {r['workers']:,} | {r['limit']} | "
+            f"{t['wall']:.1f} | {t.get('peak_mb', 0):,.0f} | {t['objective']:,.0f} | "
+            f"{(r['reference'] or 0):,.0f} | {'yes' if r['reference_proven'] else 'no'} | "
+            f"{pct(r.get('gap_to_reference'))} | {pct(r.get('gap_to_lp'))} | "
+            f"{moves if moves is not None else '-'} / {r.get('reference_moves') or '-'} | "
+            f"{sec(r.get('time_to_0.01'))} / {sec(r.get('time_to_0.005'))} |")
+    an = out / "analysts.json"
+    if an.exists():
+        a = json.loads(an.read_text())
+        lines += ["", "## Analysts: sweep throughput and the demo's frontier", "",
+                  f"{a['scenarios']} scenarios ({a['children']:,} children, {a['limit']:.0f} s "
+                  f"each, `python -m bench.analysts`): one after another with 2 threads each "
+                  f"{a['sequential_seconds']:.0f} s ({a['sequential_per_minute']:.1f} a minute); "
+                  f"on a LocalCluster of 2 single-threaded workers {a['cluster_seconds']:.0f} s "
+                  f"({a['cluster_per_minute']:.1f} a minute), ratio "
+                  f"{a['sequential_seconds'] / a['cluster_seconds']:.2f}.", "",
+                  f"Demo frontier ({a['frontier_seconds']:.0f} s):", "",
+                  "| max_moves | discretionary moves | points over capacity | workers over "
+                  "capacity | peak | objective |", "|---|---|---|---|---|---|"]
+        for p in a["frontier"]:
+            lines.append(f"| {p['max_moves']} | {p['moves_discretionary']} | "
+                         f"{p['total_overload_points']:,.1f} | {p['workers_over_capacity']} | "
+                         f"{100 * p['peak_utilisation']:.0f}% | {p['objective']:,.0f} |")
+    return "\n".join(lines) + "\n"
