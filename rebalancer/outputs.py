@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import signal
@@ -17,6 +16,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from rebalancer.inputs import file_sha256
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # A cell that starts with the apostrophe itself is escaped too, so our readers can take exactly
@@ -133,14 +134,6 @@ def output_lock(out: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def write_outputs(out: Path, fmt: str, tables: dict[str, pd.DataFrame],
                   summary: dict[str, Any],
                   extras: dict[str, tuple[str, Callable[[Path], None]]] | None = None
@@ -166,7 +159,7 @@ def write_outputs(out: Path, fmt: str, tables: dict[str, pd.DataFrame],
         for stale in set(old_files) - {p.name for p in paths.values()}:
             if "/" not in stale and stale.split(".")[0] in tables:
                 (out / stale).unlink(missing_ok=True)
-        summary["outputs"] = {name: {"file": p.name, "sha256": _sha256(p)}
+        summary["outputs"] = {name: {"file": p.name, "sha256": file_sha256(p)}
                               for name, p in paths.items()}
         paths["summary"] = out / SUMMARY
         text = json.dumps(summary, indent=2, sort_keys=False, default=str, allow_nan=False)
