@@ -70,6 +70,17 @@ def _reject(exc: InputRejected) -> typer.Exit:
     return typer.Exit(1)
 
 
+@contextlib.contextmanager
+def _plan_folder(hint: str | None = "--plan") -> Iterator[None]:
+    """A plan folder that holds no complete, unchanged plan is a usage error (exit 2)."""
+    from rebalancer.planfolder import PlanFolderError
+
+    try:
+        yield
+    except PlanFolderError as exc:
+        raise typer.BadParameter(str(exc), param_hint=hint) from None
+
+
 def _overrides(time_limit: float | None, max_moves: int | None, seed: int | None,
                threads: int | None) -> dict[str, Any]:
     """Flags over the configuration; a value out of range is a usage error (exit 2)."""
@@ -95,7 +106,6 @@ def _overrides(time_limit: float | None, max_moves: int | None, seed: int | None
 def _run(config: Path | None, overrides: dict[str, Any], quiet: bool,
          go: Callable[[Any, Any], Any]) -> dict[str, Any]:
     """Configuration, a progress line, and every outcome mapped to its exit code."""
-    from rebalancer.planfolder import PlanFolderError
     from rebalancer.progress import ProgressLine
 
     try:
@@ -104,14 +114,12 @@ def _run(config: Path | None, overrides: dict[str, Any], quiet: bool,
         raise _reject(exc) from None
     progress = None if quiet else ProgressLine()
     try:
-        with terminate_as_interrupt():
+        with terminate_as_interrupt(), _plan_folder():
             result = go(cfg, progress)
     except InputRejected as exc:
         raise _reject(exc) from None
     except OutputError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from None
-    except PlanFolderError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--plan") from None
     except KeyboardInterrupt:
         typer.echo("interrupted before any plan was found: nothing was written", err=True)
         raise typer.Exit(130) from None
@@ -226,13 +234,11 @@ def review_cmd(
                                              "[default: DIR/review.xlsx].")] = None,
 ) -> None:
     """Write the review workbook: one row per proposed change, with accept/reject and a note."""
-    from rebalancer.planfolder import PlanFolderError
     from rebalancer.signoff import review_workbook
 
     try:
-        path, n = review_workbook(plan, out)
-    except PlanFolderError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--plan") from None
+        with _plan_folder():
+            path, n = review_workbook(plan, out)
     except InputRejected as exc:
         raise _reject(exc) from None
     except OSError as exc:
@@ -247,12 +253,10 @@ def report_cmd(
 ) -> None:
     """Rewrite the plan folder's report.html."""
     from rebalancer.htmlreport import write_report
-    from rebalancer.planfolder import PlanFolderError, read_plan_folder
+    from rebalancer.planfolder import read_plan_folder
 
-    try:
+    with _plan_folder():
         pf = read_plan_folder(plan)
-    except PlanFolderError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--plan") from None
     typer.echo(f"wrote {write_report(plan, pf.plan, pf.workers, pf.summary)}")
 
 
@@ -421,12 +425,10 @@ def check(
     """Re-verify a plan against the inputs, independently of the model (exit 1 on violation)."""
     from rebalancer.check import check_plan
     from rebalancer.inputs import load_inputs
-    from rebalancer.planfolder import PlanFolderError, read_plan_folder
+    from rebalancer.planfolder import read_plan_folder
 
-    try:
+    with _plan_folder():
         folder = read_plan_folder(plan, verify=False)
-    except PlanFolderError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--plan") from None
     try:  # the plan's own settings, unless the user gives a configuration to check against
         cfg = load_config(config) if config is not None else folder.config()
         inputs = load_inputs(workers, children, decisions, travel, cfg, config)
@@ -442,13 +444,11 @@ def check(
 def _reload(plan: Path) -> tuple[Any, Any, Any]:
     """The case model, plan and workers table of a plan folder."""
     from rebalancer.model import build_case_model
-    from rebalancer.planfolder import PlanFolderError, read_plan_folder, reload_inputs
+    from rebalancer.planfolder import read_plan_folder, reload_inputs
 
-    try:
+    with _plan_folder():
         folder = read_plan_folder(plan)
         inputs, cfg = reload_inputs(folder)
-    except PlanFolderError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--plan") from None
     return build_case_model(inputs, cfg), folder.plan, folder.workers
 
 
@@ -618,12 +618,9 @@ def compare_cmd(
 ) -> None:
     """KPI deltas side by side, and the children whose outcome differs."""
     from rebalancer.analysis import compare
-    from rebalancer.planfolder import PlanFolderError
 
-    try:
+    with _plan_folder(hint=None):
         kpis, diff = compare(plan_a, plan_b)
-    except PlanFolderError as exc:
-        raise typer.BadParameter(str(exc)) from None
     typer.echo(f"{'':<24}{'A':>14}{'B':>14}{'B - A':>14}")
     for r in kpis.itertuples(index=False):
         def f(v: Any) -> str:
