@@ -528,17 +528,15 @@ def sweep(
         g = analysis.parse_grid(grid or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--grid") from None
+    from rebalancer.config import unknown_dotted_keys
+
+    bad_key = unknown_dotted_keys(list(g), "--grid")  # a usage error before anything runs
+    if bad_key:
+        raise typer.BadParameter(f"{bad_key[0].message}; {bad_key[0].fix}", param_hint="--grid")
     try:
         named = analysis.load_scenarios(scenarios) if scenarios else []
-        for key in g:  # a misspelt key is a usage error before anything runs
-            cfg.with_overrides({key: g[key][0]}) if g[key] else None
     except InputRejected as exc:
-        bad_key = [p for p in exc.problems if "unknown configuration key" in p.message]
-        if bad_key:
-            raise typer.BadParameter(bad_key[0].message + "; " + bad_key[0].fix,
-                                     param_hint="--grid") from None
-        if scenarios is not None and not g:
-            raise _reject(exc) from None
+        raise _reject(exc) from None
     todo = analysis.scenarios(g, named)
     typer.echo(f"{len(todo)} scenario(s) on "
                + (scheduler or "a local Dask cluster") + f"; results in {out}/results.csv")

@@ -335,20 +335,18 @@ def config_from_tree(tree: Mapping[str, Any], overrides: Mapping[str, Any] | Non
     merged = copy.deepcopy(dict(tree))
     problems = list(problems or [])
     defaults = _load_toml(default_config_path())
+    bad = unknown_dotted_keys(list(overrides or {}), file, defaults)
+    problems += bad
+    refused = {p.column for p in bad}
     for dotted, value in (overrides or {}).items():
+        if dotted in refused:
+            continue
         node: Any = merged
         *parents, leaf = dotted.split(".")
-        shape: Any = defaults
         for part in parents:
-            shape = shape.get(part, {}) if isinstance(shape, dict) else {}
             if not isinstance(node.get(part), dict):
                 node[part] = {}
             node = node[part]
-        if leaf not in shape and dotted != "plan_date":
-            close = difflib.get_close_matches(dotted, _dotted_keys(defaults), n=1)
-            problems.append(Problem(file, "-", dotted, f"unknown configuration key '{dotted}'",
-                                    f"did you mean '{close[0]}'?" if close else "remove it"))
-            continue
         node[leaf] = value
     r = _Reader(merged, file)
     r.problems = problems
@@ -361,6 +359,23 @@ def config_from_tree(tree: Mapping[str, Any], overrides: Mapping[str, Any] | Non
     if r.problems:
         raise InputRejected(r.problems)
     return cfg
+
+
+def unknown_dotted_keys(keys: list[str], file: str,
+                        defaults: Mapping[str, Any] | None = None) -> list[Problem]:
+    """Dotted configuration keys (overrides, sweep grids) that name no key of the
+    configuration, each with the nearest known key suggested."""
+    shape_root = defaults if defaults is not None else _load_toml(default_config_path())
+    problems = []
+    for dotted in keys:
+        shape: Any = shape_root
+        for part in dotted.split("."):
+            shape = shape.get(part) if isinstance(shape, Mapping) else None
+        if shape is None and dotted != "plan_date":
+            close = difflib.get_close_matches(dotted, _dotted_keys(shape_root), n=1)
+            problems.append(Problem(file, "-", dotted, f"unknown configuration key '{dotted}'",
+                                    f"did you mean '{close[0]}'?" if close else "remove it"))
+    return problems
 
 
 def _dotted_keys(tree: Mapping[str, Any], prefix: str = "") -> list[str]:
