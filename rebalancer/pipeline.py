@@ -58,6 +58,7 @@ class Result:
     workers: pd.DataFrame
     summary: dict[str, Any]
     paths: dict[str, Path]
+    inputs: Inputs | None = None  # what the plan was made from (decisions in force included)
 
 
 def max_new_yielded(cm: CaseModel, workers: pd.DataFrame) -> dict[str, Any]:
@@ -161,7 +162,7 @@ def plan(inputs: Inputs, cfg: Config, *, progress: Progress | None = None,
     summary["solver"]["timings"] = {"load_seconds": round(t_load - t0, 3),
                                     "build_seconds": round(t_build - t_load, 3),
                                     "solve_seconds": round(t_solve - t_build, 3)}
-    return Result(cm, sol, plan_df, workers, summary, {})
+    return Result(cm, sol, plan_df, workers, summary, {}, inputs)
 
 
 def previous_from_folder(folder: Path) -> tuple[pd.Series, dict[str, Any]]:

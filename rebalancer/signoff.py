@@ -36,19 +36,6 @@ def review_workbook(folder: Path, out: Path | None = None) -> tuple[Path, int]:
     return path, n
 
 
-def _earlier_decisions(paths: InputPaths) -> pd.DataFrame:
-    if paths.decisions is None:
-        return pd.DataFrame(columns=DECISION_COLUMNS)
-    from rebalancer.outputs import read_table_file
-
-    df = read_table_file(paths.decisions) if paths.decisions.suffix == ".csv" else \
-        pd.read_parquet(paths.decisions).astype(str)
-    for c in DECISION_COLUMNS:
-        if c not in df.columns:
-            df[c] = ""
-    return df[DECISION_COLUMNS]
-
-
 def _review_summary(review: Review, reviewed: pd.DataFrame, result: Result) -> dict[str, Any]:
     """Counts of the decisions, and every child whose outcome changed though it was not
     rejected, with why."""
@@ -76,9 +63,6 @@ def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_file: Path, ou
     if review is None:
         raise InputRejected(problems)
     new = review_decisions(review, reviewer)
-    earlier = _earlier_decisions(paths)
-    merged = pd.concat([earlier[~earlier["child_id"].isin(set(new["child_id"]))], new],
-                       ignore_index=True)
 
     def finish(result: Result) -> dict[str, tuple[str, Any]]:
         result.summary["review"] = {"workbook": str(review_file.resolve()),
@@ -86,7 +70,10 @@ def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_file: Path, ou
                                     **_review_summary(review, pf.plan, result)}
         from rebalancer.outputs import neutralise
 
-        safe = neutralise(merged)
+        assert result.inputs is not None
+        # the decisions in force: the file's, with the review's replacing them child by child
+        # (merged once, by load_inputs, which also checked them)
+        safe = neutralise(result.inputs.decisions[DECISION_COLUMNS])
         return {"decisions": ("decisions.csv", lambda p: safe.to_csv(
             p, index=False, lineterminator="\n", encoding="utf-8-sig"))}
 
