@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -317,10 +316,25 @@ def _overload_arrays(capacity: FloatArray, w: Weights) -> tuple[int, IntArray, I
     return rate, starts, costs
 
 
-def solver_problem(cm_facts: dict[str, Any], pairs: pd.DataFrame, f: Frame) -> AssignmentProblem:
+@dataclass
+class ChildFacts:
+    """Per child (and per worker) arrays the solver's costs and limits are made from."""
+
+    current: IntArray  # worker index before the plan, -1 unallocated
+    unit: IntArray  # decision unit (siblings who move as one share it)
+    months: FloatArray
+    factor: FloatArray
+    forced: BoolArray
+    capacity: FloatArray  # per worker
+    new_limit: IntArray  # per worker
+    previous: IntArray  # worker in the previous plan, NO_PREVIOUS when none
+    start: IntArray | None  # a warm start, same coding as `previous`
+
+
+def solver_problem(cm_facts: ChildFacts, pairs: pd.DataFrame, f: Frame) -> AssignmentProblem:
     """The integer arrays of `solvers.AssignmentProblem`: one item per decision unit."""
     cfg = f.cfg
-    current, unit = cm_facts["current"], cm_facts["unit"]
+    current, unit = cm_facts.current, cm_facts.unit
     agg = pairs.groupby(["u", "w"], sort=True).agg(
         cost=("cost", "sum"), load=("load", "sum"), new=("new", "sum"),
         budget=("budget", "sum")).reset_index()
@@ -331,9 +345,9 @@ def solver_problem(cm_facts: dict[str, Any], pairs: pd.DataFrame, f: Frame) -> A
     unit_has_pairs = np.zeros(len(units), bool)
     unit_has_pairs[item] = True
     # leaving a child out costs its priority's weight, and a move when it had a worker
-    previous = cm_facts["previous"]
+    previous = cm_facts.previous
     skip = objective.unallocated(f.children["priority"], cfg.weights) + np.where(
-        current >= 0, objective.move(cm_facts["months"], cm_facts["factor"], cm_facts["forced"],
+        current >= 0, objective.move(cm_facts.months, cm_facts.factor, cm_facts.forced,
                                      cfg.weights), 0.0) + np.where(
         previous >= 0, cfg.weights.previous_change, 0.0)
     pair_worker = agg["w"].to_numpy(np.int64)
@@ -342,14 +356,14 @@ def solver_problem(cm_facts: dict[str, Any], pairs: pd.DataFrame, f: Frame) -> A
     unit_previous = np.full(len(units), NO_PREVIOUS, np.int64)
     unit_previous[unit_of_child] = previous
     unit_start = np.where(unit_previous != NO_PREVIOUS, unit_previous, unit_current)
-    given = cm_facts.get("start")
+    given = cm_facts.start
     if given is not None:  # a warm start overrides both
         unit_given = np.full(len(units), NO_PREVIOUS, np.int64)
         unit_given[unit_of_child] = given
         unit_start = np.where(unit_given != NO_PREVIOUS, unit_given, unit_start)
     at_start = np.flatnonzero(pair_worker == unit_start[item])
     hint[item[at_start]] = at_start
-    rate, band_start, band_cost = _overload_arrays(cm_facts["capacity"], cfg.weights)
+    rate, band_start, band_cost = _overload_arrays(cm_facts.capacity, cfg.weights)
     return AssignmentProblem(
         n_items=len(units), n_agents=f.n_workers,
         pair_item=item.astype(np.int64), pair_agent=pair_worker,
@@ -358,9 +372,9 @@ def solver_problem(cm_facts: dict[str, Any], pairs: pd.DataFrame, f: Frame) -> A
         item_must=(unit_current >= 0) & unit_has_pairs,
         item_skip_cost=_scaled(np.bincount(unit_of_child, weights=skip, minlength=len(units)),
                                COST_SCALE),
-        agent_capacity=np.maximum(_scaled(cm_facts["capacity"], POINT_SCALE), 1),
+        agent_capacity=np.maximum(_scaled(cm_facts.capacity, POINT_SCALE), 1),
         overload_cost=rate, band_start=band_start, band_cost=band_cost,
-        pair_new=agg["new"].to_numpy(np.int64), agent_new_limit=cm_facts["new_limit"],
+        pair_new=agg["new"].to_numpy(np.int64), agent_new_limit=cm_facts.new_limit,
         # MAX_NEW yields only to ONE_WORKER: caps are exceeded by the least total needed to give
         # every child who had a worker a worker, and by nothing more.
         new_limit_soft=True,
@@ -413,11 +427,10 @@ def build_case_model(inputs: Inputs, cfg: Config) -> CaseModel:
                           "cost": cost, "load": points[c],
                           "new": (w != current[c]).astype(np.int64),
                           "budget": (moving & ~forced.any[c]).astype(np.int64)})
-    facts = {"current": current, "unit": unit, "months": months, "factor": factor,
-             "forced": forced.any, "capacity": capacity, "new_limit": new_limit,
-             "previous": previous,
-             "start": None if inputs.start is None else previous_workers(
-                 f, dataclasses.replace(inputs, previous=inputs.start))}
+    start = None if inputs.start is None else previous_workers(
+        f, dataclasses.replace(inputs, previous=inputs.start))
+    facts = ChildFacts(current, unit, months, factor, forced.any, capacity, new_limit, previous,
+                       start)
     problem = solver_problem(facts, pairs, f)
     _, unit_of_child = np.unique(unit, return_inverse=True)
     mandate, kind, note = decision_facts(f, inputs)
