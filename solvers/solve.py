@@ -310,9 +310,12 @@ def _solve(p: AssignmentProblem, *, time_limit: float, seed: int, threads: int,
     t0 = time.perf_counter()
     n_comp, item_comp, agent_comp = components(p)
     if not decompose or n_comp <= 1 or p.budget is not None:
-        return _solve_one(p, time_limit=time_limit, seed=seed, threads=threads,
+        # the same share of the limit as the components get, and the clock at the whole limit:
+        # the headroom a busy machine needs to run every budget to its end
+        return _solve_one(p, time_limit=SOLVE_SHARE * time_limit, seed=seed, threads=threads,
                           progress=progress, stop=stop, use_lp=use_lp, use_lns=use_lns,
-                          wall_limit=wall_limit, report=report)
+                          wall_limit=time_limit if wall_limit is None else wall_limit,
+                          report=report)
     from solvers.lp import lp_bound
 
     stats: dict[str, float] = {"pairs": float(p.n_pairs), "components": float(n_comp)}
