@@ -119,7 +119,8 @@ def reference_mip(inp: Path, limit: float) -> dict[str, Any]:
         plan = build_plan(cm, Solution(Status.FEASIBLE, item_pair, 0.0, 0.0, 0.0, "mip"))
         from rebalancer.plan import build_workers
 
-        plan_moves = kpis(plan, build_workers(cm, plan), cm.forced, "after")["moves"]
+        plan_moves = kpis(plan, build_workers(cm, plan), cm.forced, "after",
+                          cm.recent_changes)["moves"]
     return {"status": status, "seconds": time.perf_counter() - t0,
             "objective": float(info.objective_function_value) / COST_SCALE if has else None,
             "bound": float(info.mip_dual_bound) / COST_SCALE, "moves": plan_moves,

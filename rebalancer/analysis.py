@@ -20,12 +20,11 @@ import pandas as pd
 
 from rebalancer.config import Config
 from rebalancer.inputs import Inputs, load_inputs
+from rebalancer.kpi import COUNT_KPIS, KPI_NAMES
 from rebalancer.pipeline import InputPaths, Result, plan, write_plan_folder
 from rebalancer.problems import InputRejected, Problem, shown
 
-KPI_COLUMNS = ["unallocated", "workers_over_capacity", "total_overload_points",
-               "peak_utilisation", "families_split", "mean_travel", "moves", "moves_forced",
-               "moves_discretionary", "allocations"]
+KPI_COLUMNS = KPI_NAMES
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=-]{0,63}$")
 WHAT_IFS = {"overrides", "add_workers", "remove_team", "cancel_leaver"}
 
@@ -190,8 +189,7 @@ def write_results(out: Path, rows: list[dict[str, Any]], grid_keys: list[str]) -
             "threads", "host", "folder", "error"]
     df = pd.DataFrame(rows).reindex(columns=cols)
     df = df.sort_values("scenario", kind="stable").reset_index(drop=True)
-    for col in ("unallocated", "workers_over_capacity", "families_split", "moves",
-                "moves_forced", "moves_discretionary", "allocations", "threads"):
+    for col in (*COUNT_KPIS, "threads"):
         df[col] = df[col].astype("Int64")  # counts stay whole numbers beside failed rows
     write_table(df.astype({k: object for k in grid_keys}), out / "results.csv", "csv")
     pq_df = df.copy()
@@ -313,6 +311,7 @@ def frontier(paths: InputPaths, base: Config, out: Path, fmt: str, points: int =
                      "total_overload_points": k["total_overload_points"],
                      "workers_over_capacity": k["workers_over_capacity"],
                      "peak_utilisation": k["peak_utilisation"],
+                     "children_2plus_changes": k["children_2plus_changes"],
                      "objective": r.summary["objective"], "folder": str(folder)})
         echo(f"max_moves {b}: {k['moves_discretionary']} discretionary, overload "
              f"{k['total_overload_points']:,.1f}, objective {r.summary['objective']:,.0f}")

@@ -160,6 +160,12 @@ def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or v == ""
 
 
+def _recent_changes(child: dict[str, Any]) -> int:
+    """worker_changes_12m, 0 when the column or the cell is absent (the contract's default)."""
+    v = child.get("worker_changes_12m")
+    return 0 if _missing(v) else int(v)
+
+
 def _months(world: _World, cid: str) -> float:
     c = world.children[cid]
     if not c["current_worker_id"] or c["allocated_on"] is None:
@@ -325,6 +331,13 @@ def _recompute(world: _World, before: dict[str, str], after: dict[str, str],
             "mean_travel": sum(travels) / len(travels) if travels else None,
         }
     moved = [c for c in world.children if before[c] and after[c] != before[c]]
+    # a child's changes of worker in the 12 months to the plan, and one more if the plan moves it
+    moved_set = set(moved)
+    kpis["before"]["children_2plus_changes"] = sum(
+        1 for c in world.children.values() if _recent_changes(c) >= 2)
+    kpis["after"]["children_2plus_changes"] = sum(
+        1 for cid, c in world.children.items()
+        if _recent_changes(c) + (1 if cid in moved_set else 0) >= 2)
     kpis["after"]["moves"] = len(moved)
     kpis["after"]["moves_forced"] = sum(1 for c in moved if c in forced)
     kpis["after"]["moves_discretionary"] = len(moved) - kpis["after"]["moves_forced"]
@@ -332,7 +345,9 @@ def _recompute(world: _World, before: dict[str, str], after: dict[str, str],
     for cid in moved:
         c = world.children[cid]
         factor = ((w.move_factor_proceedings if c["in_proceedings"] else 1.0)
-                  * (w.move_factor_cla if c["case_type"] == "cla" else 1.0))
+                  * (w.move_factor_cla if c["case_type"] == "cla" else 1.0)
+                  * (1 + w.move_factor_recent_change
+                     * min(_recent_changes(c), w.recent_changes_cap)))
         base = 0.0 if cid in forced else w.move
         move_cost += (base + w.move_per_month * _months(world, cid)) * factor
     travel_cost = 0.0

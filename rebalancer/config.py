@@ -35,6 +35,7 @@ MIN_GRADE_KEYS = (*CASE_TYPES, "in_proceedings")
 # are far above any value that makes sense for a caseload.
 MAX_WEIGHT = 1e6  # any one weight, in objective units
 MAX_POINTS = 1000.0  # a case weight, a capacity, points_per_fte
+MAX_RECENT_CAP = 366  # recent changes of worker counted at most (worker_changes_12m's own bound)
 MAX_FACTOR = 100.0  # grade factors, move factors, overload band multipliers and utilisations
 MAX_HORIZON_DAYS = 3660
 MAX_TIME_LIMIT = 7 * 86400.0
@@ -84,6 +85,8 @@ class Weights:
     move_months_cap: float
     move_factor_proceedings: float
     move_factor_cla: float
+    move_factor_recent_change: float  # per change of worker in the 12 months to the plan
+    recent_changes_cap: int  # changes counted at most
     peak: float
     travel_km: float
     travel_minute: float
@@ -300,7 +303,10 @@ def _weights(r: _Reader) -> Weights:
         overload=num("overload"), overload_bands=_bands(r), move=num("move"),
         move_per_month=num("move_per_month"), move_months_cap=num("move_months_cap", 1200),
         move_factor_proceedings=num("move_factor_proceedings", MAX_FACTOR),
-        move_factor_cla=num("move_factor_cla", MAX_FACTOR), peak=num("peak"),
+        move_factor_cla=num("move_factor_cla", MAX_FACTOR),
+        move_factor_recent_change=num("move_factor_recent_change", MAX_FACTOR),
+        recent_changes_cap=r.integer(w + "recent_changes_cap", 0, MAX_RECENT_CAP),
+        peak=num("peak"),
         travel_km=num("travel_km"), travel_minute=num("travel_minute"),
         split_family=num("split_family"), previous_change=num("previous_change"),
     )

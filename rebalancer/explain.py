@@ -56,6 +56,37 @@ def _family_words(cm: CaseModel, child: int, src: int) -> str:
     return f"moves with siblings {_ids(sibs)}{why}"
 
 
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def change_count_words(cm: CaseModel, child: int) -> str:
+    """A move that is the child's second (or later) change of worker this year says so, since a
+    manager weighs a third worker in a year differently from a first."""
+    n = int(cm.recent_changes[child])
+    return f"{_ordinal(n + 1)} change of social worker in 12 months" if n >= 1 else ""
+
+
+def move_factor_parts(cm: CaseModel, child: int) -> dict[str, Any]:
+    """What multiplies this child's move cost, factor by factor (the contract's move factors)."""
+    w = cm.cfg.weights
+    ch = cm.frame.children
+    n = int(cm.recent_changes[child])
+    parts: list[str] = []
+    if bool(ch["in_proceedings"].iat[child]):
+        parts.append(f"in proceedings ×{w.move_factor_proceedings:g}")
+    if ch["case_type"].iat[child] == "cla":
+        parts.append(f"looked after ×{w.move_factor_cla:g}")
+    recent = float(objective.recent_change_factor(np.array([n]), w)[0])
+    if n:
+        capped = f", {w.recent_changes_cap} counted" if n > w.recent_changes_cap else ""
+        parts.append(f"{n} change{'s' if n != 1 else ''} of social worker in 12 months"
+                     f"{capped} ×{recent:g}")
+    return {"factor": float(cm.move_factor[child]), "parts": parts, "recent_changes": n,
+            "recent_factor": recent}
+
+
 def src_id(cm: CaseModel, worker: int) -> str:
     return str(cm.frame.workers["worker_id"].iat[worker])
 
@@ -145,7 +176,8 @@ def explanations(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> li
             if action == "move":
                 s = idx[src]
                 whole += f", {src} {_pct(ub[s])} → {_pct(ua[s])}"
-            out[i] = head + ": " + "; ".join(t for t in (_fit(cm, i, w), whole) if t)
+            changes = change_count_words(cm, i) if action == "move" else ""
+            out[i] = head + ": " + "; ".join(t for t in (_fit(cm, i, w), whole, changes) if t)
             continue
         # unallocated
         if cm.empty_rule.iat[i]:
@@ -157,6 +189,8 @@ def explanations(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> li
             s = idx[src]
             out[i] = (f"{src} cannot keep it ({'; '.join(_rule_words(cm, i, s)) or reasons}); "
                       + out[i])
+            if change_count_words(cm, i):
+                out[i] += f"; {change_count_words(cm, i)}"
     return out
 
 
@@ -238,7 +272,7 @@ def alternatives(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame, child
         "siblings_in_unit": siblings, "new_case_slots": slots,
         "child_id": child_id, "action": row["action"], "from": row["from_worker_id"],
         "to": row["to_worker_id"], "reasons": row["reasons"],
-        "unallocated_cost": unalloc, "stay": stay,
+        "unallocated_cost": unalloc, "stay": stay, "move_factor": move_factor_parts(cm, pos),
         "chosen": chosen, "alternatives": others[:top], "ineligible": barred,
     }
 

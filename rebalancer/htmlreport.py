@@ -109,23 +109,11 @@ def _table(df: pd.DataFrame, numeric: set[str] | None = None, cls: str = "") -> 
 
 
 def _kpis(summary: dict[str, Any]) -> str:
+    from rebalancer.kpi import KPIS
+
     b, a = summary["kpis"]["before"], summary["kpis"]["after"]
-    labels = {"unallocated": "children without a worker",
-              "workers_over_capacity": "workers over capacity",
-              "total_overload_points": "points over capacity", "peak_utilisation": "peak "
-              "utilisation", "families_split": "families split", "mean_travel": "mean travel",
-              "moves": "changes of worker", "moves_forced": "… forced",
-              "moves_discretionary": "… discretionary", "allocations": "children allocated"}
-
-    def fmt(key: str, v: Any) -> str:
-        if v is None:
-            return "–"
-        if key == "peak_utilisation":
-            return f"{100 * float(v):.0f}%"
-        return f"{v:,.1f}" if isinstance(v, float) else f"{v:,}"
-
-    rows = [(labels[k], fmt(k, b.get(k)) if not k.startswith("moves") and k != "allocations"
-             else "", fmt(k, a.get(k))) for k in labels if k in a]
+    rows = [(k.label, "" if k.after_only else k.fmt(b.get(k.name)).replace("-", "–"),
+             k.fmt(a.get(k.name)).replace("-", "–")) for k in KPIS if k.name in a]
     return _table(pd.DataFrame(rows, columns=["", "before", "after"]), cls="kpi")
 
 

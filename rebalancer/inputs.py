@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from rebalancer.config import Config
@@ -48,6 +49,7 @@ def _fill_defaults(workers: pd.DataFrame, children: pd.DataFrame) -> None:
     workers["reduction_pct"] = workers["reduction_pct"].fillna(0.0)
     children["in_proceedings"] = children["in_proceedings"].fillna(False).astype(bool)
     children["pinned"] = children["pinned"].fillna(False).astype(bool)
+    children["worker_changes_12m"] = children["worker_changes_12m"].fillna(0).astype(np.int64)
     children["priority"] = children["priority"].replace("", "medium")
 
 

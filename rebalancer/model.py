@@ -70,6 +70,11 @@ class CaseModel:
         return self.frame.cfg
 
     @property
+    def recent_changes(self) -> IntArray:
+        """Per child, changes of worker in the 12 months to the plan (worker_changes_12m)."""
+        return self.frame.children["worker_changes_12m"].to_numpy(np.int64)
+
+    @property
     def inputs_previous(self) -> bool:
         """A previous plan is in force (its term is part of the objective)."""
         return bool((self.previous != NO_PREVIOUS).any())
@@ -398,7 +403,8 @@ def build_case_model(inputs: Inputs, cfg: Config) -> CaseModel:
     months = objective.months_with_worker(ch["allocated_on"], current >= 0,
                                           pd.Timestamp(cfg.plan_date), cfg.weights)
     factor = objective.move_factor(ch["in_proceedings"].to_numpy(bool),
-                                   ch["case_type"].to_numpy(str) == "cla", cfg.weights)
+                                   ch["case_type"].to_numpy(str) == "cla",
+                                   ch["worker_changes_12m"].to_numpy(np.int64), cfg.weights)
     new_limit = np.nan_to_num(wk["max_new_cases"].to_numpy(float),
                               nan=cfg.rules.max_new_cases).astype(np.int64)
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from rebalancer.config import Weights
-from rebalancer.rules import BoolArray, FloatArray
+from rebalancer.rules import BoolArray, FloatArray, IntArray
 
 DAYS_PER_MONTH = 30.4375
 TERMS = ("unallocated", "overload", "moves", "peak", "travel", "split_family")
@@ -51,10 +51,24 @@ def months_with_worker(allocated_on: pd.Series, has_worker: BoolArray, plan_date
     return np.where(has_worker, months, 0.0)
 
 
-def move_factor(in_proceedings: BoolArray, looked_after: BoolArray, w: Weights) -> FloatArray:
-    # moves: a move harms more in proceedings (x2) and in care (x2); both multiply (x4).
+def recent_change_factor(changes: IntArray, w: Weights) -> FloatArray:
+    # moves: each change of worker in the 12 months to the plan, up to the cap, adds 0.5 to x1.
+    counted = np.minimum(np.asarray(changes, np.int64), w.recent_changes_cap)
+    return 1.0 + w.move_factor_recent_change * counted
+
+
+def move_factor(in_proceedings: BoolArray, looked_after: BoolArray, changes: IntArray,
+                w: Weights) -> FloatArray:
+    # moves: a move harms more in proceedings (x2), in care (x2) and after recent changes of
+    # worker (x1.5 per change, up to 3); the factors multiply.
     return (np.where(in_proceedings, w.move_factor_proceedings, 1.0)
-            * np.where(looked_after, w.move_factor_cla, 1.0))
+            * np.where(looked_after, w.move_factor_cla, 1.0)
+            * recent_change_factor(changes, w))
+
+
+def second_change_or_more(changes: IntArray, moved: BoolArray) -> BoolArray:
+    # children_2plus_changes: the child's changes in 12 months, plus this plan's move, reach 2.
+    return np.asarray(changes, np.int64) + np.asarray(moved, np.int64) >= 2
 
 
 def move(months: FloatArray, factor: FloatArray, forced: BoolArray, w: Weights) -> FloatArray:

@@ -112,8 +112,8 @@ def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: p
         "solver": _solver_summary(cm, sol),
         "objective_terms": {k: round(v, 4) for k, v in terms.items()},
         "kpis": {
-            "before": kpis(plan, workers, forced, "before"),
-            "after": kpis(plan, workers, forced, "after"),
+            "before": kpis(plan, workers, forced, "before", cm.recent_changes),
+            "after": kpis(plan, workers, forced, "after", cm.recent_changes),
         },
         "conflicts": [c.__dict__ for c in cm.conflicts],
         "max_new_yielded": max_new_yielded(cm, workers),

@@ -181,9 +181,10 @@ def moved_mask(plan: pd.DataFrame) -> BoolArray:
     return (src != "") & (src != plan["to_worker_id"].to_numpy(object))
 
 
-def kpis(plan: pd.DataFrame, workers: pd.DataFrame, forced: BoolArray, when: str
-         ) -> dict[str, Any]:
-    """The headline figures for one side of the plan, from the output tables alone."""
+def kpis(plan: pd.DataFrame, workers: pd.DataFrame, forced: BoolArray, when: str,
+         recent_changes: IntArray) -> dict[str, Any]:
+    """The headline figures for one side of the plan, from the output tables and each child's
+    changes of worker in the 12 months to the plan (row for row with the plan)."""
     worker_col = "from_worker_id" if when == "before" else "to_worker_id"
     load, cap = workers[f"load_{when}"], workers["capacity_points"]
     over = np.maximum(load - cap, 0)
@@ -196,6 +197,8 @@ def kpis(plan: pd.DataFrame, workers: pd.DataFrame, forced: BoolArray, when: str
         if len(workers) else 0.0,
         "families_split": families_split(plan["family_id"], plan[worker_col]),
         "mean_travel": round(float(travel.mean()), 4) if travel.notna().any() else None,
+        "children_2plus_changes": int(objective.second_change_or_more(
+            recent_changes, moved_mask(plan) if when == "after" else False).sum()),
     }
     if when == "after":
         moved = moved_mask(plan)

@@ -18,31 +18,16 @@ def problems_text(problems: list[Problem]) -> str:
     return "\n".join(lines)
 
 
-def _fmt(value: Any, kind: str) -> str:
-    if value is None:
-        return "-"
-    if kind == "pct":
-        return f"{value:.0%}"
-    if kind == "num":
-        return f"{value:,.1f}"
-    return f"{value:,}"
-
-
 def before_after(summary: dict[str, Any]) -> str:
     """The headline figures a workforce lead reads first."""
+    from rebalancer.kpi import SIDE_BY_SIDE
+
     b, a = summary["kpis"]["before"], summary["kpis"]["after"]
-    rows = [
-        ("children without a worker", "unallocated", "int"),
-        ("workers over capacity", "workers_over_capacity", "int"),
-        ("points over capacity (total)", "total_overload_points", "num"),
-        ("peak utilisation", "peak_utilisation", "pct"),
-        ("families split between workers", "families_split", "int"),
-        ("mean travel", "mean_travel", "num"),
-    ]
-    width = max(len(r[0]) for r in rows) + 2
+    rows = [k for k in SIDE_BY_SIDE if k.name in a]
+    width = max(len(k.label) for k in rows) + 2
     lines = [f"{'':<{width}}{'before':>10}{'after':>10}"]
-    for label, key, kind in rows:
-        lines.append(f"{label:<{width}}{_fmt(b[key], kind):>10}{_fmt(a[key], kind):>10}")
+    for k in rows:
+        lines.append(f"{k.label:<{width}}{k.fmt(b.get(k.name)):>10}{k.fmt(a[k.name]):>10}")
     lines.append(f"{'changes of social worker':<{width}}{'':>10}{a['moves']:>10,}"
                  f"   ({a['moves_forced']} forced, {a['moves_discretionary']} discretionary)")
     lines.append(f"{'children newly allocated':<{width}}{'':>10}{a['allocations']:>10,}")
@@ -92,6 +77,10 @@ def alternatives_text(a: dict[str, Any], explanation: str) -> str:
     if a["siblings_in_unit"]:
         out.append(f"  moves as one with siblings {', '.join(a['siblings_in_unit'][:10])}: a "
                    "worker must suit all of them; the costs below are for this child alone")
+    mf = a.get("move_factor")
+    if mf is not None and a["from"]:
+        why = ": " + ", ".join(mf["parts"]) if mf["parts"] else " (no factor applies)"
+        out.append(f"  moving this child costs ×{mf['factor']:g} the base move cost{why}")
     out.append("change in the plan's objective if this child alone went to each eligible "
                "worker instead (everything else as planned):")
     out.append(f"  {'worker':<10}{'total':>9}{'moves':>9}{'overload':>10}{'peak':>8}"
@@ -108,7 +97,10 @@ def alternatives_text(a: dict[str, Any], explanation: str) -> str:
         out.append(line(a["chosen"], "chosen"))
     stay = a["stay"]
     if stay is not None and stay["option"] is not None:
-        out.append(line(stay["option"], "stay with the current worker"))
+        tag = "stay with the current worker"
+        if mf is not None and mf["recent_changes"]:
+            tag += f" (saves a move at ×{mf['factor']:g})"
+        out.append(line(stay["option"], tag))
     for o in a["alternatives"]:
         out.append(line(o, ""))
     if not a["chosen"] and not a["alternatives"] and not (stay and stay["option"]):

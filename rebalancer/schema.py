@@ -11,6 +11,7 @@ Kind = Literal["id", "text", "enum", "number", "integer", "bool", "date", "idlis
 
 MAX_ID_LENGTH = 64
 MAX_TEXT_LENGTH = 200
+MAX_CHANGES_12M = 366  # changes of worker in a year: at most one a day
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ CHILDREN = TableSpec(
         Column("required_skills", "taglist", example="disability"),
         Column("excluded_worker_ids", "idlist", example="W0003;W0017"),
         Column("pinned", "bool"),
+        Column("worker_changes_12m", "integer", low=0, high=MAX_CHANGES_12M, example="2"),
     ),
 )
 

@@ -178,13 +178,15 @@ def _parse_column(col: Column, raw: pd.Series, labels: pd.Series, out: _Collecto
     if col.kind in ("number", "integer"):
         v = pd.to_numeric(s.where(present), errors="coerce").astype(float)
         not_number = present & (v.isna() | ~np.isfinite(v.fillna(0)))
+        what = "a whole number" if col.kind == "integer" else "a number"
         out.rows(not_number, labels, col.name, q + " is not a finite number",
-                 f"write a number {col.range_text()}".rstrip() +
+                 f"write {what} {col.range_text()}".rstrip() +
                  (f", e.g. {col.example}" if col.example else ""))
         ok = present & ~not_number
         if col.kind == "integer":
             frac = ok & (v != np.floor(v.fillna(0)))
-            out.rows(frac, labels, col.name, q + " is not a whole number", "write a whole number")
+            out.rows(frac, labels, col.name, q + " is not a whole number",
+                     f"write a whole number {col.range_text()}".rstrip())
             ok &= ~frac
         out_of_range = pd.Series(False, index=s.index)
         if col.low is not None:
@@ -192,7 +194,7 @@ def _parse_column(col: Column, raw: pd.Series, labels: pd.Series, out: _Collecto
         if col.high is not None:
             out_of_range |= ok & ((v >= col.high) if col.high_open else (v > col.high))
         out.rows(out_of_range, labels, col.name, q + f" is out of range ({col.range_text()})",
-                 f"write a number {col.range_text()}")
+                 f"write {what} {col.range_text()}")
         return v.where(ok & ~out_of_range)
     if col.kind == "date":
         iso = pd.to_datetime(s.str.slice(0, 10).where(present), format="%Y-%m-%d", errors="coerce")
