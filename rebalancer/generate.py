@@ -35,15 +35,16 @@ class ScenarioShape:
     unallocated: float
     skew: float  # sigma of the lognormal spread of current loads
     asye_cp: float  # share of CP children held by newly qualified workers before the plan
+    churn: float = 1.0  # scales the changes of worker children had in the last 12 months
 
 
 SHAPES = {
     "crisis": ScenarioShape(agency=0.25, leaving=0.05, absent=0.05, unallocated=0.075, skew=0.4,
                             asye_cp=0.10),
     "steady": ScenarioShape(agency=0.16, leaving=0.02, absent=0.03, unallocated=0.01, skew=0.3,
-                            asye_cp=0.0),
+                            asye_cp=0.0, churn=0.5),
     "leavers": ScenarioShape(agency=0.30, leaving=0.15, absent=0.04, unallocated=0.03, skew=0.4,
-                             asye_cp=0.04),
+                             asye_cp=0.04, churn=1.2),
     "edge": ScenarioShape(agency=0.25, leaving=0.15, absent=0.10, unallocated=0.10, skew=1.0,
                           asye_cp=0.2),
 }
@@ -192,6 +193,22 @@ def _children(rng: np.random.Generator, n: int, shape: ScenarioShape, plan: dt.d
     })
 
 
+# mean changes of worker in 12 months, by case type, in a crisis county: about a quarter of
+# children in care end with two or more (the Children's Commissioner's Stability Index, 2017)
+CHANGES_MEAN = {"cla": 1.3, "cp": 1.0, "cin": 0.75, "assessment": 0.15}
+
+
+def recent_changes(rng: np.random.Generator, children: pd.DataFrame, shape: ScenarioShape,
+                   plan: dt.date) -> np.ndarray:
+    """worker_changes_12m per child, consistent with allocated_on: a child whose current worker
+    has held it for more than a year had no change in the year."""
+    mean = children["case_type"].map(CHANGES_MEAN).to_numpy(float) * shape.churn
+    n = rng.poisson(mean)
+    since = pd.to_datetime(children["allocated_on"].replace("", None), errors="coerce")
+    held_all_year = (pd.Timestamp(plan) - since).dt.days.to_numpy(float) > 365
+    return np.where(held_all_year, 0, np.minimum(n, 6)).astype(np.int64)
+
+
 def generate(children: int, workers: int, seed: int = 0, scenario: str = "crisis",
              plan_date: dt.date = dt.date(2026, 12, 1)) -> dict[str, pd.DataFrame]:
     """A county (or region) of the given size; the same seed gives the same tables."""
@@ -203,6 +220,9 @@ def generate(children: int, workers: int, seed: int = 0, scenario: str = "crisis
     c = _children(rng, children, shape, plan_date, locs, w)
     if scenario == "edge":
         _edge_cases(rng, w, c)
+    # a stream of its own, so the other columns of a seed are what they were before this column
+    c["worker_changes_12m"] = recent_changes(np.random.default_rng([seed, 16]), c, shape,
+                                             plan_date)
     return {"workers": w, "children": c}
 
 

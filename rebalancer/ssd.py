@@ -266,6 +266,31 @@ class Imported:
     report: dict[str, Any]
 
 
+CHANGE_WINDOW_DAYS = 365
+
+
+def worker_changes_12m(person: pd.Series, professional: pd.Series, start: pd.Series,
+                       involvement: pd.Series, plan_date: dt.date) -> dict[str, int]:
+    """Per child, the allocated-worker involvements that started in the 365 days up to the plan
+    date and followed one of a different professional (ssd.md): a first allocation is not a
+    change, nor a new involvement with the same professional, and a handover with two open
+    involvements is one change, since only the order of starts is read."""
+    df = pd.DataFrame({"p": person.to_numpy(object), "w": professional.to_numpy(object),
+                       "s": start.map(lambda d: d or dt.date.min).to_numpy(object),
+                       "i": involvement.to_numpy(object)})
+    df = df[df["s"] <= plan_date].sort_values(["p", "s", "i"], kind="stable")
+    earlier = df.groupby("p")["w"].shift()
+    window = plan_date - dt.timedelta(days=CHANGE_WINDOW_DAYS)
+    change = earlier.notna() & (earlier != df["w"]) & (df["s"] >= window)
+    return {str(k): int(v) for k, v in change.groupby(df["p"]).sum().items()}
+
+
+def changes_histogram(counts: pd.Series) -> dict[str, int]:
+    """How many children had 1, 2 and 3 or more changes of worker (the import report's line)."""
+    n = counts.astype(int)
+    return {"1": int((n == 1).sum()), "2": int((n == 2).sum()), "3+": int((n >= 3).sum())}
+
+
 def import_ssd(folder: Path, mapping: Mapping, plan_date: dt.date) -> Imported:
     """The contract's tables and the import report; InputRejected lists every refusal."""
     ex = read_extract(folder)
@@ -332,6 +357,10 @@ def import_ssd(folder: Path, mapping: Mapping, plan_date: dt.date) -> Imported:
     role_ok = inv["invo_professional_role_id"].str.lower().isin(mapping.roles).to_numpy()
     has_worker = ~inv["invo_professional_id"].str.lower().isin(NO_WORKER).to_numpy()
     is_open = _open(inv_start, inv_end, plan_date)
+    history = role_ok & has_worker
+    changes = worker_changes_12m(inv.loc[history, "invo_person_id"],
+                                 inv.loc[history, "invo_professional_id"], inv_start[history],
+                                 inv.loc[history, "invo_involvements_id"], plan_date)
     alloc = inv.loc[role_ok & has_worker & is_open].assign(_start=inv_start[role_ok & has_worker
                                                                              & is_open])
     unknown = alloc[~alloc["invo_professional_id"].isin(known_prof)]
@@ -430,9 +459,11 @@ def import_ssd(folder: Path, mapping: Mapping, plan_date: dt.date) -> Imported:
             continue
         kids.append({"child_id": pid, "family_id": family.get(pid, ""), "case_type": kind,
                      "in_proceedings": "true" if pid in legal_open else "false",
-                     "locality": loc, "current_worker_id": wid, "allocated_on": since})
+                     "locality": loc, "current_worker_id": wid, "allocated_on": since,
+                     "worker_changes_12m": changes.get(pid, 0)})
     c = pd.DataFrame(kids, columns=["child_id", "family_id", "case_type", "in_proceedings",
-                                    "locality", "current_worker_id", "allocated_on"])
+                                    "locality", "current_worker_id", "allocated_on",
+                                    "worker_changes_12m"])
     # a family of one is no family
     sizes = c["family_id"].map(c["family_id"].value_counts())
     c.loc[(c["family_id"] != "") & (sizes < 2), "family_id"] = ""
@@ -440,6 +471,7 @@ def import_ssd(folder: Path, mapping: Mapping, plan_date: dt.date) -> Imported:
     report["children_left_out"] = {"no_open_case": no_open_case,
                                     "no_locality": no_locality_kids}
     report["children_whose_worker_was_left_out"] = dropped_worker
+    report["children_by_worker_changes_12m"] = changes_histogram(c["worker_changes_12m"])
     report["workers"] = len(w)
     return Imported(w, c, report)
 
@@ -454,6 +486,9 @@ def report_text(report: dict[str, Any]) -> str:
     lines.append(f"{report['workers']} workers; {report['children_with_open_case']} children "
                  f"with an open case; left out: {left['no_open_case']} with no open case, "
                  f"{len(left['no_locality'])} with no locality")
+    ch = report["children_by_worker_changes_12m"]
+    lines.append(f"changes of social worker in the 12 months to the plan: {ch['1']} children "
+                 f"with 1, {ch['2']} with 2, {ch['3+']} with 3 or more")
     sections = [
         ("job titles no pattern matched (worker left out)", "job_titles_unmatched",
          lambda x: f"{x['worker_id']}: {x['job_title']!r} (add a pattern under [grades])"),

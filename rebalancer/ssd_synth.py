@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -85,21 +86,50 @@ def write_ssd(tables: dict[str, pd.DataFrame], out: Path, seed: int = 0,
         k += 1
         rows.append((f"I{k:07d}", prof_id, role, team, person, start, end))
 
+    changes = c["worker_changes_12m"].astype(int) if "worker_changes_12m" in c \
+        else pd.Series(0, index=c.index)
+    window = plan_date - dt.timedelta(days=365)
+    ids = w["worker_id"].to_numpy(object)
+
+    def other_than(wid: str) -> str:
+        pick = str(ids[int(rng.integers(n))])
+        return pick if pick != wid else str(ids[(int(np.flatnonzero(ids == wid)[0]) + 1) % n])
+
     allocated = c[c["current_worker_id"] != ""]
-    for r in allocated.itertuples(index=False):
+    with_changes = allocated.index[changes[allocated.index] >= 1]
+    handover = with_changes[0] if len(with_changes) else None
+    for idx, r in zip(allocated.index, allocated.itertuples(index=False), strict=True):
         start = r.allocated_on + ("T09:30:00" if rng.random() < 0.3 else "")
         end = "1900-01-01" if rng.random() < 0.2 else ""
+        k = int(changes[idx])
+        if k:
+            _history(add, rng, other_than, worker_team, team_id, r.child_id, r.current_worker_id,
+                     k, window, dt.date.fromisoformat(r.allocated_on), handover == idx)
         add(r.current_worker_id, "CW" if rng.random() < 0.8 else "SW",
             team_id[worker_team[r.current_worker_id]], r.child_id, start, end)
-        if rng.random() < 0.1:  # an earlier, closed allocation
-            add(w["worker_id"].iat[int(rng.integers(n))], "CW", team_id[teams[0]], r.child_id,
-                "2024-01-01", "2025-01-01")
-    if len(allocated):  # a handover in progress: an older open involvement; the later wins
-        r = allocated.iloc[0]
-        other = next(x for x in w["worker_id"] if x != r.current_worker_id)
-        first = (dt.date.fromisoformat(r.allocated_on) - dt.timedelta(days=30)).isoformat()
-        add(other, "CW", team_id[worker_team[other]], r.child_id, first, "")
+        since = dt.date.fromisoformat(r.allocated_on)
+        if not k and rng.random() < 0.1:
+            if since < window:  # an earlier allocation, before the 12 months: no change in them
+                add(other_than(r.current_worker_id), "CW", team_id[teams[0]], r.child_id,
+                    "2024-01-01", "2025-01-01")
+            else:  # a closed involvement of the same worker, reopened: not a change
+                add(r.current_worker_id, "SW", team_id[worker_team[r.current_worker_id]],
+                    r.child_id, (since - dt.timedelta(days=40)).isoformat(),
+                    (since - dt.timedelta(days=10)).isoformat())
+        if rng.random() < 0.05:  # another role (an independent reviewer): never a change
+            add(other_than(r.current_worker_id), "IRO", team_id[teams[0]], r.child_id,
+                (plan_date - dt.timedelta(days=20)).isoformat(), "")
     unalloc = c[c["current_worker_id"] == ""]
+    for idx, r in zip(unalloc.index, unalloc.itertuples(index=False), strict=True):
+        k = int(changes[idx])
+        if k:  # its last worker's involvement closed before the plan (left, or ended)
+            last = str(ids[int(rng.integers(n))])
+            _history(add, rng, other_than, worker_team, team_id, r.child_id, last, k, window,
+                     plan_date - dt.timedelta(days=20), False)
+            add(last, "CW", team_id[worker_team[last]], r.child_id,
+                (plan_date - dt.timedelta(days=20)).isoformat(),
+                (plan_date - dt.timedelta(days=5)).isoformat())
+    unalloc = unalloc[changes[unalloc.index] == 0]
     for r in unalloc.head(3).itertuples(index=False):  # worker -1: none, and an unknown one
         add("-1", "CW", team_id[teams[0]], r.child_id, "2026-11-01", "")
     if len(unalloc):
@@ -173,6 +203,27 @@ def write_ssd(tables: dict[str, pd.DataFrame], out: Path, seed: int = 0,
                  + _mapping_text(localities), encoding="utf-8")
     paths.append(m)
     return paths
+
+
+def _history(add: Any, rng: np.random.Generator, other_than: Any, worker_team: dict[str, str],
+             team_id: dict[str, str], child: str, last: str, k: int, window: dt.date,
+             last_start: dt.date, handover: bool) -> None:
+    """The involvements before `last`'s that make `k` changes of worker in the 12 months: a first
+    allocation before them, then k - 1 changes inside the window (the k-th is `last`'s own
+    start). Some children return to a worker they had before; the handover child's previous
+    involvement is still open (two open involvements, one change)."""
+    chain = [last]
+    for _ in range(k):
+        chain.insert(0, other_than(chain[0]))
+    if k >= 2 and (k == 2 or chain[-4] != last) and rng.random() < 0.3:
+        chain[-3] = last  # a return to the same professional: still a change each time
+    span = max((last_start - window).days, 0)
+    starts = [window - dt.timedelta(days=100)] + [
+        window + dt.timedelta(days=span * j // k) for j in range(1, k)] + [last_start]
+    for j, wid in enumerate(chain[:-1]):
+        open_ = handover and j == len(chain) - 2
+        end = "" if open_ else starts[j + 1].isoformat()
+        add(wid, "CW", team_id[worker_team[wid]], child, starts[j].isoformat(), end)
 
 
 def _postcode(district: str, rng: np.random.Generator) -> str:

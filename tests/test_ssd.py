@@ -142,3 +142,73 @@ def test_an_unmapped_title_is_reported_and_its_children_kept_unallocated(
     c = read_table_file(tmp_path / "imp" / "children.csv")
     assert wid not in set(c["current_worker_id"])
     assert "children whose worker was left out (now unallocated)" in r.output
+
+
+def test_worker_changes_are_derived_from_a_hand_made_involvement_history(
+        extract: tuple[Path, dict[str, pd.DataFrame]], tmp_path: Path) -> None:
+    # Plan date 2026-12-01: the 12 months start on 2025-12-01. X's history, worked by hand:
+    #   B 2025-06-01..2025-11-01  first allocation (and before the window): not a change
+    #   C 2026-01-10..2026-03-01  change 1 (B -> C)
+    #   C 2026-03-01..2026-05-01  same professional, new involvement: not a change
+    #   B 2026-05-01..2026-09-01  change 2: a return to B is a change of worker
+    #   D 2026-06-01 (role IRO)   not an allocated-worker role: ignored
+    #   B 2026-09-01 open         same professional again: not a change
+    #   A 2026-10-01 open         handover, two open involvements: change 3, counted once
+    #   -1 2026-10-15 open        no worker: ignored
+    # Y: A from 2026-07-01 only: a first allocation, 0. Z: B 2024, C 2025-06 (before the
+    # window), A 2026-02-01: 1.
+    root, tables = extract
+    folder = tmp_path / "ssd"
+    shutil.copytree(root / "ssd", folder)
+    kids = tables["children"]
+    held = kids[kids["current_worker_id"] != ""]
+    (x, a), (y, ay), (z, az) = [tuple(r) for r in
+                                held[["child_id", "current_worker_id"]].head(3).to_numpy()]
+    others = [w for w in tables["workers"]["worker_id"] if w not in (a, ay, az)]
+    b, c, d = others[:3]
+    inv = pd.read_csv(folder / "ssd_involvements.csv", dtype=str, keep_default_na=False)
+    inv = inv[~inv["invo_person_id"].isin([x, y, z])]
+    rows = [(b, "CW", x, "2025-06-01", "2025-11-01"), (c, "CW", x, "2026-01-10", "2026-03-01"),
+            (c, "SW", x, "2026-03-01", "2026-05-01"), (b, "CW", x, "2026-05-01", "2026-09-01"),
+            (d, "IRO", x, "2026-06-01", ""), (b, "CW", x, "2026-09-01", "1900-01-01"),
+            (a, "CW", x, "2026-10-01", ""), ("-1", "CW", x, "2026-10-15", ""),
+            (ay, "CW", y, "2026-07-01", ""),
+            (b, "CW", z, "2024-03-01", "2025-06-01"), (c, "SW", z, "2025-06-01", "2026-02-01"),
+            (az, "CW", z, "2026-02-01", "")]
+    team = inv["invo_professional_team"].iat[0]
+    hand = pd.DataFrame([{"invo_involvements_id": f"H{i:03d}", "invo_professional_id": p,
+                          "invo_professional_role_id": role, "invo_professional_team": team,
+                          "invo_person_id": person, "invo_involvement_start_date": s,
+                          "invo_involvement_end_date": e}
+                         for i, (p, role, person, s, e) in enumerate(rows)])
+    pd.concat([inv, hand]).to_csv(folder / "ssd_involvements.csv", index=False)
+    r = import_(folder, tmp_path / "imp")
+    assert r.exit_code == 0, r.output
+    c_out = read_table_file(tmp_path / "imp" / "children.csv").set_index("child_id")
+    assert c_out.loc[[x, y, z], "worker_changes_12m"].astype(int).tolist() == [3, 0, 1]
+    assert c_out.loc[[x, y, z], "current_worker_id"].tolist() == [a, ay, az]
+    assert c_out.at[x, "allocated_on"] == "2026-10-01"
+    import json
+
+    rep = json.loads((tmp_path / "imp" / "import-report.json").read_text())
+    counts = c_out["worker_changes_12m"].astype(int)
+    assert rep["children_by_worker_changes_12m"] == {
+        "1": int((counts == 1).sum()), "2": int((counts == 2).sum()),
+        "3+": int((counts >= 3).sum())}
+    assert rep["children_by_worker_changes_12m"]["3+"] >= 1
+    assert (f"changes of social worker in the 12 months to the plan: "
+            f"{rep['children_by_worker_changes_12m']['1']} children with 1") in r.output
+    assert any(h["child_id"] == x and h["kept"] == a
+               for h in rep["children_with_two_open_workers"])
+
+
+def test_generated_counts_survive_the_ssd_round_trip(
+        extract: tuple[Path, dict[str, pd.DataFrame]], tmp_path: Path) -> None:
+    # generate --format ssd writes the involvement history the counts come from (handovers,
+    # returns to a worker, reopened involvements, other roles), so the import gives them back.
+    root, tables = extract
+    assert import_(root / "ssd", tmp_path / "imp").exit_code == 0
+    c = read_table_file(tmp_path / "imp" / "children.csv").set_index("child_id")
+    given = tables["children"].set_index("child_id")["worker_changes_12m"]
+    assert (c["worker_changes_12m"].astype(int) == given.loc[c.index].astype(int)).all()
+    assert (given >= 2).sum() > 0
