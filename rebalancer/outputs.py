@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -117,21 +117,53 @@ def deferred_interrupts() -> Iterator[list[int]]:
             signal.signal(sig, handler)
 
 
+def _try_lock(out: Path) -> Callable[[], None] | None:
+    """Lock the folder for this process; the release function, or None when another run holds
+    it. POSIX locks the folder itself (no file left behind); Windows, which cannot open a
+    folder, locks a hidden file in it and removes that file on release."""
+    if sys.platform == "win32":
+        import msvcrt
+
+        path = out / ".rebalancer.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            os.close(fd)
+            return None
+
+        def release_windows() -> None:
+            with contextlib.suppress(OSError):
+                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+        return release_windows
+    import fcntl  # POSIX only: imported here so that the CLI starts on Windows
+
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return lambda: os.close(fd)
+
+
 @contextlib.contextmanager
 def output_lock(out: Path) -> Iterator[None]:
     """One run at a time writes a plan folder: a second run into it stops before solving. The
-    lock is on the folder itself, so it leaves no file behind and dies with the process."""
+    lock dies with the process."""
     out.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out, os.O_RDONLY)
+    release = _try_lock(out)
+    if release is None:
+        raise OutputError(f"another run is writing to {out}; wait for it or choose another "
+                          "--out folder")
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OutputError(f"another run is writing to {out}; wait for it or choose another "
-                              "--out folder") from None
         yield
     finally:
-        os.close(fd)
+        release()
 
 
 def write_outputs(out: Path, fmt: str, tables: dict[str, pd.DataFrame],
