@@ -54,7 +54,8 @@ def test_sweep_on_a_local_cluster(county: Path, tmp_path: Path) -> None:
     assert set(good["host"]) <= workers
     for row in good.itertuples(index=False):
         summary = json.loads((Path(row.folder) / "summary.json").read_text())
-        for k in ("unallocated", "moves", "moves_discretionary", "total_overload_points"):
+        for k in ("unallocated", "moves", "moves_discretionary", "total_overload_points",
+                  "children_2plus_changes"):
             assert summary["kpis"]["after"][k] == pytest.approx(getattr(row, k))
         c = runner.invoke(app, ["check", *args(county)[:4], "--plan", row.folder])
         assert c.exit_code == 0, c.output
@@ -91,6 +92,10 @@ def test_frontier_is_monotone(county: Path, tmp_path: Path) -> None:
     assert (f["moves_discretionary"] <= f["max_moves"].where(f["max_moves"] > 0, 0)
             .where(f.index < len(f) - 1, 10**9)).all()
     assert (tmp_path / "f/frontier.png").stat().st_size > 1000
+    for row in f.itertuples(index=False):  # each point carries the recent-changes KPI
+        summary = json.loads((Path(row.folder) / "summary.json").read_text())
+        assert row.children_2plus_changes == summary["kpis"]["after"]["children_2plus_changes"]
+    assert f["children_2plus_changes"].iloc[0] >= 1  # the steady county has unsettled children
 
 
 def test_staffing_recommendation_is_checked_by_a_replan(county: Path, tmp_path: Path) -> None:
@@ -117,6 +122,11 @@ def test_compare_two_plans(county: Path, tmp_path: Path) -> None:
                             str(tmp_path / "diff.csv")])
     assert r.exit_code == 0, r.output
     assert "moves_discretionary" in r.output
+    line = next(x for x in r.output.splitlines() if x.startswith("children_2plus_changes"))
+    ka = json.loads((tmp_path / "a/summary.json").read_text())["kpis"]["after"]
+    kb = json.loads((tmp_path / "b/summary.json").read_text())["kpis"]["after"]
+    assert line.split()[1:3] == [str(ka["children_2plus_changes"]),
+                                 str(kb["children_2plus_changes"])]
     diff = read_table_file(tmp_path / "diff.csv")
     a = read_table_file(tmp_path / "a/plan.parquet").set_index("child_id")
     b = read_table_file(tmp_path / "b/plan.parquet").set_index("child_id")
