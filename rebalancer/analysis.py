@@ -311,8 +311,9 @@ def frontier(paths: InputPaths, base: Config, out: Path, fmt: str, points: int =
                      "total_overload_points": k["total_overload_points"],
                      "workers_over_capacity": k["workers_over_capacity"],
                      "peak_utilisation": k["peak_utilisation"],
+                     "objective": r.summary["objective"],
                      "children_2plus_changes": k["children_2plus_changes"],
-                     "objective": r.summary["objective"], "folder": str(folder)})
+                     "folder": str(folder)})
         echo(f"max_moves {b}: {k['moves_discretionary']} discretionary, overload "
              f"{k['total_overload_points']:,.1f}, objective {r.summary['objective']:,.0f}")
         last = r
@@ -426,7 +427,7 @@ def compare(a: Path, b: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     ka, kb = pa.summary["kpis"]["after"], pb.summary["kpis"]["after"]
     rows = [("objective", pa.summary["objective"], pb.summary["objective"])]
     rows += [(k, ka.get(k), kb.get(k)) for k in KPI_COLUMNS]
-    kpis = pd.DataFrame(rows, columns=["kpi", "a", "b"])
+    kpis = pd.DataFrame(rows, columns=["kpi", "a", "b"], dtype=object)  # counts stay ints
     kpis["delta"] = [None if x is None or y is None else y - x
                      for x, y in zip(kpis["a"], kpis["b"], strict=True)]
     m = pa.plan.merge(pb.plan, on="child_id", how="outer", suffixes=("_a", "_b"))

@@ -163,7 +163,9 @@ def _missing(v: Any) -> bool:
 def _recent_changes(child: dict[str, Any]) -> int:
     """worker_changes_12m, 0 when the column or the cell is absent (the contract's default)."""
     v = child.get("worker_changes_12m")
-    return 0 if _missing(v) else int(v)
+    if v is None or _missing(v):
+        return 0
+    return int(v)
 
 
 def _months(world: _World, cid: str) -> float:

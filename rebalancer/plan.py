@@ -198,7 +198,8 @@ def kpis(plan: pd.DataFrame, workers: pd.DataFrame, forced: BoolArray, when: str
         "families_split": families_split(plan["family_id"], plan[worker_col]),
         "mean_travel": round(float(travel.mean()), 4) if travel.notna().any() else None,
         "children_2plus_changes": int(objective.second_change_or_more(
-            recent_changes, moved_mask(plan) if when == "after" else False).sum()),
+            recent_changes, moved_mask(plan) if when == "after"
+            else np.zeros(len(plan), bool)).sum()),
     }
     if when == "after":
         moved = moved_mask(plan)

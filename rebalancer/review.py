@@ -119,6 +119,8 @@ def write_review(path: Path, plan: pd.DataFrame, workers: pd.DataFrame,
     ws3.append([PLAN_HASH_LABEL, plan_sha256])
     ws3.column_dimensions["A"].width = 26
     ws3.column_dimensions["B"].width = 68
+    for sheet in wb:
+        _text_never_formula(sheet)
     atomic_write(path, lambda p: wb.save(p))
     return n
 
@@ -139,6 +141,15 @@ def _write_frame(ws: Any, df: pd.DataFrame, text: set[str]) -> None:
     ws.freeze_panes = "A2"
     if ws.max_row >= 1:
         ws.auto_filter.ref = ws.dimensions
+
+
+def _text_never_formula(ws: Any) -> None:
+    """Every text cell is stored as a string: openpyxl would store a text starting with "=" as a
+    live formula, and a team or ID from the inputs must never run in a manager's spreadsheet."""
+    for row in ws.iter_rows():
+        for c in row:
+            if isinstance(c.value, str) and c.data_type == "f":
+                c.data_type = "s"
 
 
 def _cell(value: Any, text: bool) -> Any:
@@ -179,7 +190,9 @@ def read_review(path: Path, plan: pd.DataFrame, plan_sha256: str) -> tuple[Revie
 
     file = str(path)
     try:
-        wb = load_workbook(path, read_only=True, data_only=True)
+        # formulas as their text (data_only=False): a formula is then seen, never its cached
+        # value or an empty cell
+        wb = load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
         return None, [Problem(file, "-", "-", f"cannot be read as an xlsx workbook "
                               f"({type(exc).__name__})", "give the review.xlsx that "
@@ -202,8 +215,15 @@ def read_review(path: Path, plan: pd.DataFrame, plan_sha256: str) -> tuple[Revie
                                 "write a fresh workbook with `rebalancer review --plan DIR` for "
                                 "this plan folder"))
         return None, problems
-    rows = list(wb[MOVES].iter_rows(values_only=True))
+    cell_rows = list(wb[MOVES].iter_rows())
+    rows = [tuple(c.value for c in r) for r in cell_rows]
+    formula = [tuple(getattr(c, "data_type", "") == "f" for c in r) for r in cell_rows]
     header = [_text(h) for h in rows[0]] if rows else []
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if twice:
+        return None, [Problem(file, f"sheet {MOVES}, row 1", ", ".join(twice),
+                              "column heading(s) appear more than once, so which one holds the "
+                              "answer is unclear", "delete the added column(s)")]
     missing = [c for c in ("child_id", *CHECKED_COLUMNS, "decision", "note") if c not in header]
     if missing:
         return None, [Problem(file, f"sheet {MOVES}, row 1", ", ".join(missing),
@@ -242,7 +262,13 @@ def read_review(path: Path, plan: pd.DataFrame, plan_sha256: str) -> tuple[Revie
                                         "restore the value: a different outcome is asked for by "
                                         "'reject' and a note, not by editing the row"))
         decision = cells["decision"].lower()
-        if decision not in ("", *DECISION_WORDS):
+        j = col["decision"]
+        if j < len(formula[r - 1]) and formula[r - 1][j]:
+            problems.append(Problem(file, where, cell("decision"), f"holds a formula "
+                                    f"{shown(cells['decision'])}, not a decision",
+                                    "type accept or reject (or choose from the list), or leave "
+                                    "it empty"))
+        elif decision not in ("", *DECISION_WORDS):
             problems.append(Problem(file, where, cell("decision"), f"{shown(cells['decision'])} "
                                     "is not a decision", "choose accept or reject from the list, "
                                     "or leave it empty"))

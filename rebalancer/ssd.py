@@ -460,7 +460,7 @@ def import_ssd(folder: Path, mapping: Mapping, plan_date: dt.date) -> Imported:
         kids.append({"child_id": pid, "family_id": family.get(pid, ""), "case_type": kind,
                      "in_proceedings": "true" if pid in legal_open else "false",
                      "locality": loc, "current_worker_id": wid, "allocated_on": since,
-                     "worker_changes_12m": changes.get(pid, 0)})
+                     "worker_changes_12m": str(changes.get(pid, 0))})
     c = pd.DataFrame(kids, columns=["child_id", "family_id", "case_type", "in_proceedings",
                                     "locality", "current_worker_id", "allocated_on",
                                     "worker_changes_12m"])

@@ -300,10 +300,9 @@ def test_the_cli_starts_without_posix_only_modules() -> None:
 def test_the_folder_lock_refuses_a_second_holder_and_releases(tmp_path: Path) -> None:
     from rebalancer.outputs import OutputError, output_lock
 
-    with output_lock(tmp_path / "out"):
-        with pytest.raises(OutputError, match="another run is writing"), \
-                output_lock(tmp_path / "out"):
-            pass
+    with output_lock(tmp_path / "out"), pytest.raises(OutputError, match="another run is "
+                                                      "writing"), output_lock(tmp_path / "out"):
+        pass
     with output_lock(tmp_path / "out"):  # released: a later run may write
         pass
     assert list((tmp_path / "out").iterdir()) == []  # no lock file left behind on POSIX
