@@ -41,6 +41,12 @@ class PlanFolder:
 
 def read_summary(folder: Path) -> dict[str, Any]:
     file = folder / SUMMARY
+    if not folder.exists():
+        raise PlanFolderError(f"the folder {folder} does not exist; give the --out folder of a "
+                              "rebalance")
+    if not folder.is_dir():
+        raise PlanFolderError(f"{folder} is a file, not a plan folder; give the --out folder of "
+                              "a rebalance")
     if not file.is_file():
         raise PlanFolderError(f"no {SUMMARY} in {folder}: it holds no complete plan (a run that "
                               "was stopped while writing leaves none); run the rebalance again")

@@ -146,3 +146,9 @@ def test_generate_is_seeded(tmp_path: Path) -> None:
     a, b = generated(tmp_path / "a", seed=5), generated(tmp_path / "b", seed=5)
     c = generated(tmp_path / "c", seed=6)
     assert digest(a) == digest(b) != digest(c)
+
+
+def test_a_plan_folder_that_does_not_exist_is_named_as_such(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["explain", "--plan", str(tmp_path / "nosuchdir"), "C1"])
+    assert r.exit_code == 2
+    assert "does not exist" in r.output and "interrupted" not in r.output
