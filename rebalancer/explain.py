@@ -118,22 +118,9 @@ def _why_leave(cm: CaseModel, child: int, src: int, dst: int, reasons: str,
 
 
 def _fit(cm: CaseModel, child: int, worker: int) -> str:
-    """What makes the new worker suitable: the constraints the child's case puts on a worker."""
-    f = cm.frame
-    mode = cm.cfg.rules.geography
-    parts = []
-    if mode == "locality":
-        parts.append("same locality")
-    elif mode in ("km", "minutes"):
-        parts.append(f"within {cm.cfg.rules.max_travel:g} {mode}")
-    need = int(f.c_min_grade[child])
-    if need > 0:
-        why = " for proceedings" if bool(f.children["in_proceedings"].iat[child]) else ""
-        parts.append(f"{GRADES[need]} grade needed{why} ({f.workers['grade'].iat[worker]})")
-    skills = f.children["required_skills"].iat[child]
-    if skills:
-        parts.append("has " + rules._tags(skills))
-    return "; ".join(parts)
+    """What makes the new worker suitable: each rule's words for what the case asks of a worker."""
+    words = (r.fit(cm.frame, child, worker) for r in RULES if r.fit is not None)
+    return "; ".join(w for w in words if w)
 
 
 def explanations(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> list[str]:
@@ -226,8 +213,12 @@ def alternatives(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame, child
     pts = float(cm.child_points[pos])
     now = f.worker_index.get(row["to_worker_id"], -1)
     before = int(cm.current[pos])
-    minutes, km = rules.travel(f, c, ws)
-    travel = objective.travel(minutes, km, w_cfg)
+    # every registered term that one child's worker changes: its per-pair terms, priced for
+    # all workers at once, and the terms of the workers' loads
+    by_pair = cm.pairs_at(c, ws)
+    shown = [t for t in objective.PAIR_TERMS if t.name != "unallocated"
+             and (cm.inputs_previous or not t.needs_previous)]
+    pair_terms = {t.name: t.pair(by_pair, w_cfg) for t in shown if t.pair is not None}
     base_load = load_after.copy()
     if now >= 0:
         base_load[now] -= pts  # the plan without this child
@@ -236,13 +227,10 @@ def alternatives(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame, child
     def price(k: int) -> dict[str, float]:
         load = base_load.copy()
         load[k] += pts
-        moving = before >= 0 and k != before
-        move = float(objective.move(cm.months[[pos]], cm.move_factor[[pos]],
-                                    cm.forced[[pos]], w_cfg)[0]) if moving else 0.0
-        return {"moves": move,
-                "overload": float(objective.overload(load, cap, w_cfg).sum()),
-                "peak": objective.peak(float((load / cap).max()), w_cfg),
-                "travel": float(travel[k])}
+        terms = {name: float(v[k]) for name, v in pair_terms.items()}
+        terms.update({t.name: t.load(load, cap, w_cfg)
+                      for t in objective.LOAD_TERMS if t.load is not None})
+        return {t.name: terms[t.name] for t in objective.TERMS if t.name in terms}
 
     planned = price(now) if now >= 0 else None
     options = []

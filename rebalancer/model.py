@@ -15,6 +15,7 @@ import pandas as pd
 from rebalancer import objective, rules
 from rebalancer.config import Capacity, Config, Points, Weights
 from rebalancer.inputs import Inputs
+from rebalancer.objective import NO_PREVIOUS, Pairs
 from rebalancer.rules import RULE_ORDER, RULES, BoolArray, FloatArray, Frame, IntArray
 from solvers import AssignmentProblem
 
@@ -58,6 +59,7 @@ class CaseModel:
     problem: AssignmentProblem
     unit_pair_worker: IntArray  # worker per solver pair
     previous: IntArray  # worker per child in the previous plan (-1 none, NO_PREVIOUS not there)
+    facts: ChildFacts  # what the per-pair cost terms read
     conflicts: list[Conflict] = field(default_factory=list)
     # per child: the worker a pin, keep or assign ties it to (-1: none), and that decision's kind
     # ("pinned", "keep", "assign", or "forbid" when only forbids name it) and note
@@ -68,6 +70,10 @@ class CaseModel:
     @property
     def cfg(self) -> Config:
         return self.frame.cfg
+
+    def pairs_at(self, c: IntArray, w: IntArray) -> Pairs:
+        """Pairs (child c, worker w; -1 for none) as the per-pair cost terms price them."""
+        return child_pairs(self.facts, self.frame, c, w)
 
     @property
     def recent_changes(self) -> IntArray:
@@ -277,7 +283,6 @@ def forced_moves(f: Frame, inputs: Inputs, current: IntArray, c: IntArray, w: In
     return Forced(forced, forced & ~own_rule & ~decision, decision, broken)
 
 
-NO_PREVIOUS = -2  # the child is not in the previous plan (or its worker no longer exists)
 
 
 def previous_workers(f: Frame, inputs: Inputs) -> IntArray:
@@ -336,6 +341,19 @@ class ChildFacts:
     start: IntArray | None  # a warm start, same coding as `previous`
 
 
+def child_pairs(facts: ChildFacts, f: Frame, c: IntArray, w: IntArray) -> Pairs:
+    """The per-pair terms' view of pairs (child c, worker w); worker -1 is no worker."""
+    has = w >= 0
+    minutes, km = np.full(len(c), np.nan), np.full(len(c), np.nan)
+    if has.all():
+        minutes, km = rules.travel(f, c, w)
+    elif has.any():
+        minutes[has], km[has] = rules.travel(f, c[has], w[has])
+    return Pairs(worker=w, current=facts.current[c], previous=facts.previous[c],
+                 months=facts.months[c], factor=facts.factor[c], forced=facts.forced[c],
+                 priority=f.children["priority"].to_numpy(object)[c], minutes=minutes, km=km)
+
+
 def solver_problem(cm_facts: ChildFacts, pairs: pd.DataFrame, f: Frame) -> AssignmentProblem:
     """The integer arrays of `solvers.AssignmentProblem`: one item per decision unit."""
     cfg = f.cfg
@@ -349,12 +367,12 @@ def solver_problem(cm_facts: ChildFacts, pairs: pd.DataFrame, f: Frame) -> Assig
     unit_current[unit_of_child] = current
     unit_has_pairs = np.zeros(len(units), bool)
     unit_has_pairs[item] = True
-    # leaving a child out costs its priority's weight, and a move when it had a worker
+    # leaving a child out is the pair (child, no worker), priced by the same terms
     previous = cm_facts.previous
-    skip = objective.unallocated(f.children["priority"], cfg.weights) + np.where(
-        current >= 0, objective.move(cm_facts.months, cm_facts.factor, cm_facts.forced,
-                                     cfg.weights), 0.0) + np.where(
-        previous >= 0, cfg.weights.previous_change, 0.0)
+    everyone = np.arange(f.n_children)
+    skip = objective.pair_cost(child_pairs(cm_facts, f, everyone,
+                                           np.full(f.n_children, objective.NO_WORKER)),
+                               cfg.weights)
     pair_worker = agg["w"].to_numpy(np.int64)
     hint = np.full(len(units), -1, np.int64)
     # the search starts from the previous plan where there is one, else from today's workers
@@ -423,20 +441,16 @@ def build_case_model(inputs: Inputs, cfg: Config) -> CaseModel:
     keep = per_unit_worker == size[unit[c]]
     c, w = c[keep], w[keep]
 
-    minutes, km = rules.travel(f, c, w)
-    moving = (w != current[c]) & (current[c] >= 0)
     previous = previous_workers(f, inputs)
-    cost = (objective.move(months[c], factor[c], forced.any[c], cfg.weights) * moving
-            + objective.travel(minutes, km, cfg.weights)
-            + cfg.weights.previous_change * ((previous[c] != NO_PREVIOUS) & (w != previous[c])))
-    pairs = pd.DataFrame({"c": c, "w": w, "u": unit[c], "minutes": minutes, "km": km,
-                          "cost": cost, "load": points[c],
-                          "new": (w != current[c]).astype(np.int64),
-                          "budget": (moving & ~forced.any[c]).astype(np.int64)})
     start = None if inputs.start is None else previous_workers(
         f, dataclasses.replace(inputs, previous=inputs.start))
     facts = ChildFacts(current, unit, months, factor, forced.any, capacity, new_limit, previous,
                        start)
+    cand = child_pairs(facts, f, c, w)
+    pairs = pd.DataFrame({"c": c, "w": w, "u": unit[c], "minutes": cand.minutes, "km": cand.km,
+                          "cost": objective.pair_cost(cand, cfg.weights), "load": points[c],
+                          "new": (w != current[c]).astype(np.int64),
+                          "budget": (cand.moving & ~forced.any[c]).astype(np.int64)})
     problem = solver_problem(facts, pairs, f)
     _, unit_of_child = np.unique(unit, return_inverse=True)
     mandate, kind, note = decision_facts(f, inputs)
@@ -447,6 +461,7 @@ def build_case_model(inputs: Inputs, cfg: Config) -> CaseModel:
         current_broken=forced.broken, forced=forced.any, forced_family=forced.family,
         forced_decision=forced.decision, unit=unit_of_child.astype(np.int64),
         family_split_forced=family_split, problem=problem,
-        unit_pair_worker=problem.pair_agent, previous=previous, conflicts=conflicts,
+        unit_pair_worker=problem.pair_agent, previous=previous, facts=facts,
+        conflicts=conflicts,
         mandate=mandate, decision_kind=kind, decision_note=note,
     )

@@ -7,14 +7,18 @@ plan with them, and `explain` prices each alternative with them, so a term is wr
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from rebalancer.config import Weights
 from rebalancer.rules import BoolArray, FloatArray, IntArray
 
 DAYS_PER_MONTH = 30.4375
-TERMS = ("unallocated", "overload", "moves", "peak", "travel", "split_family")
 
 
 def unallocated(priority: pd.Series, w: Weights) -> FloatArray:
@@ -96,3 +100,106 @@ def split_family(n_split: int, w: Weights) -> float:
 def previous_change(n_changed: int, w: Weights) -> float:
     # previous plan: per child whose outcome (worker, or none) differs from the plan reviewed.
     return w.previous_change * n_changed
+
+
+# --- the registry: every cost term declared once -------------------------------------------
+
+NO_WORKER = -1  # a pair whose worker is -1 is the child left unallocated
+NO_PREVIOUS = -2  # the child is not in the previous plan (or its worker no longer exists)
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """(child, worker) pairs for the per-pair terms, with what they need per pair. Worker -1 is
+    "no worker", so one function prices a candidate, leaving a child out, and a finished plan."""
+
+    worker: IntArray
+    current: IntArray  # the child's worker before the plan (-1: unallocated)
+    previous: IntArray  # the child's worker in the previous plan (NO_PREVIOUS: none)
+    months: FloatArray
+    factor: FloatArray
+    forced: BoolArray
+    priority: NDArray[Any]  # "high", "medium", "low"
+    minutes: FloatArray  # NaN where the travel table lacks the pair (always for worker -1)
+    km: FloatArray  # NaN where a coordinate is missing (always for worker -1)
+
+    @property
+    def moving(self) -> BoolArray:
+        """The child had a worker and this pair gives it another one, or none."""
+        return np.asarray((self.current >= 0) & (self.worker != self.current))
+
+
+def unallocated_pairs(p: Pairs, w: Weights) -> FloatArray:
+    # unallocated: leaving a child without a worker costs its priority's weight.
+    return np.where(p.worker < 0, unallocated(pd.Series(p.priority), w), 0.0)
+
+
+def move_pairs(p: Pairs, w: Weights) -> FloatArray:
+    # moves: a pair that changes the child's worker costs the child's move.
+    return move(p.months, p.factor, p.forced, w) * p.moving
+
+
+def travel_pairs(p: Pairs, w: Weights) -> FloatArray:
+    # travel: per minute or km between the worker's base and the child (0 without a worker).
+    return travel(p.minutes, p.km, w)
+
+
+def previous_pairs(p: Pairs, w: Weights) -> FloatArray:
+    # previous plan: a pair that differs from the child's outcome in the plan reviewed.
+    return w.previous_change * ((p.previous != NO_PREVIOUS) & (p.worker != p.previous))
+
+
+def overload_total(load: FloatArray, capacity: FloatArray, w: Weights) -> float:
+    # overload: the banded overload of every worker.
+    return float(overload(load, capacity, w).sum())
+
+
+def peak_of(load: FloatArray, capacity: FloatArray, w: Weights) -> float:
+    # peak: the highest utilisation over all workers.
+    util = np.asarray(load, float) / np.asarray(capacity, float)
+    return peak(float(util.max()) if util.size else 0.0, w)
+
+
+@dataclass(frozen=True)
+class Term:
+    """One cost term: its name in `objective_terms`, its label, the weights it reads, and how it
+    is priced: per (child, worker) pair, from the workers' loads, or from split families. The
+    model, `plan.objective_terms` and `explain` loop over `TERMS`; `check.py` re-derives each
+    term from the contract's words and a test holds its names equal to these."""
+
+    name: str
+    label: str
+    weights: tuple[str, ...]
+    pair: Callable[[Pairs, Weights], FloatArray] | None = None
+    load: Callable[[FloatArray, FloatArray, Weights], float] | None = None
+    family: Callable[[int, Weights], float] | None = None
+    needs_previous: bool = False  # only in the objective when a previous plan is in force
+
+
+TERMS: tuple[Term, ...] = (
+    Term("unallocated", "children left without a worker", ("unallocated",),
+         pair=unallocated_pairs),
+    Term("overload", "overload (banded)", ("overload", "overload_bands"), load=overload_total),
+    Term("moves", "changes of worker", ("move", "move_per_month", "move_months_cap",
+                                        "move_factor_proceedings", "move_factor_cla",
+                                        "move_factor_recent_change", "recent_changes_cap"),
+         pair=move_pairs),
+    Term("peak", "peak utilisation", ("peak",), load=peak_of),
+    Term("travel", "travel", ("travel_km", "travel_minute"), pair=travel_pairs),
+    Term("split_family", "split families", ("split_family",), family=split_family),
+    Term("previous_plan", "changes from the plan reviewed", ("previous_change",),
+         pair=previous_pairs, needs_previous=True),
+)
+PAIR_TERMS = tuple(t for t in TERMS if t.pair is not None)
+LOAD_TERMS = tuple(t for t in TERMS if t.load is not None)
+
+
+def pair_cost(p: Pairs, w: Weights) -> FloatArray:
+    """Every per-pair term of a pair, summed in the registry's order (the solver's pair cost)."""
+    total: FloatArray | None = None
+    for t in PAIR_TERMS:
+        assert t.pair is not None
+        cost = t.pair(p, w)
+        total = cost if total is None else total + cost
+    assert total is not None
+    return total

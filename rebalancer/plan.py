@@ -213,29 +213,23 @@ def kpis(plan: pd.DataFrame, workers: pd.DataFrame, forced: BoolArray, when: str
 
 
 def objective_terms(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> dict[str, float]:
-    """The objective of the plan term by term, in the contract's units, from the outputs."""
-    from rebalancer import rules
-
+    """The objective of the plan term by term, in the contract's units, from the outputs: each
+    registered term priced at the plan's own pairs, loads and families."""
     w = cm.cfg.weights
-    unalloc = (plan["to_worker_id"] == "").to_numpy()
     after = assigned_workers_from_plan(cm, plan)
-    ok = after >= 0
-    minutes, km = rules.travel(cm.frame, np.flatnonzero(ok), after[ok])
-    util = workers["utilisation_after"].to_numpy(float)
-    moves = objective.move(cm.months, cm.move_factor, cm.forced, w)[moved_mask(plan)]
-    terms = {
-        "unallocated": float(objective.unallocated(cm.frame.children["priority"][unalloc], w)
-                             .sum()),
-        "overload": float(objective.overload(workers["load_after"].to_numpy(float),
-                                             workers["capacity_points"].to_numpy(float), w).sum()),
-        "moves": float(moves.sum()),
-        "peak": objective.peak(float(util.max()) if util.size else 0.0, w),
-        "travel": float(objective.travel(minutes, km, w).sum()),
-        "split_family": objective.split_family(
-            families_split(plan["family_id"], plan["to_worker_id"]), w),
-    }
-    if cm.inputs_previous:
-        terms["previous_plan"] = objective.previous_change(changed_from_previous(cm, after), w)
+    at_plan = cm.pairs_at(np.arange(cm.frame.n_children), after)
+    load = workers["load_after"].to_numpy(float)
+    capacity = workers["capacity_points"].to_numpy(float)
+    terms: dict[str, float] = {}
+    for t in objective.TERMS:
+        if t.needs_previous and not cm.inputs_previous:
+            continue
+        if t.pair is not None:
+            terms[t.name] = float(t.pair(at_plan, w).sum())
+        elif t.load is not None:
+            terms[t.name] = t.load(load, capacity, w)
+        elif t.family is not None:
+            terms[t.name] = t.family(families_split(plan["family_id"], plan["to_worker_id"]), w)
     return terms
 
 

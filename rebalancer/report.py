@@ -83,14 +83,18 @@ def alternatives_text(a: dict[str, Any], explanation: str) -> str:
         out.append(f"  moving this child costs ×{mf['factor']:g} the base move cost{why}")
     out.append("change in the plan's objective if this child alone went to each eligible "
                "worker instead (everything else as planned):")
-    out.append(f"  {'worker':<10}{'total':>9}{'moves':>9}{'overload':>10}{'peak':>8}"
-               f"{'travel':>8}  utilisation  new cases/cap")
+    options = [o for o in (a["chosen"], (a["stay"] or {}).get("option"), *a["alternatives"])
+               if o is not None]
+    names = list(options[0][2]) if options else []
+    width = {n: max(len(n), 7) + 2 for n in names}
+    out.append(f"  {'worker':<10}{'total':>9}" + "".join(f"{n:>{width[n]}}" for n in names)
+               + "  utilisation  new cases/cap")
 
     def line(o: tuple[Any, ...], tag: str) -> str:
         total, wid, terms, util, full = o
         note = tag + ("; its new-case cap is full" if full else "")
-        return (f"  {wid:<10}{total:>+9.0f}{terms['moves']:>+9.0f}{terms['overload']:>+10.0f}"
-                f"{terms['peak']:>+8.0f}{terms['travel']:>+8.0f}  {util:<12} "
+        cols = "".join(f"{terms[n]:>+{width[n]}.0f}" for n in names)
+        return (f"  {wid:<10}{total:>+9.0f}{cols}  {util:<12} "
                 f"{a['new_case_slots'][wid]:<7} {note}".rstrip())
 
     if a["chosen"]:

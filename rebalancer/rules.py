@@ -204,6 +204,28 @@ def _available_words(f: Frame, c: int, w: int) -> str:
     return f"leaving {f.workers['leaving_on'].iat[w]}" if f.w_leaving[w] else "absent"
 
 
+def _geography_fit(f: Frame, c: int, w: int) -> str:
+    mode = f.cfg.rules.geography
+    if mode == "locality":
+        return "same locality"
+    if mode in ("km", "minutes"):
+        return f"within {f.cfg.rules.max_travel:g} {mode}"
+    return ""
+
+
+def _grade_fit(f: Frame, c: int, w: int) -> str:
+    need = int(f.c_min_grade[c])
+    if need == 0:
+        return ""
+    why = " for proceedings" if bool(f.children["in_proceedings"].iat[c]) else ""
+    return f"{GRADES[need]} grade needed{why} ({f.workers['grade'].iat[w]})"
+
+
+def _skills_fit(f: Frame, c: int, w: int) -> str:
+    skills = f.children["required_skills"].iat[c]
+    return "has " + _tags(skills) if skills else ""
+
+
 def _available_reasons(f: Frame, w: IntArray) -> NDArray[np.str_]:
     return np.where(f.w_leaving[w], "LEAVING", "ABSENT")
 
@@ -221,6 +243,7 @@ class Rule:
     when_empty: Callable[[Frame, int], str]  # why no worker is left for the child
     decision: bool = False  # comes from a manager's decision, not from the case's facts
     reasons: Callable[[Frame, IntArray], NDArray[np.str_]] | None = None  # per worker, if varied
+    fit: Callable[[Frame, int, int], str] | None = None  # why a worker suits the child ("" none)
 
     def reason_codes(self, f: Frame, w: IntArray) -> NDArray[np.str_]:
         return self.reasons(f, w) if self.reasons else np.full(len(w), self.reason)
@@ -230,15 +253,17 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule("GEOGRAPHY", "GEOGRAPHY", "outside the child's area", rule_geography,
          lambda f, c, w: "outside the child's area",
-         lambda f, c: f"no worker covers {f.children['locality'].iat[c][:40]}"),
+         lambda f, c: f"no worker covers {f.children['locality'].iat[c][:40]}",
+         fit=_geography_fit),
     Rule("AVAILABLE", "ABSENT", "leaving or absent", rule_available, _available_words,
          lambda f, c: "every worker in the area is leaving or absent",
          reasons=_available_reasons),
     Rule("GRADE", "GRADE", "grade below what the case needs", rule_grade, _grade_words,
-         lambda f, c: f"no available {GRADES[f.c_min_grade[c]]} or above in the area"),
+         lambda f, c: f"no available {GRADES[f.c_min_grade[c]]} or above in the area",
+         fit=_grade_fit),
     Rule("SKILLS", "SKILLS", "lacks a required skill", rule_skills, _skills_words,
          lambda f, c: "no available worker in the area has "
-         + _tags(f.children["required_skills"].iat[c])),
+         + _tags(f.children["required_skills"].iat[c]), fit=_skills_fit),
     Rule("EXCLUDED", "EXCLUDED", "excluded for this child", rule_excluded,
          lambda f, c, w: "excluded for this child",
          lambda f, c: "every suitable worker is excluded for this child"),
