@@ -24,11 +24,11 @@ def main() -> None:
     ap.add_argument("--frontier-limit", type=float, default=20.0)
     ap.add_argument("--out", type=Path, default=HERE / "out" / "analysts")
     args = ap.parse_args()
-    from rebalancer import analysis
+    from rebalancer.analysis import frontier, scenarios, sweep
     from rebalancer.config import load_config
-    from rebalancer.generate import generate, write_scenario
     from rebalancer.paths import data_dir
     from rebalancer.pipeline import InputPaths
+    from rebalancer.synth.county import generate, write_scenario
 
     inp = args.out / "in"
     write_scenario(generate(args.children, round(args.children / 15), seed=3,
@@ -37,21 +37,21 @@ def main() -> None:
     paths = InputPaths(inp / "workers.csv", inp / "children.csv", config=args.out / "c.toml")
     cfg = load_config(args.out / "c.toml")
     values = ",".join(str(100 + 50 * i) for i in range(args.scenarios))
-    grid = analysis.parse_grid([f"weights.move={values}"])
-    todo = analysis.scenarios(grid, [])
+    grid = scenarios.parse_grid([f"weights.move={values}"])
+    todo = scenarios.scenarios(grid, [])
     t0 = time.perf_counter()
     for s in todo:  # one after another, each with the machine's two threads
-        analysis.run_scenario(paths, cfg, s, args.out / "sequential", "csv", args.limit, 2)
+        sweep.run_scenario(paths, cfg, s, args.out / "sequential", "csv", args.limit, 2)
     sequential = time.perf_counter() - t0
     t0 = time.perf_counter()
-    analysis.sweep(paths, cfg, todo, args.out / "cluster", "csv", args.limit, None, list(grid),
+    sweep.sweep(paths, cfg, todo, args.out / "cluster", "csv", args.limit, None, list(grid),
                    echo=lambda _: None)
     cluster = time.perf_counter() - t0
     d = data_dir() / "demo"
     demo = InputPaths(d / "workers.csv", d / "children.csv", config=d / "config.toml")
     dcfg = load_config(d / "config.toml", {"solver.time_limit": args.frontier_limit})
     t0 = time.perf_counter()
-    front = analysis.frontier(demo, dcfg, args.out / "frontier", "csv", 6, echo=print)
+    front = frontier.frontier(demo, dcfg, args.out / "frontier", "csv", 6, echo=print)
     result = {"children": args.children, "scenarios": len(todo), "limit": args.limit,
               "sequential_seconds": sequential, "cluster_seconds": cluster,
               "sequential_per_minute": 60 * len(todo) / sequential,

@@ -43,7 +43,7 @@ def _timeline_gap(timeline: list[tuple[float, float]], bound: float, target: flo
 
 def rebalancer(inp: Path, limit: float, out: Path) -> dict[str, Any]:
     from rebalancer.config import load_config
-    from rebalancer.model import COST_SCALE
+    from rebalancer.model.build import COST_SCALE
     from rebalancer.pipeline import InputPaths, rebalance
 
     t0 = time.perf_counter()
@@ -64,8 +64,8 @@ def rebalancer(inp: Path, limit: float, out: Path) -> dict[str, Any]:
 
 def _prepared(inp: Path) -> tuple[Any, Any, float, float]:
     from rebalancer.config import load_config
-    from rebalancer.inputs import load_inputs
-    from rebalancer.model import build_case_model
+    from rebalancer.io.inputs import load_inputs
+    from rebalancer.model.build import build_case_model
 
     t0 = time.perf_counter()
     cfg = load_config(None, {"plan_date": "2026-12-01"})
@@ -76,8 +76,8 @@ def _prepared(inp: Path) -> tuple[Any, Any, float, float]:
 
 def _write(cm: Any, sol: Any, out: Path) -> float:
     """Extract and write like the tool does; returns the plan's objective (contract terms)."""
-    from rebalancer.outputs import write_outputs
-    from rebalancer.plan import build_plan, build_workers, objective_terms
+    from rebalancer.io.outputs import write_outputs
+    from rebalancer.model.plan import build_plan, build_workers, objective_terms
 
     plan = build_plan(cm, sol)
     workers = build_workers(cm, plan)
@@ -103,7 +103,7 @@ def naive(inp: Path, limit: float, out: Path) -> dict[str, Any]:
     problem."""
     from ortools.sat.python import cp_model
 
-    from rebalancer.model import COST_SCALE
+    from rebalancer.model.build import COST_SCALE
     from solvers import Solution, Status, greedy
     from solvers.cpsat import build as build_model
     from solvers.cpsat import least_excess
@@ -140,7 +140,7 @@ def naive(inp: Path, limit: float, out: Path) -> dict[str, Any]:
 
 
 def lp(inp: Path, limit: float, out: Path) -> dict[str, Any]:
-    from rebalancer.model import COST_SCALE
+    from rebalancer.model.build import COST_SCALE
     from solvers import greedy
     from solvers.cpsat import least_excess
     from solvers.lp import lp_bound

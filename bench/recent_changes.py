@@ -26,10 +26,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=HERE / "out" / "recent_changes.json")
     args = ap.parse_args()
     from rebalancer.config import load_config
-    from rebalancer.inputs import load_inputs
+    from rebalancer.io.inputs import load_inputs
+    from rebalancer.model.plan import moved_mask
     from rebalancer.paths import data_dir
     from rebalancer.pipeline import plan
-    from rebalancer.plan import moved_mask
 
     d = data_dir() / "demo"
     rows = []

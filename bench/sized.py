@@ -34,7 +34,7 @@ LIMITS = {2_000: 10, 5_000: 20, 20_000: 60, 50_000: 180}
 def demand_ratio(tables: dict[str, Any]) -> float:
     """Children's points over the capacity of workers who stay, at the model's defaults."""
     from rebalancer.config import load_config
-    from rebalancer.model import case_points, worker_capacity
+    from rebalancer.model.build import case_points, worker_capacity
 
     cfg = load_config(None, {"plan_date": "2026-12-01"})
     w, c = tables["workers"].copy(), tables["children"].copy()
@@ -50,7 +50,7 @@ def demand_ratio(tables: dict[str, Any]) -> float:
 
 def sized(n: int, ratio: float, seed: int) -> tuple[dict[str, Any], int]:
     """A steady county of n children whose workforce puts demand at `ratio` of capacity."""
-    from rebalancer.generate import generate
+    from rebalancer.synth.county import generate
 
     m = max(5, round(n / 12))
     for _ in range(6):  # the ratio is nearly linear in 1/m
@@ -75,8 +75,8 @@ def reference_mip(inp: Path, limit: float) -> dict[str, Any]:
     import highspy
 
     from rebalancer.config import load_config
-    from rebalancer.inputs import load_inputs
-    from rebalancer.model import COST_SCALE, build_case_model
+    from rebalancer.io.inputs import load_inputs
+    from rebalancer.model.build import COST_SCALE, build_case_model
     from solvers import greedy
     from solvers.cpsat import least_excess
     from solvers.lp import _highs_lp, _quiet_highs, build
@@ -113,11 +113,11 @@ def reference_mip(inp: Path, limit: float) -> dict[str, Any]:
         xs = np.asarray(h.getSolution().col_value)[x] > 0.5
         item_pair = np.full(p.n_items, -1, np.int64)
         item_pair[p.pair_item[xs]] = np.flatnonzero(xs)
-        from rebalancer.plan import build_plan, kpis
+        from rebalancer.model.plan import build_plan, kpis
         from solvers import Solution, Status
 
         plan = build_plan(cm, Solution(Status.FEASIBLE, item_pair, 0.0, 0.0, 0.0, "mip"))
-        from rebalancer.plan import build_workers
+        from rebalancer.model.plan import build_workers
 
         plan_moves = kpis(plan, build_workers(cm, plan), cm.forced, "after",
                           cm.recent_changes)["moves"]
@@ -153,7 +153,7 @@ def main() -> None:
     ap.add_argument("--no-mip", action="store_true", help="reference: best plan found")
     ap.add_argument("--out", type=Path, default=HERE / "out")
     args = ap.parse_args()
-    from rebalancer.generate import write_scenario
+    from rebalancer.synth.county import write_scenario
 
     refs_file = args.out / "references.json"
     refs = json.loads(refs_file.read_text()) if refs_file.exists() else {}

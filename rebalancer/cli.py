@@ -13,9 +13,9 @@ from typing import Annotated, Any
 import typer
 
 from rebalancer.config import load_config
-from rebalancer.outputs import OutputError
+from rebalancer.io.outputs import OutputError
 from rebalancer.problems import InputRejected
-from rebalancer.report import check_text
+from rebalancer.reports.terminal import check_text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Rebalance children's social work caseloads with as few moves as possible.")
@@ -64,16 +64,25 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No live progress 
 
 
 def _reject(exc: InputRejected) -> typer.Exit:
-    from rebalancer.report import problems_text
+    from rebalancer.reports.terminal import problems_text
 
     typer.echo(problems_text(exc.problems), err=True)
     return typer.Exit(1)
 
 
 @contextlib.contextmanager
+def _inputs_rejected() -> Iterator[None]:
+    """Inputs that validation rejects: every problem listed, exit 1, nothing written."""
+    try:
+        yield
+    except InputRejected as exc:
+        raise _reject(exc) from None
+
+
+@contextlib.contextmanager
 def _plan_folder(hint: str | None = "--plan") -> Iterator[None]:
     """A plan folder that holds no complete, unchanged plan is a usage error (exit 2)."""
-    from rebalancer.planfolder import PlanFolderError
+    from rebalancer.io.planfolder import PlanFolderError
 
     try:
         yield
@@ -108,16 +117,12 @@ def _run(config: Path | None, overrides: dict[str, Any], quiet: bool,
     """Configuration, a progress line, and every outcome mapped to its exit code."""
     from rebalancer.progress import ProgressLine
 
-    try:
+    with _inputs_rejected():
         cfg = load_config(config, overrides)
-    except InputRejected as exc:
-        raise _reject(exc) from None
     progress = None if quiet else ProgressLine()
     try:
-        with terminate_as_interrupt(), _plan_folder():
+        with terminate_as_interrupt(), _plan_folder(), _inputs_rejected():
             result = go(cfg, progress)
-    except InputRejected as exc:
-        raise _reject(exc) from None
     except OutputError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from None
     except KeyboardInterrupt:
@@ -179,7 +184,7 @@ def rebalance(
 ) -> None:
     """Write a minimal-disruption plan with a reason for every change."""
     from rebalancer import pipeline
-    from rebalancer.report import before_after
+    from rebalancer.reports.terminal import before_after
 
     overrides = _overrides(time_limit, max_moves, seed, threads)
     paths = pipeline.InputPaths(workers, children, decisions, travel, config)
@@ -211,12 +216,13 @@ def replan(
 ) -> None:
     """Re-plan around a manager's review, changing as little as possible of what was not
     rejected."""
-    from rebalancer import pipeline, signoff
-    from rebalancer.report import before_after
+    from rebalancer import pipeline
+    from rebalancer.reports.terminal import before_after
+    from rebalancer.signoff.replan import replan
 
     overrides = _overrides(time_limit, max_moves, seed, threads)
     paths = pipeline.InputPaths(workers, children, decisions, travel, config)
-    summary = _run(config, overrides, quiet, lambda cfg, progress: signoff.replan(
+    summary = _run(config, overrides, quiet, lambda cfg, progress: replan(
         paths, cfg, plan, review, out, format.value, reviewer[:64], audit, progress))
     typer.echo(before_after(summary))
     r = summary["review"]
@@ -234,13 +240,11 @@ def review_cmd(
                                              "[default: DIR/review.xlsx].")] = None,
 ) -> None:
     """Write the review workbook: one row per proposed change, with accept/reject and a note."""
-    from rebalancer.signoff import review_workbook
+    from rebalancer.signoff.replan import review_workbook
 
     try:
-        with _plan_folder():
+        with _plan_folder(), _inputs_rejected():
             path, n = review_workbook(plan, out)
-    except InputRejected as exc:
-        raise _reject(exc) from None
     except OSError as exc:
         raise typer.BadParameter(f"cannot write {out}: {exc.strerror or exc}",
                                  param_hint="--out") from None
@@ -252,8 +256,8 @@ def report_cmd(
     plan: Annotated[Path, typer.Option("--plan", help="A plan folder (with summary.json).")],
 ) -> None:
     """Rewrite the plan folder's report.html."""
-    from rebalancer.htmlreport import write_report
-    from rebalancer.planfolder import read_plan_folder
+    from rebalancer.io.planfolder import read_plan_folder
+    from rebalancer.reports.plan_page import write_report
 
     with _plan_folder():
         pf = read_plan_folder(plan)
@@ -267,7 +271,7 @@ def audit_cmd(
                                          "first broken link.")] = False,
 ) -> None:
     """List the audit trail's entries, or verify its hash chain."""
-    from rebalancer import audit as trail
+    from rebalancer.signoff import audit as trail
 
     if not db.is_file():
         raise typer.BadParameter(f"no audit trail at {db}", param_hint="--db")
@@ -300,13 +304,11 @@ def validate(
     config: ConfigOpt = None,
 ) -> None:
     """Check the inputs and list every problem at once (exit 1 if there is any)."""
-    from rebalancer.inputs import load_inputs
+    from rebalancer.io.inputs import load_inputs
 
-    try:
+    with _inputs_rejected():
         cfg = load_config(config)
         inputs = load_inputs(workers, children, decisions, travel, cfg, config)
-    except InputRejected as exc:
-        raise _reject(exc) from None
     typer.echo(f"ok: {len(inputs.workers)} workers, {len(inputs.children)} children"
                + (f", {len(inputs.decisions)} decisions" if decisions else "")
                + (f", {len(inputs.travel)} travel rows" if inputs.travel is not None else ""))
@@ -322,7 +324,7 @@ def demo(
     from rebalancer import pipeline
     from rebalancer.paths import data_dir
     from rebalancer.pipeline import InputPaths
-    from rebalancer.report import before_after
+    from rebalancer.reports.terminal import before_after
 
     d = data_dir() / "demo"
     typer.echo(f"Demo: {d / 'workers.csv'} and {d / 'children.csv'} "
@@ -357,12 +359,12 @@ def generate(
         "extract with its mapping.toml")] = GenerateFormat.csv,
 ) -> None:
     """Write a synthetic, realistic county: workers and children tables (or an SSD extract)."""
-    from rebalancer.generate import generate as gen
-    from rebalancer.generate import write_scenario
+    from rebalancer.synth.county import generate as gen
+    from rebalancer.synth.county import write_scenario
 
     tables = gen(children, workers, seed=seed, scenario=scenario.value)
     if format is GenerateFormat.ssd:
-        from rebalancer.ssd_synth import write_ssd
+        from rebalancer.synth.ssd import write_ssd
 
         paths = write_ssd(tables, out, seed=seed)
         typer.echo(f"wrote a synthetic SSD extract ({len(paths) - 1} tables) and "
@@ -388,8 +390,8 @@ def import_ssd_cmd(
     import datetime as dt
     import json
 
-    from rebalancer.outputs import atomic_write, check_output_dir, write_table
-    from rebalancer.ssd import import_ssd, load_mapping, report_text
+    from rebalancer.io.outputs import atomic_write, check_output_dir, write_table
+    from rebalancer.io.ssd import import_ssd, load_mapping, report_text
 
     try:
         day = dt.date.fromisoformat(plan_date) if plan_date else dt.date.today()
@@ -398,9 +400,8 @@ def import_ssd_cmd(
             from None
     try:
         check_output_dir(out, [], format.value)
-        result = import_ssd(ssd, load_mapping(mapping), day)
-    except InputRejected as exc:
-        raise _reject(exc) from None
+        with _inputs_rejected():
+            result = import_ssd(ssd, load_mapping(mapping), day)
     except OutputError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from None
     out.mkdir(parents=True, exist_ok=True)
@@ -423,17 +424,16 @@ def check(
     config: ConfigOpt = None,
 ) -> None:
     """Re-verify a plan against the inputs, independently of the model (exit 1 on violation)."""
-    from rebalancer.check import check_plan
-    from rebalancer.inputs import load_inputs
-    from rebalancer.planfolder import read_plan_folder
+    from rebalancer.check.independent import check_plan
+    from rebalancer.io.inputs import load_inputs
+    from rebalancer.io.planfolder import read_plan_folder
 
     with _plan_folder():
         folder = read_plan_folder(plan, verify=False)
-    try:  # the plan's own settings, unless the user gives a configuration to check against
+    # the plan's own settings, unless the user gives a configuration to check against
+    with _inputs_rejected():
         cfg = load_config(config) if config is not None else folder.config()
         inputs = load_inputs(workers, children, decisions, travel, cfg, config)
-    except InputRejected as exc:
-        raise _reject(exc) from None
     report = check_plan(inputs, cfg, folder.plan, folder.summary, folder.workers)
     report.mismatches[:0] = folder.changed
     typer.echo(check_text(report, len(inputs.children)))
@@ -443,8 +443,8 @@ def check(
 
 def _reload(plan: Path) -> tuple[Any, Any, Any]:
     """The case model, plan and workers table of a plan folder."""
-    from rebalancer.model import build_case_model
-    from rebalancer.planfolder import read_plan_folder, reload_inputs
+    from rebalancer.io.planfolder import read_plan_folder, reload_inputs
+    from rebalancer.model.build import build_case_model
 
     with _plan_folder():
         folder = read_plan_folder(plan)
@@ -461,13 +461,11 @@ def explain(
 ) -> None:
     """Why a child ended where it did: staying put, the best alternatives term by term, and who
     was barred."""
-    from rebalancer.explain import alternatives, worker_story
-    from rebalancer.report import alternatives_text, worker_story_text
+    from rebalancer.model.explain import alternatives, worker_story
+    from rebalancer.reports.terminal import alternatives_text, worker_story_text
 
-    try:
+    with _inputs_rejected():
         cm, plan_df, workers_df = _reload(plan)
-    except InputRejected as exc:
-        raise _reject(exc) from None
     if worker is not None:
         if worker not in set(workers_df["worker_id"]):
             raise typer.BadParameter(f"no worker {worker[:40]!r} in the plan",
@@ -497,10 +495,8 @@ def _analysis_setup(workers: Path, children: Path, decisions: Path | None, trave
     from rebalancer.pipeline import InputPaths
 
     overrides = _overrides(time_limit, None, None, None)
-    try:
+    with _inputs_rejected():
         cfg = load_config(config, overrides)
-    except InputRejected as exc:
-        raise _reject(exc) from None
     return InputPaths(workers, children, decisions, travel, config), cfg
 
 
@@ -521,11 +517,13 @@ def sweep(
     format: FormatOpt = Format.parquet,
 ) -> None:
     """Plan every scenario (grid product x named what-ifs) in parallel on a Dask cluster."""
-    from rebalancer import analysis
+    from rebalancer.analysis.scenarios import load_scenarios, parse_grid
+    from rebalancer.analysis.scenarios import scenarios as plan_of
+    from rebalancer.analysis.sweep import sweep as run_sweep
 
     paths, cfg = _analysis_setup(workers, children, decisions, travel, config, time_limit)
     try:
-        g = analysis.parse_grid(grid or [])
+        g = parse_grid(grid or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--grid") from None
     from rebalancer.config import unknown_dotted_keys
@@ -533,14 +531,12 @@ def sweep(
     bad_key = unknown_dotted_keys(list(g), "--grid")  # a usage error before anything runs
     if bad_key:
         raise typer.BadParameter(f"{bad_key[0].message}; {bad_key[0].fix}", param_hint="--grid")
-    try:
-        named = analysis.load_scenarios(scenarios) if scenarios else []
-    except InputRejected as exc:
-        raise _reject(exc) from None
-    todo = analysis.scenarios(g, named)
+    with _inputs_rejected():
+        named = load_scenarios(scenarios) if scenarios else []
+    todo = plan_of(g, named)
     typer.echo(f"{len(todo)} scenario(s) on "
                + (scheduler or "a local Dask cluster") + f"; results in {out}/results.csv")
-    df = analysis.sweep(paths, cfg, todo, out, format.value, time_limit, scheduler, list(g),
+    df = run_sweep(paths, cfg, todo, out, format.value, time_limit, scheduler, list(g),
                         echo=typer.echo)
     failed = int((df["status"] == "error").sum())
     typer.echo(f"{len(df)} row(s) written to {out}/results.csv, results.parquet and sweep.html"
@@ -564,13 +560,11 @@ def frontier_cmd(
 ) -> None:
     """The trade-off between discretionary moves and overload (epsilon-constraint on
     max_moves, each point warm-started from its neighbour)."""
-    from rebalancer import analysis
+    from rebalancer.analysis.frontier import frontier
 
     paths, cfg = _analysis_setup(workers, children, decisions, travel, config, time_limit)
-    try:
-        analysis.frontier(paths, cfg, out, format.value, points, echo=typer.echo)
-    except InputRejected as exc:
-        raise _reject(exc) from None
+    with _inputs_rejected():
+        frontier(paths, cfg, out, format.value, points, echo=typer.echo)
     typer.echo(f"wrote {out}/frontier.csv and {out}/frontier.png")
 
 
@@ -591,13 +585,11 @@ def staffing_cmd(
 ) -> None:
     """The extra FTE by locality and grade that brings every worker within capacity and
     allocates every child, checked by re-planning with those workers added."""
-    from rebalancer import analysis
+    from rebalancer.analysis.staffing import staffing
 
     paths, cfg = _analysis_setup(workers, children, decisions, travel, config, time_limit)
-    try:
-        rec = analysis.staffing(paths, cfg, out, format.value, target, echo=typer.echo)
-    except InputRejected as exc:
-        raise _reject(exc) from None
+    with _inputs_rejected():
+        rec = staffing(paths, cfg, out, format.value, target, echo=typer.echo)
     typer.echo(f"{rec['total_fte']:.1f} FTE "
                + ("confirmed by a re-plan" if rec["confirmed"] else "NOT enough after "
                   f"{len(rec['rounds']) - 1} rounds")
@@ -615,7 +607,7 @@ def compare_cmd(
                                              "outcome differs.")] = None,
 ) -> None:
     """KPI deltas side by side, and the children whose outcome differs."""
-    from rebalancer.analysis import compare
+    from rebalancer.analysis.compare import compare
 
     with _plan_folder(hint=None):
         kpis, diff = compare(plan_a, plan_b)
@@ -630,7 +622,7 @@ def compare_cmd(
         typer.echo(f"  {r.child_id}: A {r.to_worker_id_a or '(none)'}  B "
                    f"{r.to_worker_id_b or '(none)'}")
     if out is not None:
-        from rebalancer.outputs import write_table
+        from rebalancer.io.outputs import write_table
 
         write_table(diff, out, "csv")
         typer.echo(f"wrote {out}")

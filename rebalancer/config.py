@@ -15,12 +15,12 @@ import dataclasses
 import datetime as dt
 import difflib
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rebalancer.io.tomlfile import read_toml
 from rebalancer.paths import default_config_path
 from rebalancer.problems import InputRejected, Problem
 
@@ -133,9 +133,8 @@ class Config:
         return config_from_tree(self.to_dict(), overrides, "configuration override")
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
-    with path.open("rb") as f:
-        return tomllib.load(f)
+def _defaults() -> dict[str, Any]:
+    return read_toml(default_config_path(), "the installed package", "the shipped defaults")
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -340,7 +339,7 @@ def config_from_tree(tree: Mapping[str, Any], overrides: Mapping[str, Any] | Non
     """The typed configuration of a merged tree with dotted-key overrides; all problems at once."""
     merged = copy.deepcopy(dict(tree))
     problems = list(problems or [])
-    defaults = _load_toml(default_config_path())
+    defaults = _defaults()
     bad = unknown_dotted_keys(list(overrides or {}), file, defaults)
     problems += bad
     refused = {p.column for p in bad}
@@ -371,7 +370,7 @@ def unknown_dotted_keys(keys: list[str], file: str,
                         defaults: Mapping[str, Any] | None = None) -> list[Problem]:
     """Dotted configuration keys (overrides, sweep grids) that name no key of the
     configuration, each with the nearest known key suggested."""
-    shape_root = defaults if defaults is not None else _load_toml(default_config_path())
+    shape_root = defaults if defaults is not None else _defaults()
     problems = []
     for dotted in keys:
         shape: Any = shape_root
@@ -394,19 +393,12 @@ def _dotted_keys(tree: Mapping[str, Any], prefix: str = "") -> list[str]:
 def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = None,
                 today: dt.date | None = None) -> Config:
     """Merge defaults, the user's file and flag overrides, and reject every bad key at once."""
-    defaults = _load_toml(default_config_path())
+    defaults = _defaults()
     merged = defaults
     file = str(path) if path is not None else "default configuration"
     problems: list[Problem] = []
     if path is not None:
-        try:
-            user = _load_toml(path)
-        except (FileNotFoundError, IsADirectoryError):
-            raise InputRejected([Problem(file, "-", "-", "file not found",
-                                         "check the path given to --config")]) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise InputRejected([Problem(file, "-", "-", f"not valid TOML ({exc})",
-                                         "fix the TOML syntax")]) from None
+        user = read_toml(path, "--config", "a configuration file")
         problems += _unknown_keys(user, defaults, file)
         merged = _merge(defaults, user)
     return config_from_tree(merged, overrides, file, today, problems)

@@ -15,18 +15,18 @@ import pandas as pd
 
 from rebalancer import __version__
 from rebalancer.config import Config
-from rebalancer.explain import explanations
-from rebalancer.inputs import Inputs, load_inputs
-from rebalancer.model import COST_SCALE, CaseModel, build_case_model
-from rebalancer.outputs import (
+from rebalancer.io.inputs import Inputs, load_inputs
+from rebalancer.io.outputs import (
     check_output_dir,
     deferred_interrupts,
     output_lock,
     write_outputs,
 )
-from rebalancer.plan import build_plan, build_workers, kpis, objective_terms
+from rebalancer.model.build import COST_SCALE, CaseModel, build_case_model
+from rebalancer.model.explain import explanations
+from rebalancer.model.plan import build_plan, build_workers, kpis, objective_terms
+from rebalancer.model.shortfall import before_solving, fte_needed
 from rebalancer.problems import InputRejected, Problem
-from rebalancer.shortfall import before_solving, fte_needed
 from solvers import Solution, solve
 from solvers.problem import CostOverflow
 from solvers.solve import Progress
@@ -167,7 +167,7 @@ def plan(inputs: Inputs, cfg: Config, *, progress: Progress | None = None,
 
 def previous_from_folder(folder: Path) -> tuple[pd.Series, dict[str, Any]]:
     """A plan folder as the plan to stay close to: child -> worker after it ("" unallocated)."""
-    from rebalancer.planfolder import read_plan_folder
+    from rebalancer.io.planfolder import read_plan_folder
 
     pf = read_plan_folder(folder)
     series = pd.Series(pf.plan["to_worker_id"].to_numpy(object),
@@ -180,7 +180,7 @@ def previous_from_folder(folder: Path) -> tuple[pd.Series, dict[str, Any]]:
 def write_plan_folder(out: Path, fmt: str, result: Result,
                       extra_files: dict[str, tuple[str, Any]] | None = None) -> None:
     """The plan folder as one set: tables, report.html, then summary.json naming them all."""
-    from rebalancer.htmlreport import render
+    from rebalancer.reports.plan_page import render
 
     page = render(result.plan, result.workers, result.summary)
     files = {"report": ("report.html", lambda p: p.write_text(page, encoding="utf-8")),
@@ -192,7 +192,7 @@ def write_plan_folder(out: Path, fmt: str, result: Result,
 
 def record_plan(audit_db: Path | None, out: Path, result: Result) -> None:
     """Every plan produced goes into the audit trail (default: beside the output folder)."""
-    from rebalancer import audit
+    from rebalancer.signoff import audit
 
     db = audit_db if audit_db is not None else audit.default_path(out)
     plan_sha = result.summary["outputs"]["plan"]["sha256"]
@@ -219,7 +219,7 @@ def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "parquet",
     with output_lock(out):
         result = plan(inputs, cfg, progress=progress, stop=stop, started=t0)
         if info is not None:
-            from rebalancer.plan import assigned_workers_from_plan, changed_from_previous
+            from rebalancer.model.plan import assigned_workers_from_plan, changed_from_previous
 
             info["changed"] = changed_from_previous(
                 result.model, assigned_workers_from_plan(result.model, result.plan))

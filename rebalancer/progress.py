@@ -8,7 +8,7 @@ import threading
 import time
 from typing import TextIO
 
-from rebalancer.model import COST_SCALE
+from rebalancer.model.build import COST_SCALE
 
 
 class ProgressLine:

@@ -12,6 +12,7 @@ from ortools.sat.python import cp_model
 from solvers.evaluate import evaluate
 from solvers.greedy import pairs_by_item
 from solvers.problem import AssignmentProblem, IntArray, hint_in, take
+from solvers.sparse import csr
 
 
 @dataclass
@@ -32,13 +33,6 @@ class Built:
 DTIME_PER_SECOND = {1: 0.6, 2: 1.1}
 
 
-def _csr(keys: IntArray, n: int) -> tuple[IntArray, IntArray]:
-    order = np.argsort(keys, kind="stable")
-    starts = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(keys, minlength=n), out=starts[1:])
-    return order, starts
-
-
 def _wsum(xs: list[cp_model.IntVar], coefs: IntArray) -> cp_model.LinearExpr:
     return cast(cp_model.LinearExpr, cp_model.LinearExpr.weighted_sum(xs, coefs.tolist()))
 
@@ -57,7 +51,7 @@ def define_assignment(m: cp_model.CpModel, p: AssignmentProblem, x: list[cp_mode
 def define_agent_limits(m: cp_model.CpModel, p: AssignmentProblem, x: list[cp_model.IntVar],
                         built: Built) -> list[cp_model.LinearExpr]:
     # An agent's load above capacity is overload (or forbidden); new pairs above the limit too.
-    order, starts = _csr(p.pair_agent, p.n_agents)
+    order, starts = csr(p.pair_agent, p.n_agents)
     limits, new_count = p.new_limits(), p.new_counts()
     loads = []
     for a in range(p.n_agents):
@@ -233,7 +227,7 @@ def least_excess(p: AssignmentProblem, start: IntArray, time_limit: float, seed:
         m.add_exactly_one([x[pos[k]] for k in order[starts[i]:starts[i + 1]]])
     limits, new = p.new_limits(), p.new_counts()
     excess = []
-    agent_order, agent_starts = _csr(p.pair_agent[ks], p.n_agents)
+    agent_order, agent_starts = csr(p.pair_agent[ks], p.n_agents)
     for a in range(p.n_agents):
         sel = agent_order[agent_starts[a]:agent_starts[a + 1]]
         if limits[a] < 0 or int(new[ks[sel]].sum()) <= limits[a]:

@@ -18,8 +18,9 @@ import pandas as pd
 from ortools.sat.python import cp_model
 
 from solvers.cpsat import _parameters, add_hint, build
-from solvers.evaluate import evaluate
+from solvers.evaluate import Evaluation, evaluate
 from solvers.problem import AssignmentProblem, IntArray, take
+from solvers.sparse import csr
 
 
 @dataclass
@@ -34,8 +35,8 @@ class _Links:
 
     @classmethod
     def of(cls, p: AssignmentProblem) -> _Links:
-        io, ist = _csr(p.pair_item, p.n_items)
-        ao, ast = _csr(p.pair_agent, p.n_agents)
+        io, ist = csr(p.pair_item, p.n_items)
+        ao, ast = csr(p.pair_agent, p.n_agents)
         return cls(io, ist, ao, ast)
 
     def has_links(self, p: AssignmentProblem) -> np.ndarray:
@@ -60,13 +61,6 @@ class _Links:
         near = np.flatnonzero(counts)
         order = np.lexsort((near, -counts[near]))
         return near[order], counts[near][order]
-
-
-def _csr(keys: IntArray, n: int) -> tuple[IntArray, IntArray]:
-    order = np.argsort(keys, kind="stable")
-    starts = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(keys, minlength=n), out=starts[1:])
-    return order, starts
 
 
 # Wall seconds per neighbourhood on the 2-core CI machine, fitted over 400 neighbourhoods of a
@@ -124,67 +118,24 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
             break
         if work is not None and stats["work"] >= work:
             break
-        util = ev.agent_load / cap
-        weight = np.where(linked, 0.05 + util + (ev.overload > 0), 0)
-        if weight.sum() <= 0:
+        agents = _pick_agents(p, rng, links, linked, ev.agent_load / cap, ev.overload > 0, size)
+        if agents is None:
             break
-        seed_agent = int(rng.choice(p.n_agents, p=weight / weight.sum()))
-        cand, shared = links.neighbours(p, seed_agent)
-        k = min(len(cand), size - 1)
-        # half the neighbours by shared items, half the least utilised of the linked agents:
-        # load moves from busy agents to idle ones, so a neighbourhood needs both
-        spare = 1.0 / (0.05 + util[cand]) ** 2
-        mix = shared.astype(float) / shared.sum() + spare / spare.sum()
-        chosen = rng.choice(cand, size=k, replace=False, p=mix / mix.sum())
-        agents = np.sort(np.concatenate([[seed_agent], chosen]).astype(np.int64))
-        peak_floor = 0
-        if p.peak_cost:
-            others = np.ones(p.n_agents, bool)
-            others[agents] = False
-            if others.any():
-                peak_floor = int((-((-ev.agent_load[others] * p.peak_scale)
-                                    // cap[others])).max())
-        excess_left = None
-        if p.new_limit_soft:
-            lim = p.new_limits()
-            ex = np.where(lim >= 0, np.maximum(ev.agent_new - lim, 0), 0)
-            inside = int(ex[agents].sum())
-            outside = int(ex.sum()) - inside
-            excess_left = inside if excess_cap is None else max(excess_cap - outside, inside)
-        budget_left = None
-        if p.budget is not None:
-            chosen_pairs = best[best >= 0]
-            in_s = np.zeros(p.n_agents, bool)
-            in_s[agents] = True
-            used = p.budget_use()[chosen_pairs]
-            budget_left = p.budget - int(used[~in_s[p.pair_agent[chosen_pairs]]].sum())
+        peak_floor, excess_left, budget_left = _limits_outside(p, ev, best, agents, cap,
+                                                               excess_cap)
         made = neighbourhood_problem(p, best, agents, budget_left)
         if made is None:
             stats["empty"] += 1
             stats["work"] += WORK_PER_ITERATION
             continue
         sub, items, ks = made
-        excess_cost = 0
-        if p.new_limit_soft:  # dearer than everything else the neighbourhood can change
-            excess_cost = 1 + int(np.abs(sub.pair_cost).sum() + sub.item_skip_cost.sum()
-                                  + sub.overload_rate_max() * sub.pair_load.sum()
-                                  + sub.peak_cost * sub.peak_scale * 10 + sub.group_split_cost
-                                  * sub.n_items)
-        built = build(sub, excess_left, peak_floor=peak_floor, excess_cost=excess_cost)
-        if sub.hint is not None:
-            add_hint(built, sub, sub.hint)
-        solver = cp_model.CpSolver()
-        _parameters(solver, sub_time, int(rng.integers(1 << 30)), 1,
-                    wall_cap=max(t_end - time.perf_counter(), 0.05))
-        status = solver.solve(built.model)
+        vals, used = _resolve(sub, excess_left, peak_floor, sub_time, rng, t_end)
         stats["tried"] += 1
         # the work this iteration did, in seconds of this machine, from deterministic counts
         # only: the same budget stops at the same iteration on a busy machine
-        stats["work"] += (WORK_PER_ITERATION + WORK_PER_PAIR * sub.n_pairs
-                          + WORK_PER_DTIME * solver.deterministic_time)
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        stats["work"] += used
+        if vals is None:
             continue
-        vals = solver.boolean_values(pd.Series(built.x)).to_numpy(dtype=bool)
         trial = best.copy()
         trial[items] = -1
         trial[items[sub.pair_item[vals]]] = ks[vals]
@@ -195,3 +146,73 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
             if on_better is not None:
                 on_better(best, float(ev.objective))
     return best
+
+
+def _pick_agents(p: AssignmentProblem, rng: np.random.Generator, links: _Links,
+                 linked: np.ndarray, util: np.ndarray, over: np.ndarray, size: int
+                 ) -> IntArray | None:
+    """A busy agent drawn by utilisation, with neighbours: half by items they share with it,
+    half the least utilised of its linked agents (load moves from busy agents to idle ones, so a
+    neighbourhood needs both). None when no agent has a link."""
+    weight = np.where(linked, 0.05 + util + over, 0)
+    if weight.sum() <= 0:
+        return None
+    seed_agent = int(rng.choice(p.n_agents, p=weight / weight.sum()))
+    cand, shared = links.neighbours(p, seed_agent)
+    k = min(len(cand), size - 1)
+    spare = 1.0 / (0.05 + util[cand]) ** 2
+    mix = shared.astype(float) / shared.sum() + spare / spare.sum()
+    chosen = rng.choice(cand, size=k, replace=False, p=mix / mix.sum())
+    return np.sort(np.concatenate([[seed_agent], chosen]).astype(np.int64))
+
+
+def _limits_outside(p: AssignmentProblem, ev: Evaluation, best: IntArray, agents: IntArray,
+                    cap: np.ndarray, excess_cap: int | None
+                    ) -> tuple[int, int | None, int | None]:
+    """What the rest of the plan fixes for a neighbourhood: the peak it already reaches, the
+    excess new pairs left to the neighbourhood, and the budget left to it."""
+    peak_floor = 0
+    if p.peak_cost:
+        others = np.ones(p.n_agents, bool)
+        others[agents] = False
+        if others.any():
+            peak_floor = int((-((-ev.agent_load[others] * p.peak_scale) // cap[others])).max())
+    excess_left = None
+    if p.new_limit_soft:
+        lim = p.new_limits()
+        ex = np.where(lim >= 0, np.maximum(ev.agent_new - lim, 0), 0)
+        inside = int(ex[agents].sum())
+        outside = int(ex.sum()) - inside
+        excess_left = inside if excess_cap is None else max(excess_cap - outside, inside)
+    budget_left = None
+    if p.budget is not None:
+        chosen_pairs = best[best >= 0]
+        in_s = np.zeros(p.n_agents, bool)
+        in_s[agents] = True
+        used = p.budget_use()[chosen_pairs]
+        budget_left = p.budget - int(used[~in_s[p.pair_agent[chosen_pairs]]].sum())
+    return peak_floor, excess_left, budget_left
+
+
+def _resolve(sub: AssignmentProblem, excess_left: int | None, peak_floor: int, sub_time: float,
+             rng: np.random.Generator, t_end: float) -> tuple[np.ndarray | None, float]:
+    """CP-SAT on one neighbourhood from its current plan: the chosen pairs (None when it found
+    no plan) and the modelled work it took."""
+    excess_cost = 0
+    if sub.new_limit_soft:  # dearer than everything else the neighbourhood can change
+        excess_cost = 1 + int(np.abs(sub.pair_cost).sum() + sub.item_skip_cost.sum()
+                              + sub.overload_rate_max() * sub.pair_load.sum()
+                              + sub.peak_cost * sub.peak_scale * 10 + sub.group_split_cost
+                              * sub.n_items)
+    built = build(sub, excess_left, peak_floor=peak_floor, excess_cost=excess_cost)
+    if sub.hint is not None:
+        add_hint(built, sub, sub.hint)
+    solver = cp_model.CpSolver()
+    _parameters(solver, sub_time, int(rng.integers(1 << 30)), 1,
+                wall_cap=max(t_end - time.perf_counter(), 0.05))
+    status = solver.solve(built.model)
+    used = (WORK_PER_ITERATION + WORK_PER_PAIR * sub.n_pairs
+            + WORK_PER_DTIME * solver.deterministic_time)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None, used
+    return solver.boolean_values(pd.Series(built.x)).to_numpy(dtype=bool), used

@@ -13,216 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from ortools.sat.python import cp_model
 
-from solvers.cpsat import _parameters, add_hint, build, least_excess, restrict
+from solvers.cpsat import least_excess
 from solvers.evaluate import evaluate
 from solvers.greedy import greedy, pairs_by_item
-from solvers.lns import improve
 from solvers.problem import AssignmentProblem, IntArray, Solution, Status, hint_in, take
+from solvers.stages import EXCESS_SHARE, LP_SHARE, Progress, Settings, solve_connected
 
-Progress = Callable[[float, float, float], None]  # elapsed seconds, best objective, best bound
-
-PROBE_MAX_PAIRS = 20_000  # beyond this, the full model rarely closes its gap; LNS does better
-LP_FIX_MIN_PAIRS = 3_000  # below this, the full-model probe alone is as good
-# Shares of the time limit. Each stage's budget is fixed in advance (deterministic time for
-# CP-SAT, an iteration count for LNS), never "whatever is left on the clock", so that the same
-# inputs, seed and threads give the same plan; the clock only guards the overall time limit.
-# CP-SAT overshoots a deterministic limit by up to 3x on these models (measured), hence the
-# small shares: a typical run ends well inside its time limit, and the same plan comes back.
-EXCESS_SHARE = 0.03
-LP_SHARE = 0.25  # HiGHS's own time limit; the LP normally takes a small part of it
-FIX_SHARE = 0.06
-PROBE_SHARE = 0.1
-LNS_SHARE = 0.45
-RESCUE_SHARE = 0.8  # when no stage found a plan: most of the limit, the clock still guarding
-LNS_SIZE = 8  # agents per neighbourhood (measured: 8 beats 5 and 12 on sized counties)
-LNS_SUB_TIME = 0.1  # CP-SAT seconds (deterministic) per neighbourhood
-LNS_WORK_SHARE = 1.0  # modelled work (solvers.lns WORK_*) per second of an LNS budget
-
-
-def lp_fixing(p: AssignmentProblem, x: np.ndarray) -> np.ndarray:
-    """Pairs left after fixing every item the LP relaxation decided integrally.
-
-    An item whose LP value is integral keeps only the LP's pair (or none, if the LP left an
-    optional item out); an item the LP split stays free. On 4,500-child counties about 90% of
-    items come out integral, and CP-SAT places the rest far better than any greedy rule.
-    """
-    tol = 1e-6
-    integral_one = x >= 1 - tol
-    frac = (x > tol) & ~integral_one
-    item_frac = np.zeros(p.n_items, bool)
-    item_frac[p.pair_item[frac]] = True
-    return integral_one | item_frac[p.pair_item]
-
-
-def _full_model(p: AssignmentProblem, start: IntArray | None, excess_cap: int | None,
-                time_limit: float, seed: int, threads: int, stop: threading.Event | None,
-                wall_cap: float | None = None, full_presolve: bool = False
-                ) -> tuple[IntArray | None, float, bool, bool]:
-    """CP-SAT on the whole model, in a thread so Ctrl-C can stop it: (plan, bound, optimal,
-    interrupted)."""
-    built = build(p, excess_cap)
-    if start is not None:
-        add_hint(built, p, start)
-    solver = cp_model.CpSolver()
-    _parameters(solver, time_limit, seed, threads, wall_cap, full_presolve)
-    result: dict[str, Any] = {}
-    worker = threading.Thread(target=lambda: result.setdefault("s", solver.solve(built.model)),
-                              daemon=True)
-    worker.start()
-    interrupted = False
-    try:
-        while worker.is_alive():
-            worker.join(0.1)
-            if stop is not None and stop.is_set() and not interrupted:
-                interrupted = True
-                solver.stop_search()
-    except KeyboardInterrupt:
-        interrupted = True
-        solver.stop_search()
-        worker.join()
-    if "s" not in result:  # stopped before CP-SAT reported anything: no plan and no bound
-        return None, float("-inf"), False, interrupted
-    status = result["s"]
-    if status == cp_model.INFEASIBLE:
-        return None, float("inf"), False, interrupted
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None, float(solver.best_objective_bound), False, interrupted
-    vals = solver.boolean_values(pd.Series(built.x)).to_numpy(dtype=bool)
-    plan = np.full(p.n_items, -1, np.int64)
-    plan[p.pair_item[vals]] = np.flatnonzero(vals)
-    return plan, float(solver.best_objective_bound), status == cp_model.OPTIMAL, interrupted
-
-
-def _solve_one(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0,
-               threads: int = 2, progress: Progress | None = None,
-               stop: threading.Event | None = None, use_lp: bool = True, use_lns: bool = True,
-               lp_x: np.ndarray | None = None, wall_limit: float | None = None,
-               start: IntArray | None = None, excess_cap: int | None = None,
-               lns_share: float = LNS_SHARE,
-               lns_rate: float = LNS_WORK_SHARE,
-               report: Callable[[IntArray], None] | None = None) -> Solution:
-    """One connected problem, in stages; `lp_x` is a relaxation already solved by the caller."""
-    t0 = time.perf_counter()
-    deadline = t0 + (time_limit if wall_limit is None else wall_limit)
-    left = lambda: deadline - time.perf_counter()  # noqa: E731
-    stats: dict[str, float] = {"pairs": float(p.n_pairs)}
-    if p.n_pairs == 0:  # nothing to decide: every optional item is out, and no item must be in
-        nothing = np.full(p.n_items, -1, np.int64)
-        if p.item_must.any():
-            return Solution(Status.INFEASIBLE, nothing, float("inf"), float("inf"), 0.0)
-        value = float(evaluate(p, nothing).objective)
-        return Solution(Status.OPTIMAL, nothing, value, value, time.perf_counter() - t0)
-
-    best: IntArray | None = None
-    best_key = (np.inf, np.inf)
-    bound = float("-inf")
-    given = start is not None
-    interrupted = False
-
-    def offer(plan: IntArray | None, source: str) -> None:
-        nonlocal best, best_key
-        if plan is None:
-            return
-        ev = evaluate(p, plan)
-        if ev.feasible and (ev.excess, ev.objective) < best_key:
-            best, best_key = plan, (ev.excess, ev.objective)
-            stats["source_" + source] = float(ev.objective)
-            if report is not None:
-                report(plan)
-            if progress is not None:
-                progress(time.perf_counter() - t0, float(ev.objective), bound)
-
-    def stage(name: str) -> Callable[[], None]:
-        began = time.perf_counter()
-        return lambda: stats.__setitem__(f"{name}_seconds", time.perf_counter() - began)
-
-    def rescue() -> None:
-        # never give up with time left: no feasible plan yet, so the time goes to CP-SAT on the
-        # whole model, from the partial start, before any stage that only needs a plan
-        nonlocal bound, interrupted
-        done = stage("rescue")
-        partial = start if given else greedy(p)
-        plan, cp_bound, _, interrupted = _full_model(
-            p, partial, excess_cap, RESCUE_SHARE * time_limit, seed, threads, stop,
-            wall_cap=left(), full_presolve=True)
-        bound = max(bound, cp_bound)
-        offer(plan, "rescue")
-        done()
-
-    try:
-        done = stage("greedy")
-        offer(start if given else greedy(p), "greedy")
-        done()
-        if best is None and p.n_pairs > PROBE_MAX_PAIRS:  # the probe below would come too late
-            rescue()
-        if p.new_limit_soft and best is not None and not given:
-            done = stage("excess")
-            excess_cap, placed = least_excess(p, best, EXCESS_SHARE * time_limit, seed, threads,
-                                              wall_cap=left())
-            if placed is not None:
-                offer(greedy(dataclasses.replace(p, hint=None), initial=placed), "excess")
-            stats["excess_cap"] = float(excess_cap)
-            done()
-        x = lp_x
-        if use_lp and x is None:
-            from solvers.lp import lp_bound
-
-            done = stage("lp")
-            lp = lp_bound(p, excess_cap, time_limit=max(min(LP_SHARE * time_limit, left()), 0.1))
-            if lp.status is Status.OPTIMAL:
-                bound = max(bound, lp.bound)
-                stats["lp_bound"] = lp.bound
-                x = lp.x
-            done()
-        if x is not None and p.n_pairs > LP_FIX_MIN_PAIRS and use_lns:
-            done = stage("lp_fix")
-            sub, ks = restrict(p, lp_fixing(p, x))
-            plan, _, _, interrupted = _full_model(sub, None, excess_cap,
-                                                  FIX_SHARE * time_limit, seed, threads,
-                                                  stop, wall_cap=left())
-            if plan is not None:
-                offer(np.where(plan >= 0, ks[np.maximum(plan, 0)], -1), "lp_fix")
-            done()
-        if (p.n_pairs <= PROBE_MAX_PAIRS or not use_lns) and not interrupted:
-            done = stage("cpsat")
-            share = PROBE_SHARE if use_lns else 1.0
-            plan, cp_bound, optimal, interrupted = _full_model(
-                p, best, excess_cap, share * time_limit, seed, threads, stop, wall_cap=left())
-            bound = max(bound, cp_bound)
-            offer(plan, "cpsat")
-            done()
-            if optimal and best is not None:
-                bound = max(bound, best_key[1])
-        if best is None and not interrupted and left() > 0.1:
-            rescue()
-        proven = best is not None and best_key[1] <= bound + 1e-6
-        if use_lns and best is not None and not proven and not interrupted and left() > 0.1:
-            done = stage("lns")
-            work = lns_share * time_limit * lns_rate
-            offer(improve(p, best, left(), seed=seed, excess_cap=excess_cap, size=LNS_SIZE,
-                          sub_time=LNS_SUB_TIME, work=work,
-                          on_better=lambda plan, _: offer(plan, "lns"),
-                          stop=lambda: stop is not None and stop.is_set()), "lns")
-            done()
-    except KeyboardInterrupt:
-        interrupted = True
-    wall = time.perf_counter() - t0
-    # a run the clock cut short may differ from the next one; one that ran its budgets does not
-    stats["deadline_hit"] = float(time.perf_counter() >= deadline - 0.06 or interrupted)
-    if best is None:
-        status = Status.INFEASIBLE if bound == float("inf") else Status.NO_SOLUTION
-        return Solution(status, np.full(p.n_items, -1, np.int64), float("nan"), bound, wall,
-                        "none", interrupted, stats)
-    objective = float(best_key[1])
-    bound = min(bound, objective) if bound > objective else bound
-    status = Status.OPTIMAL if objective <= bound + 1e-6 else Status.FEASIBLE
-    source = max((k for k in stats if k.startswith("source_")),
-                 key=lambda k: -stats[k]).removeprefix("source_")
-    return Solution(status, best, objective, bound, wall, source, interrupted, stats)
-
+__all__ = ["Progress", "components", "solve", "subproblem"]
 
 def components(p: AssignmentProblem) -> tuple[int, IntArray, IntArray]:
     """Connected components of the item-agent graph (items in one group are joined too).
@@ -312,125 +110,190 @@ def _solve(p: AssignmentProblem, *, time_limit: float, seed: int, threads: int,
     if not decompose or n_comp <= 1 or p.budget is not None:
         # the same share of the limit as the components get, and the clock at the whole limit:
         # the headroom a busy machine needs to run every budget to its end
-        return _solve_one(p, time_limit=SOLVE_SHARE * time_limit, seed=seed, threads=threads,
-                          progress=progress, stop=stop, use_lp=use_lp, use_lns=use_lns,
-                          wall_limit=time_limit if wall_limit is None else wall_limit,
-                          report=report)
-    from solvers.lp import lp_bound
+        whole = Settings(time_limit=SOLVE_SHARE * time_limit, seed=seed, threads=threads,
+                         use_lp=use_lp, use_lns=use_lns,
+                         wall_limit=time_limit if wall_limit is None else wall_limit)
+        return solve_connected(p, whole, progress=progress, stop=stop, report=report)
+    run = _Components(p, n_comp, item_comp, agent_comp, t0=t0, time_limit=time_limit,
+                      wall_limit=wall_limit, seed=seed, threads=threads, use_lp=use_lp,
+                      use_lns=use_lns, stop=stop, progress=progress, report=report)
+    run.starts()
+    run.bound_from_lp()
+    run.solve_each()
+    return run.solution()
 
-    stats: dict[str, float] = {"pairs": float(p.n_pairs), "components": float(n_comp)}
-    deadline = t0 + (time_limit if wall_limit is None else wall_limit)
-    pairs_per = np.bincount(item_comp[p.pair_item], minlength=n_comp)
-    parts = []
-    excess_total = 0
-    wall_total = deadline - t0
-    clock_cut = False  # a stage gave up for the clock: the plan may differ on another run
-    for c in range(n_comp):  # a start and the least excess per component: small, quick models
-        items = np.flatnonzero(item_comp == c)
-        agents = np.flatnonzero(agent_comp == c)
-        sub, ks = subproblem(p, items, agents)
-        begin = greedy(sub)
-        cap = None
-        late = time.perf_counter() - t0 > CLOCK_EXCESS * wall_total
-        clock_cut |= late and sub.new_limit_soft
-        if late and sub.new_limit_soft:  # no time for the model: the start's excess is the cap
-            cap = evaluate(sub, begin).excess
-            excess_total += cap
-        elif sub.new_limit_soft and evaluate(sub, begin).feasible:
-            share = EXCESS_SHARE * time_limit * pairs_per[c] / pairs_per.sum()
-            cap, placed = least_excess(sub, begin, share, seed + c, 1,
-                                       wall_cap=max(deadline - time.perf_counter(), 0.05))
-            if placed is not None:
-                begin = greedy(dataclasses.replace(sub, hint=None), initial=placed)
-            excess_total += cap
-        parts.append((items, agents, sub, ks, begin, cap))
-    stats["excess_seconds"] = time.perf_counter() - t0
-    stats["excess_cap"] = float(excess_total)
-    lp_x = None
-    bound = float("-inf")
-    per_component_lp = use_lp and p.n_pairs > GLOBAL_LP_MAX_PAIRS
-    if per_component_lp and LP_SECONDS_PER_PAIR * p.n_pairs > CLOCK_LP * wall_total:
-        per_component_lp, clock_cut = False, True  # the limit is too short for a bound
-        use_lp = False
-    if per_component_lp:  # the bound: each component's LP without the peak, plus a peak floor
-        bound = p.peak_cost * peak_floor(p)
-        lp_x = np.zeros(p.n_pairs)
+
+@dataclasses.dataclass
+class _Part:
+    """One component: its items, agents, subproblem, pairs' indices in the whole, start, cap."""
+
+    items: IntArray
+    agents: IntArray
+    sub: AssignmentProblem
+    ks: IntArray
+    begin: IntArray
+    cap: int | None
+
+
+class _Components:
+    """A problem solved component by component: starts and least excess first, then the bound
+    (the global LP, or per component above GLOBAL_LP_MAX_PAIRS), then each component's stages,
+    every improvement written into one whole plan."""
+
+    def __init__(self, p: AssignmentProblem, n_comp: int, item_comp: IntArray,
+                 agent_comp: IntArray, *, t0: float, time_limit: float,
+                 wall_limit: float | None, seed: int, threads: int, use_lp: bool,
+                 use_lns: bool, stop: threading.Event, progress: Progress | None,
+                 report: Callable[[IntArray], None]) -> None:
+        self.p, self.n_comp, self.item_comp, self.agent_comp = p, n_comp, item_comp, agent_comp
+        self.t0, self.time_limit, self.seed, self.threads = t0, time_limit, seed, threads
+        self.use_lp, self.use_lns = use_lp, use_lns
+        self.stop, self.progress, self.report = stop, progress, report
+        self.stats: dict[str, float] = {"pairs": float(p.n_pairs), "components": float(n_comp)}
+        self.deadline = t0 + (time_limit if wall_limit is None else wall_limit)
+        self.wall_total = self.deadline - t0
+        self.pairs_per = np.bincount(item_comp[p.pair_item], minlength=n_comp)
+        self.parts: list[_Part] = []
+        self.excess_total = 0
+        self.clock_cut = False  # a stage gave up for the clock: the plan may differ next run
+        self.lp_x: np.ndarray | None = None
+        self.bound = float("-inf")
+        self.plan = np.full(p.n_items, -1, np.int64)
+        self.results: dict[int, Solution] = {}
+
+    def starts(self) -> None:
+        # a start and the least excess per component: small, quick models
+        p, t0 = self.p, self.t0
+        for c in range(self.n_comp):
+            items = np.flatnonzero(self.item_comp == c)
+            agents = np.flatnonzero(self.agent_comp == c)
+            sub, ks = subproblem(p, items, agents)
+            begin = greedy(sub)
+            cap = None
+            late = time.perf_counter() - t0 > CLOCK_EXCESS * self.wall_total
+            self.clock_cut |= late and sub.new_limit_soft
+            if late and sub.new_limit_soft:  # no time for the model: the start's excess caps
+                cap = evaluate(sub, begin).excess
+                self.excess_total += cap
+            elif sub.new_limit_soft and evaluate(sub, begin).feasible:
+                share = EXCESS_SHARE * self.time_limit * self.pairs_per[c] / self.pairs_per.sum()
+                cap, placed = least_excess(sub, begin, share, self.seed + c, 1,
+                                           wall_cap=max(self.deadline - time.perf_counter(),
+                                                        0.05))
+                if placed is not None:
+                    begin = greedy(dataclasses.replace(sub, hint=None), initial=placed)
+                self.excess_total += cap
+            self.parts.append(_Part(items, agents, sub, ks, begin, cap))
+        self.stats["excess_seconds"] = time.perf_counter() - t0
+        self.stats["excess_cap"] = float(self.excess_total)
+
+    def bound_from_lp(self) -> None:
+        # the bound: the global LP, or each component's LP without the peak plus a peak floor
+        p = self.p
+        per_component = self.use_lp and p.n_pairs > GLOBAL_LP_MAX_PAIRS
+        if per_component and LP_SECONDS_PER_PAIR * p.n_pairs > CLOCK_LP * self.wall_total:
+            per_component, self.clock_cut = False, True  # the limit is too short for a bound
+            self.use_lp = False
+        if per_component:
+            self._per_component_lp()
+        elif self.use_lp:
+            from solvers.lp import lp_bound
+
+            lp = lp_bound(p, self.excess_total if p.new_limit_soft else None,
+                          time_limit=max(LP_SHARE * self.time_limit, 0.1))
+            self.stats["lp_seconds"] = (time.perf_counter() - self.t0
+                                        - self.stats["excess_seconds"])
+            if lp.status is Status.OPTIMAL:
+                self.lp_x, self.bound = lp.x, lp.bound
+                self.stats["lp_bound"] = lp.bound
+
+    def _per_component_lp(self) -> None:
+        from solvers.lp import lp_bound
+
+        p, t0 = self.p, self.t0
+        bound = float(p.peak_cost * peak_floor(p))
+        lp_x: np.ndarray | None = np.zeros(p.n_pairs)
         lp_start = time.perf_counter()
-        for c, (_, _, sub, ks, _, cap) in enumerate(parts):
+        for c, part in enumerate(self.parts):
             per_lp = (time.perf_counter() - lp_start) / max(c, 1)
-            if time.perf_counter() + per_lp - t0 > CLOCK_LP * wall_total:  # no bound, not late
-                bound, lp_x, clock_cut = float("-inf"), None, True
+            if time.perf_counter() + per_lp - t0 > CLOCK_LP * self.wall_total:  # no bound
+                bound, lp_x, self.clock_cut = float("-inf"), None, True
                 break
-            res = lp_bound(dataclasses.replace(sub, peak_cost=0), cap,
-                           time_limit=max(LP_SHARE * time_limit * pairs_per[c]
-                                          / pairs_per.sum(), 0.1))
+            res = lp_bound(dataclasses.replace(part.sub, peak_cost=0), part.cap,
+                           time_limit=max(LP_SHARE * self.time_limit * self.pairs_per[c]
+                                          / self.pairs_per.sum(), 0.1))
             if res.status is not Status.OPTIMAL:
                 bound, lp_x = float("-inf"), None
                 break
             bound += res.bound
-            lp_x[ks] = res.x
-        stats["lp_seconds"] = time.perf_counter() - t0 - stats["excess_seconds"]
+            assert lp_x is not None
+            lp_x[part.ks] = res.x
+        self.stats["lp_seconds"] = time.perf_counter() - t0 - self.stats["excess_seconds"]
+        self.bound, self.lp_x = bound, lp_x
         if lp_x is not None:
-            stats["lp_bound"] = bound
-    elif use_lp:
-        lp = lp_bound(p, excess_total if p.new_limit_soft else None,
-                      time_limit=max(LP_SHARE * time_limit, 0.1))
-        stats["lp_seconds"] = time.perf_counter() - t0 - stats["excess_seconds"]
-        if lp.status is Status.OPTIMAL:
-            lp_x, bound = lp.x, lp.bound
-            stats["lp_bound"] = lp.bound
-    budget = SOLVE_SHARE * time_limit
-    shares = budget * pairs_per / pairs_per.sum() * max(1, min(threads, n_comp))
-    plan = np.full(p.n_items, -1, np.int64)
-    for items, _, _, ks, begin, _ in parts:  # every component's start: a whole plan at once
-        chosen = begin >= 0
-        plan[items[chosen]] = ks[begin[chosen]]
-    results: dict[int, Solution] = {}
-    lock = threading.Lock()
-    if evaluate(p, plan).feasible:
-        report(plan.copy())
+            self.stats["lp_bound"] = bound
 
-    def run(c: int) -> None:
-        items, _, sub, ks, begin, cap = parts[c]
-        wall = min(float(shares[c]) * COMPONENT_WALL_FACTOR, deadline - time.perf_counter())
+    def solve_each(self) -> None:
+        # every component's start is a whole plan at once; then each component's stages
+        budget = SOLVE_SHARE * self.time_limit
+        self.shares = budget * self.pairs_per / self.pairs_per.sum() * max(
+            1, min(self.threads, self.n_comp))
+        for part in self.parts:
+            chosen = part.begin >= 0
+            self.plan[part.items[chosen]] = part.ks[part.begin[chosen]]
+        self.lock = threading.Lock()
+        if evaluate(self.p, self.plan).feasible:
+            self.report(self.plan.copy())
+        order = np.argsort(-self.pairs_per, kind="stable")  # largest first, for an even finish
+        _in_parallel(self._run, order.tolist(), self.threads, self.stop)
+
+    def _run(self, c: int) -> None:
+        part, p, plan = self.parts[c], self.p, self.plan
+        items, ks = part.items, part.ks
+        wall = min(float(self.shares[c]) * COMPONENT_WALL_FACTOR,
+                   self.deadline - time.perf_counter())
 
         def better(sub_plan: IntArray) -> None:  # every improvement reaches the whole plan
-            with lock:
+            with self.lock:
                 plan[items] = np.where(sub_plan >= 0, ks[np.maximum(sub_plan, 0)], -1)
                 if evaluate(p, plan).feasible:
-                    report(plan.copy())
+                    self.report(plan.copy())
 
-        sol = _solve_one(sub, time_limit=float(shares[c]), wall_limit=max(wall, 0.05),
-                         seed=seed + c, threads=1, stop=stop, use_lp=use_lp and lp_x is None,
-                         use_lns=use_lns, lp_x=None if lp_x is None else lp_x[ks],
-                         start=begin, excess_cap=cap, lns_share=COMPONENT_LNS_SHARE,
-                         lns_rate=COMPONENT_LNS_RATE, report=better)
-        with lock:  # the component's whole answer, its unassigned items included
-            results[c] = sol
+        lp_x = self.lp_x
+        settings = Settings(time_limit=float(self.shares[c]), wall_limit=max(wall, 0.05),
+                            seed=self.seed + c, threads=1, use_lp=self.use_lp and lp_x is None,
+                            use_lns=self.use_lns, lns_share=COMPONENT_LNS_SHARE,
+                            lns_rate=COMPONENT_LNS_RATE)
+        sol = solve_connected(part.sub, settings, stop=self.stop,
+                              lp_x=None if lp_x is None else lp_x[ks], start=part.begin,
+                              excess_cap=part.cap, report=better)
+        with self.lock:  # the component's whole answer, its unassigned items included
+            self.results[c] = sol
             plan[items] = np.where(sol.item_pair >= 0, ks[np.maximum(sol.item_pair, 0)], -1)
-            if progress is not None:
-                progress(time.perf_counter() - t0, float(evaluate(p, plan).objective), bound)
+            if self.progress is not None:
+                self.progress(time.perf_counter() - self.t0, float(evaluate(p, plan).objective),
+                              self.bound)
 
-    order = np.argsort(-pairs_per, kind="stable")  # largest first, for an even finish
-    _in_parallel(run, order.tolist(), threads, stop)
-    interrupted = stop.is_set() or any(s.interrupted for s in results.values())
-    ev = evaluate(p, plan)
-    wall = time.perf_counter() - t0
-    if not ev.feasible:
-        return Solution(Status.NO_SOLUTION, plan, float("nan"), bound, wall, "none",
+    def solution(self) -> Solution:
+        p, plan, stats, results = self.p, self.plan, self.stats, self.results
+        interrupted = self.stop.is_set() or any(s.interrupted for s in results.values())
+        ev = evaluate(p, plan)
+        wall = time.perf_counter() - self.t0
+        if not ev.feasible:
+            return Solution(Status.NO_SOLUTION, plan, float("nan"), self.bound, wall, "none",
+                            interrupted, stats)
+        for s in results.values():
+            for k, v in s.stats.items():
+                if k.endswith("_seconds") or k == "excess_cap" or k == "deadline_hit":
+                    stats[k] = stats.get(k, 0.0) + v
+        stats["deadline_hit"] = float(time.perf_counter() >= self.deadline - 0.06 or interrupted
+                                      or self.clock_cut or stats.get("deadline_hit", 0.0) > 0)
+        all_optimal = all(s.status is Status.OPTIMAL for s in results.values())
+        objective = float(ev.objective)
+        status = Status.OPTIMAL if (all_optimal and not p.peak_cost) or \
+            objective <= self.bound + 1e-6 else Status.FEASIBLE
+        return Solution(status, plan, objective, min(self.bound, objective), wall, "components",
                         interrupted, stats)
-    for s in results.values():
-        for k, v in s.stats.items():
-            if k.endswith("_seconds") or k == "excess_cap" or k == "deadline_hit":
-                stats[k] = stats.get(k, 0.0) + v
-    stats["deadline_hit"] = float(time.perf_counter() >= deadline - 0.06 or interrupted
-                                  or clock_cut or stats.get("deadline_hit", 0.0) > 0)
-    all_optimal = all(s.status is Status.OPTIMAL for s in results.values())
-    objective = float(ev.objective)
-    status = Status.OPTIMAL if (all_optimal and not p.peak_cost) or objective <= bound + 1e-6 \
-        else Status.FEASIBLE
-    return Solution(status, plan, objective, min(bound, objective), wall, "components",
-                    interrupted, stats)
 
 
 def _in_parallel(fn: Callable[[int], None], jobs: list[int], threads: int,

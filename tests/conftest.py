@@ -10,9 +10,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from rebalancer.check import check_plan
+from rebalancer.check.independent import check_plan
 from rebalancer.config import load_config
-from rebalancer.inputs import load_inputs
+from rebalancer.io.inputs import load_inputs
 from rebalancer.pipeline import InputPaths, Result, rebalance
 
 PLAN_DATE = "2026-12-01"

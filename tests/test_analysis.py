@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rebalancer.cli import app
-from rebalancer.outputs import read_table_file
+from rebalancer.io.outputs import read_table_file
 from tests.test_cli import generated
 
 runner = CliRunner()
@@ -33,7 +33,7 @@ def args(root: Path) -> list[str]:
 def test_sweep_on_a_local_cluster(county: Path, tmp_path: Path) -> None:
     from distributed import Client, LocalCluster
 
-    from rebalancer import analysis
+    from rebalancer.analysis import scenarios, sweep
     from rebalancer.config import load_config
     from rebalancer.pipeline import InputPaths
 
@@ -43,8 +43,8 @@ def test_sweep_on_a_local_cluster(county: Path, tmp_path: Path) -> None:
         paths = InputPaths(county / "in/workers.csv", county / "in/children.csv",
                            config=county / "c.toml")
         cfg = load_config(county / "c.toml")
-        grid = analysis.parse_grid(["weights.move=100,300", "rules.max_moves=0,3,-1"])
-        df = analysis.sweep(paths, cfg, analysis.scenarios(grid, []), out, "csv", 4.0,
+        grid = scenarios.parse_grid(["weights.move=100,300", "rules.max_moves=0,3,-1"])
+        df = sweep.sweep(paths, cfg, scenarios.scenarios(grid, []), out, "csv", 4.0,
                             cluster.scheduler_address, list(grid), echo=lambda _: None)
         workers = set(cluster.workers[w].worker_address for w in cluster.workers)
     assert len(df) == 6

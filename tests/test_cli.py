@@ -10,7 +10,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from rebalancer.cli import app
-from rebalancer.outputs import read_table_file
+from rebalancer.io.outputs import read_table_file
 
 runner = CliRunner()
 

@@ -99,7 +99,7 @@ def test_discretionary_reasons_state_the_moves_own_effect(case: Case) -> None:
     import pandas as pd
 
     from rebalancer.config import load_config
-    from rebalancer.inputs import load_inputs
+    from rebalancer.io.inputs import load_inputs
     from rebalancer.pipeline import plan
 
     cfg = load_config(None, {"solver.time_limit": 8, "plan_date": "2026-12-01"})

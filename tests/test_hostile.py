@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from rebalancer.cli import app
 from rebalancer.config import load_config
-from rebalancer.inputs import load_inputs
+from rebalancer.io.inputs import load_inputs
+from rebalancer.io.schema import CHILDREN, WORKERS
 from rebalancer.problems import InputRejected
-from rebalancer.schema import CHILDREN, WORKERS
 
 runner = CliRunner()
 NASTY = ["", " ", "nan", "NaN", "inf", "-inf", "1e309", "-1", "0", "0.5", "1", "2", "abc",

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from rebalancer.config import load_config
-from rebalancer.inputs import load_inputs
+from rebalancer.io.inputs import load_inputs
 from rebalancer.problems import InputRejected, Problem
 
 WORKERS = "worker_id,team,locality,grade,fte\nW1,T,North,sw,1\nW2,T,North,senior,0.5\n"

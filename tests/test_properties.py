@@ -10,11 +10,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rebalancer.check import check_plan
+from rebalancer.check.independent import check_plan
 from rebalancer.config import load_config
-from rebalancer.generate import generate, write_scenario
-from rebalancer.inputs import load_inputs
+from rebalancer.io.inputs import load_inputs
 from rebalancer.pipeline import InputPaths, rebalance
+from rebalancer.synth.county import generate, write_scenario
 
 
 @settings(max_examples=14, deadline=None, suppress_health_check=list(HealthCheck))
@@ -44,7 +44,7 @@ def test_every_plan_obeys_every_hard_rule(children: int, workers: int, seed: int
         cfg = load_config(cfg_file)
         rebalance(InputPaths(paths[0], paths[1], config=cfg_file), cfg, root / "out", "csv")
         summary = json.loads((root / "out" / "summary.json").read_text())
-        from rebalancer.outputs import read_table_file
+        from rebalancer.io.outputs import read_table_file
 
         plan = read_table_file(root / "out" / "plan.csv")
         report = check_plan(load_inputs(paths[0], paths[1], None, None, cfg), cfg, plan, summary)

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rebalancer import objective
-from rebalancer.check import _World
+from rebalancer.check.independent import _World
 from rebalancer.config import load_config
-from rebalancer.inputs import load_inputs
-from rebalancer.rules import RULE_ORDER
+from rebalancer.io.inputs import load_inputs
+from rebalancer.model import terms
+from rebalancer.model.rules import RULE_ORDER
 from tests.conftest import Case, child, worker
 from tests.test_hard_rules import filler
 
@@ -40,7 +40,7 @@ def test_objective_terms_are_the_registry_and_match_the_check(case: Case) -> Non
     # and a replan with a previous plan adds the registry's previous_plan term.
     kids = [child("P", current="A", allocated_on="2026-06-01"), *filler("A", 84)]
     r = case.run([worker("A"), worker("B", base_lat=52.2, base_lon=-0.9)], kids)
-    names = [t.name for t in objective.TERMS if not t.needs_previous]
+    names = [t.name for t in terms.TERMS if not t.needs_previous]
     assert list(r.summary["objective_terms"]) == names
     assert sum(r.summary["objective_terms"].values()) == pytest.approx(r.summary["objective"],
                                                                        rel=1e-6)
@@ -52,8 +52,8 @@ def test_the_skip_is_priced_as_the_pair_with_no_worker(case: Case) -> None:
     r = case.run([worker("A", leaving_on="2026-12-05"), worker("S", locality="South")],
                  [child("K", current="A", allocated_on="2026-06-01", priority="high")])
     cm = r.model
-    p = cm.pairs_at(np.array([0]), np.array([objective.NO_WORKER]))
-    costs = {t.name: float(t.pair(p, cm.cfg.weights)[0]) for t in objective.PAIR_TERMS
+    p = cm.pairs_at(np.array([0]), np.array([terms.NO_WORKER]))
+    costs = {t.name: float(t.pair(p, cm.cfg.weights)[0]) for t in terms.PAIR_TERMS
              if t.pair is not None}
     assert costs["unallocated"] == 20000
     assert costs["moves"] == pytest.approx(10 * 183 / 30.4375, rel=1e-6)  # forced: months only
@@ -65,6 +65,6 @@ def test_the_skip_is_priced_as_the_pair_with_no_worker(case: Case) -> None:
 
 def test_every_weight_a_term_names_is_configurable() -> None:
     cfg = load_config(None)
-    declared = {k for t in objective.TERMS for k in t.weights}
+    declared = {k for t in terms.TERMS for k in t.weights}
     assert declared <= set(cfg.to_dict()["weights"])
-    assert len({t.name for t in objective.TERMS}) == len(objective.TERMS)
+    assert len({t.name for t in terms.TERMS}) == len(terms.TERMS)

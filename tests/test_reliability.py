@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rebalancer.cli import app
-from rebalancer.outputs import neutralise, read_table_file, unneutralise, write_outputs
+from rebalancer.io.outputs import neutralise, read_table_file, unneutralise, write_outputs
 from solvers import AssignmentProblem
 from solvers.problem import CostOverflow
 from tests.test_cli import generated, rebalance
@@ -238,7 +238,7 @@ def test_parquet_lists_and_duplicate_columns_are_clear_problems(tmp_path: Path) 
 
 
 def test_a_second_run_into_a_folder_being_written_is_refused(tmp_path: Path) -> None:
-    from rebalancer.outputs import output_lock
+    from rebalancer.io.outputs import output_lock
 
     inp = generated(tmp_path, children=20, workers=3)
     with output_lock(tmp_path / "out"):  # another run holds the folder
@@ -250,7 +250,7 @@ def test_a_second_run_into_a_folder_being_written_is_refused(tmp_path: Path) -> 
 def test_a_full_disk_is_a_clear_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    import rebalancer.outputs as outputs
+    import rebalancer.io.outputs as outputs
 
     inp = generated(tmp_path, children=20, workers=3)
     assert rebalance(inp, tmp_path / "out").exit_code == 0
@@ -298,7 +298,7 @@ def test_the_cli_starts_without_posix_only_modules() -> None:
 
 
 def test_the_folder_lock_refuses_a_second_holder_and_releases(tmp_path: Path) -> None:
-    from rebalancer.outputs import OutputError, output_lock
+    from rebalancer.io.outputs import OutputError, output_lock
 
     with output_lock(tmp_path / "out"), pytest.raises(OutputError, match="another run is "
                                                       "writing"), output_lock(tmp_path / "out"):

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from rebalancer.cli import app
-from rebalancer.outputs import read_table_file
+from rebalancer.io.outputs import read_table_file
 from tests.test_cli import generated
 
 runner = CliRunner()
@@ -184,7 +184,7 @@ def test_rebalance_previous_keeps_last_weeks_plan(reviewed: Path, tmp_path: Path
 
 
 def test_audit_tampering_is_caught(reviewed: Path, tmp_path: Path) -> None:
-    from rebalancer import audit
+    from rebalancer.signoff import audit
 
     db = tmp_path / "a.sqlite"
     for i in range(3):

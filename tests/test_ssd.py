@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from rebalancer.cli import app
-from rebalancer.generate import generate
-from rebalancer.outputs import read_table_file
-from rebalancer.ssd_synth import FAKE, write_ssd
+from rebalancer.io.outputs import read_table_file
+from rebalancer.synth.county import generate
+from rebalancer.synth.ssd import FAKE, write_ssd
 
 runner = CliRunner()
 SEED = 4

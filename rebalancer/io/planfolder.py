@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 
 from rebalancer.config import Config, config_from_tree
-from rebalancer.inputs import Inputs, file_sha256, load_inputs
-from rebalancer.outputs import SUMMARY, read_table_file
+from rebalancer.io.inputs import Inputs, file_sha256, load_inputs
+from rebalancer.io.outputs import SUMMARY, read_table_file
 
 
 class PlanFolderError(Exception):

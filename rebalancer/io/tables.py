@@ -15,8 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rebalancer.io.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH, Column, TableSpec
 from rebalancer.problems import MAX_SHOWN, Problem, shown
-from rebalancer.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH, Column, TableSpec
 
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})

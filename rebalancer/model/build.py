@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from rebalancer import objective, rules
 from rebalancer.config import Capacity, Config, Points, Weights
-from rebalancer.inputs import Inputs
-from rebalancer.objective import NO_PREVIOUS, Pairs
-from rebalancer.rules import RULE_ORDER, RULES, BoolArray, FloatArray, Frame, IntArray
+from rebalancer.io.inputs import Inputs
+from rebalancer.model import rules, terms
+from rebalancer.model.rules import RULE_ORDER, RULES, BoolArray, FloatArray, Frame, IntArray
+from rebalancer.model.terms import NO_PREVIOUS, Pairs
 from solvers import AssignmentProblem
 
 POINT_SCALE = 100  # solver load units per caseload point
@@ -317,7 +317,7 @@ def _scaled(x: np.ndarray | float, scale: float) -> IntArray:
 
 def _overload_arrays(capacity: FloatArray, w: Weights) -> tuple[int, IntArray, IntArray]:
     """The flat overload rate and the bands above it, in solver units."""
-    steps = objective.overload_steps(w)
+    steps = terms.overload_steps(w)
     rate = round(steps[0][1] * COST_SCALE / POINT_SCALE)
     cap = np.maximum(_scaled(capacity, POINT_SCALE), 1)
     starts = np.array([np.maximum(_scaled(util * capacity, POINT_SCALE), cap)
@@ -370,8 +370,8 @@ def solver_problem(cm_facts: ChildFacts, pairs: pd.DataFrame, f: Frame) -> Assig
     # leaving a child out is the pair (child, no worker), priced by the same terms
     previous = cm_facts.previous
     everyone = np.arange(f.n_children)
-    skip = objective.pair_cost(child_pairs(cm_facts, f, everyone,
-                                           np.full(f.n_children, objective.NO_WORKER)),
+    skip = terms.pair_cost(child_pairs(cm_facts, f, everyone,
+                                           np.full(f.n_children, terms.NO_WORKER)),
                                cfg.weights)
     pair_worker = agg["w"].to_numpy(np.int64)
     hint = np.full(len(units), -1, np.int64)
@@ -418,9 +418,9 @@ def build_case_model(inputs: Inputs, cfg: Config) -> CaseModel:
     current = ch["current_worker_id"].map(f.worker_index).fillna(-1).to_numpy(np.int64)
     points = case_points(ch, cfg.points)
     capacity = worker_capacity(wk, cfg.capacity)
-    months = objective.months_with_worker(ch["allocated_on"], current >= 0,
+    months = terms.months_with_worker(ch["allocated_on"], current >= 0,
                                           pd.Timestamp(cfg.plan_date), cfg.weights)
-    factor = objective.move_factor(ch["in_proceedings"].to_numpy(bool),
+    factor = terms.move_factor(ch["in_proceedings"].to_numpy(bool),
                                    ch["case_type"].to_numpy(str) == "cla",
                                    ch["worker_changes_12m"].to_numpy(np.int64), cfg.weights)
     new_limit = np.nan_to_num(wk["max_new_cases"].to_numpy(float),
@@ -448,7 +448,7 @@ def build_case_model(inputs: Inputs, cfg: Config) -> CaseModel:
                        start)
     cand = child_pairs(facts, f, c, w)
     pairs = pd.DataFrame({"c": c, "w": w, "u": unit[c], "minutes": cand.minutes, "km": cand.km,
-                          "cost": objective.pair_cost(cand, cfg.weights), "load": points[c],
+                          "cost": terms.pair_cost(cand, cfg.weights), "load": points[c],
                           "new": (w != current[c]).astype(np.int64),
                           "budget": (cand.moving & ~forced.any[c]).astype(np.int64)})
     problem = solver_problem(facts, pairs, f)

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from rebalancer.config import Config
-from rebalancer.inputs import Inputs
+from rebalancer.io.inputs import Inputs
 
 GRADE_ORDER = ["asye", "sw", "senior", "advanced"]
 TOLERANCE = 0.005  # KPIs and objective must match a recomputation within 0.5%
@@ -183,102 +183,20 @@ def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
     world = _World(inputs, cfg)
     v: list[Violation] = []
     rows = {r["child_id"]: r for r in plan.to_dict("records")}
-    missing = [c for c in world.children if c not in rows]
-    extra = [c for c in rows if c not in world.children]
-    if missing or extra or len(plan) != len(rows):
-        v.append(Violation("ONE_WORKER", "the plan must have exactly one row per child",
-                           missing + extra))
     before = {c: world.children[c]["current_worker_id"] for c in world.children}
     after = {c: (rows[c]["to_worker_id"] if c in rows else "") for c in world.children}
-    unknown = [c for c, w in after.items() if w and w not in world.workers]
-    if unknown:
-        v.append(Violation("ONE_WORKER", "assigned to a worker not in the workers table", unknown))
-        for c in unknown:
-            after[c] = ""
-    allowed_cache: dict[str, list[str]] = {}
-
-    def allowed(cid: str) -> list[str]:
-        if cid not in allowed_cache:
-            m = world.mandated(cid)
-            allowed_cache[cid] = [m] if m else world.eligible(cid)
-        return allowed_cache[cid]
-
-    # ONE_WORKER: a child who had a worker ends unallocated only if no eligible worker exists
-    dropped = [c for c in world.children if before[c] and not after[c] and world.eligible(c)]
-    if dropped:
-        v.append(Violation("ONE_WORKER", "had a worker, ends unallocated although eligible "
-                           "workers exist", dropped))
-    # static rules on every final pair, except a child kept with its worker for want of any other
-    by_rule: dict[str, list[str]] = defaultdict(list)
-    for cid, wid in after.items():
-        if not wid:
-            continue
-        kept_for_want = wid == before[cid] and not world.eligible(cid) and world.stays[wid]
-        for code in world.broken(cid, wid):
-            if not (kept_for_want and code != "AVAILABLE"):
-                by_rule[code].append(cid)
-    for code, kids in by_rule.items():
-        v.append(Violation(code, f"{len(kids)} child(ren) end with a worker who breaks {code}",
-                           kids))
-    # PINNED: pins, keeps and assigns hold where the named worker is allowed
-    broken_mandate = [c for c in world.children
-                      if world.mandated(c) and after[c] != world.mandated(c)]
-    if broken_mandate:
-        v.append(Violation("PINNED", "a pin, keep or assign decision was not honoured",
-                           broken_mandate))
-    # FAMILY: siblings who shared a worker still share one, unless none suits them all
-    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
-    if cfg.rules.keep_families:
-        for cid, c in world.children.items():
-            if c["family_id"] and before[cid]:
-                groups[(c["family_id"], before[cid])].append(cid)
-    split_bad = []
-    for kids in groups.values():
-        if len(kids) < 2 or len({after[k] for k in kids}) == 1:
-            continue
-        common = set(allowed(kids[0]) or ([before[kids[0]]] if world.stays[before[kids[0]]]
-                                          else []))
-        for k in kids[1:]:
-            common &= set(allowed(k) or ([before[k]] if world.stays[before[k]] else []))
-        if common:
-            split_bad += kids
-    if split_bad:
-        v.append(Violation("FAMILY", "siblings who shared a worker were split although a worker "
-                           "suits them all", split_bad))
-    # MAX_NEW: no worker receives more new children than the cap (unless declared as yielding)
-    limit = cfg.rules.max_new_cases
-    new_count: dict[str, int] = defaultdict(int)
-    for cid, wid in after.items():
-        if wid and wid != before[cid]:
-            new_count[wid] += 1
-    over = {}
-    for wid, n in new_count.items():
-        cap = world.workers[wid]["max_new_cases"]
-        cap = limit if _missing(cap) else int(cap)
-        if n > cap:
-            over[wid] = n - cap
-    declared = (summary or {}).get("max_new_yielded", {}).get("excess_total", 0)
-    if over and sum(over.values()) != declared:
-        v.append(Violation("MAX_NEW", f"{sum(over.values())} new child(ren) above the caps "
-                           f"(summary declares {declared})", worker_ids=sorted(over)))
-    # MAX_MOVES: discretionary moves within the budget; a move is a child who had a worker and
-    # ends with another one or with none
-    moved = [c for c in world.children if before[c] and after[c] != before[c]]
-    forced = {c for c in moved if _forced(world, c, before, groups, allowed)}
-    budget = cfg.rules.max_moves
-    discretionary = [c for c in moved if c not in forced]
-    if budget > 0 and len(discretionary) > budget:
-        v.append(Violation("MAX_MOVES", f"{len(discretionary)} discretionary moves, budget "
-                           f"{budget}", discretionary))
+    v += _one_worker(world, plan, rows, before, after)
+    allowed = _Allowed(world)
+    v += _static_rules(world, before, after)
+    v += _mandates(world, after)
+    groups, family = _families(world, before, after, allowed)
+    v += family
+    over, max_new = _max_new(world, before, after, summary)
+    v += max_new
+    forced, max_moves = _max_moves(world, before, after, groups, allowed)
+    v += max_moves
     recomputed = _recompute(world, before, after, forced)
-    previous_problems: list[str] = []
-    if summary is not None and isinstance(summary.get("previous_plan"), dict):
-        previous, previous_problems = _previous_plan(summary["previous_plan"])
-        if previous is not None:  # the term a re-plan adds: outcomes that differ from it
-            changed = sum(1 for c, w in after.items() if c in previous and previous[c] != w)
-            term = cfg.weights.previous_change * changed
-            recomputed["objective_terms"]["previous_plan"] = term
-            recomputed["objective"] += term
+    previous_problems = _previous_term(summary, after, recomputed, cfg)
     mismatches = previous_problems + _plan_columns(world, plan, before, after)
     unchecked = ["explanations are checked for presence on changed rows, not wording; reasons "
                  "for their rule codes, not for which of OVERLOAD, BALANCE or FAMILY"]
@@ -295,6 +213,142 @@ def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
                          "declared MAX_NEW excess were not compared, and the configuration and "
                          "plan date used are the ones given, not the plan's own")
     return CheckReport(v, mismatches, recomputed, unchecked)
+
+
+class _Allowed:
+    """The workers a child may end with: the one a pin or decision names, else every eligible
+    one (cached: the family and forced-move checks ask for the same children)."""
+
+    def __init__(self, world: _World) -> None:
+        self.world = world
+        self.cache: dict[str, list[str]] = {}
+
+    def __call__(self, cid: str) -> list[str]:
+        if cid not in self.cache:
+            m = self.world.mandated(cid)
+            self.cache[cid] = [m] if m else self.world.eligible(cid)
+        return self.cache[cid]
+
+
+def _one_worker(world: _World, plan: pd.DataFrame, rows: dict[str, Any],
+                before: dict[str, str], after: dict[str, str]) -> list[Violation]:
+    # ONE_WORKER: one row per child, known workers only, and a child who had a worker ends
+    # unallocated only if no eligible worker exists (unknown workers count as none after this)
+    v = []
+    missing = [c for c in world.children if c not in rows]
+    extra = [c for c in rows if c not in world.children]
+    if missing or extra or len(plan) != len(rows):
+        v.append(Violation("ONE_WORKER", "the plan must have exactly one row per child",
+                           missing + extra))
+    unknown = [c for c, w in after.items() if w and w not in world.workers]
+    if unknown:
+        v.append(Violation("ONE_WORKER", "assigned to a worker not in the workers table", unknown))
+        for c in unknown:
+            after[c] = ""
+    dropped = [c for c in world.children if before[c] and not after[c] and world.eligible(c)]
+    if dropped:
+        v.append(Violation("ONE_WORKER", "had a worker, ends unallocated although eligible "
+                           "workers exist", dropped))
+    return v
+
+
+def _static_rules(world: _World, before: dict[str, str], after: dict[str, str]
+                  ) -> list[Violation]:
+    # GEOGRAPHY, AVAILABLE, GRADE, SKILLS, EXCLUDED, PINNED (forbid) on every final pair, except a
+    # child kept with its worker for want of any other
+    by_rule: dict[str, list[str]] = defaultdict(list)
+    for cid, wid in after.items():
+        if not wid:
+            continue
+        kept_for_want = wid == before[cid] and not world.eligible(cid) and world.stays[wid]
+        for code in world.broken(cid, wid):
+            if not (kept_for_want and code != "AVAILABLE"):
+                by_rule[code].append(cid)
+    return [Violation(code, f"{len(kids)} child(ren) end with a worker who breaks {code}", kids)
+            for code, kids in by_rule.items()]
+
+
+def _mandates(world: _World, after: dict[str, str]) -> list[Violation]:
+    # PINNED: pins, keeps and assigns hold where the named worker is allowed
+    broken = [c for c in world.children if world.mandated(c) and after[c] != world.mandated(c)]
+    return [Violation("PINNED", "a pin, keep or assign decision was not honoured", broken)] \
+        if broken else []
+
+
+def _families(world: _World, before: dict[str, str], after: dict[str, str], allowed: _Allowed
+              ) -> tuple[dict[tuple[str, str], list[str]], list[Violation]]:
+    # FAMILY: siblings who shared a worker still share one, unless none suits them all
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    if world.cfg.rules.keep_families:
+        for cid, c in world.children.items():
+            if c["family_id"] and before[cid]:
+                groups[(c["family_id"], before[cid])].append(cid)
+    split_bad = []
+    for kids in groups.values():
+        if len(kids) < 2 or len({after[k] for k in kids}) == 1:
+            continue
+        common = set(allowed(kids[0]) or ([before[kids[0]]] if world.stays[before[kids[0]]]
+                                          else []))
+        for k in kids[1:]:
+            common &= set(allowed(k) or ([before[k]] if world.stays[before[k]] else []))
+        if common:
+            split_bad += kids
+    v = [Violation("FAMILY", "siblings who shared a worker were split although a worker suits "
+                   "them all", split_bad)] if split_bad else []
+    return groups, v
+
+
+def _max_new(world: _World, before: dict[str, str], after: dict[str, str],
+             summary: dict[str, Any] | None) -> tuple[dict[str, int], list[Violation]]:
+    # MAX_NEW: no worker receives more new children than the cap (unless declared as yielding)
+    limit = world.cfg.rules.max_new_cases
+    new_count: dict[str, int] = defaultdict(int)
+    for cid, wid in after.items():
+        if wid and wid != before[cid]:
+            new_count[wid] += 1
+    over = {}
+    for wid, n in new_count.items():
+        cap = world.workers[wid]["max_new_cases"]
+        cap = limit if _missing(cap) else int(cap)
+        if n > cap:
+            over[wid] = n - cap
+    declared = (summary or {}).get("max_new_yielded", {}).get("excess_total", 0)
+    v = []
+    if over and sum(over.values()) != declared:
+        v.append(Violation("MAX_NEW", f"{sum(over.values())} new child(ren) above the caps "
+                           f"(summary declares {declared})", worker_ids=sorted(over)))
+    return over, v
+
+
+def _max_moves(world: _World, before: dict[str, str], after: dict[str, str],
+               groups: dict[tuple[str, str], list[str]], allowed: _Allowed
+               ) -> tuple[set[str], list[Violation]]:
+    # MAX_MOVES: discretionary moves within the budget; a move is a child who had a worker and
+    # ends with another one or with none
+    moved = [c for c in world.children if before[c] and after[c] != before[c]]
+    forced = {c for c in moved if _forced(world, c, before, groups, allowed)}
+    budget = world.cfg.rules.max_moves
+    discretionary = [c for c in moved if c not in forced]
+    v = []
+    if budget > 0 and len(discretionary) > budget:
+        v.append(Violation("MAX_MOVES", f"{len(discretionary)} discretionary moves, budget "
+                           f"{budget}", discretionary))
+    return forced, v
+
+
+def _previous_term(summary: dict[str, Any] | None, after: dict[str, str],
+                   recomputed: dict[str, Any], cfg: Config) -> list[str]:
+    """The term a re-plan adds (outcomes that differ from the previous plan), recomputed from
+    the previous plan's own file; what could not be read is a mismatch."""
+    if summary is None or not isinstance(summary.get("previous_plan"), dict):
+        return []
+    previous, problems = _previous_plan(summary["previous_plan"])
+    if previous is not None:
+        changed = sum(1 for c, w in after.items() if c in previous and previous[c] != w)
+        term = cfg.weights.previous_change * changed
+        recomputed["objective_terms"]["previous_plan"] = term
+        recomputed["objective"] += term
+    return problems
 
 
 def _forced(world: _World, cid: str, before: dict[str, str],
@@ -427,7 +481,7 @@ def _previous_plan(info: dict[str, Any]) -> tuple[dict[str, str] | None, list[st
     """The plan a re-plan stayed close to, read from its folder and verified by its hash."""
     from pathlib import Path
 
-    from rebalancer.outputs import read_table_file
+    from rebalancer.io.outputs import read_table_file
 
     path = Path(str(info.get("folder", ""))) / str(info.get("plan_file", ""))
     if not path.is_file() or _file_hash(path) != info.get("plan_sha256"):
@@ -557,7 +611,7 @@ def _summary_claims(summary: dict[str, Any], recomputed: dict[str, Any], excess:
 
 
 def _file_hash(path: Any) -> str:
-    from rebalancer.inputs import file_sha256
+    from rebalancer.io.inputs import file_sha256
 
     return file_sha256(path)
 

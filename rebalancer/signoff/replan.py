@@ -15,12 +15,12 @@ from typing import Any
 
 import pandas as pd
 
-from rebalancer import audit
 from rebalancer.config import Config
+from rebalancer.io.planfolder import read_plan_folder, reload_inputs
 from rebalancer.pipeline import InputPaths, Result, rebalance
-from rebalancer.planfolder import read_plan_folder, reload_inputs
 from rebalancer.problems import InputRejected
-from rebalancer.review import Review, read_review, review_decisions, write_review
+from rebalancer.signoff import audit
+from rebalancer.signoff.workbook import Review, read_review, review_decisions, write_review
 from solvers.solve import Progress
 
 DECISION_COLUMNS = ["child_id", "decision", "worker_id", "note"]
@@ -68,7 +68,7 @@ def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_file: Path, ou
         result.summary["review"] = {"workbook": str(review_file.resolve()),
                                     "reviewer": reviewer, "plan_sha256": plan_sha,
                                     **_review_summary(review, pf.plan, result)}
-        from rebalancer.outputs import neutralise
+        from rebalancer.io.outputs import neutralise
 
         assert result.inputs is not None
         # the decisions in force: the file's, with the review's replacing them child by child

@@ -7,38 +7,15 @@ all (no scripts, fonts or images from anywhere). Everything from the tables is e
 from __future__ import annotations
 
 import html
-import io
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from rebalancer.reports.page import page, pyplot, svg, table
+
 BANDS = (("under 100%", "#4c9a2a"), ("100–110%", "#e0a000"), ("over 110%", "#c0392b"))
 MAX_ROWS_PER_TEAM = 400  # beyond this a team's table says how many more are in the workbook
-
-CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;margin:2rem;
-color:#1d1d1d;max-width:1200px}
-h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
-th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
-th{background:#f3f3f3}td.n{text-align:right}
-.kpi td:nth-child(2),.kpi td:nth-child(3){text-align:right}
-.charts{display:flex;flex-wrap:wrap;gap:1rem}.charts figure{margin:0}
-details{margin:.4rem 0}summary{cursor:pointer;font-weight:600}
-.note{color:#555;font-size:.9rem}
-"""
-
-
-def _svg(fig: Any) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
-
 
 def _band(u: pd.Series) -> pd.Series:
     return pd.cut(u, [-1, 1.0, 1.1, float("inf")], labels=[b for b, _ in BANDS], right=True)
@@ -46,12 +23,7 @@ def _band(u: pd.Series) -> pd.Series:
 
 def utilisation_chart(workers: pd.DataFrame) -> str:
     """Every worker's utilisation before and after, sorted, coloured by band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    matplotlib.rcParams["svg.fonttype"] = "path"
-    matplotlib.rcParams["svg.hashsalt"] = "rebalancer"  # the same page for the same plan
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), sharey=True)
     for ax, side in zip(axes, ("before", "after"), strict=True):
@@ -66,17 +38,12 @@ def utilisation_chart(workers: pd.DataFrame) -> str:
                      fontsize=9)
         ax.set_xlabel("workers, busiest first")
     axes[0].set_ylabel("utilisation (%)")
-    return _svg(fig)
+    return svg(fig)
 
 
 def bar_chart(labels: list[str], values: list[float], title: str, xlabel: str,
               second: list[float] | None = None, legend: tuple[str, str] = ("", "")) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    matplotlib.rcParams["svg.fonttype"] = "path"
-    matplotlib.rcParams["svg.hashsalt"] = "rebalancer"
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5.4, 0.35 * max(len(labels), 3) + 1.0))
     pos = list(range(len(labels)))
@@ -90,31 +57,16 @@ def bar_chart(labels: list[str], values: list[float], title: str, xlabel: str,
     ax.invert_yaxis()
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel)
-    return _svg(fig)
-
-
-def _table(df: pd.DataFrame, numeric: set[str] | None = None, cls: str = "") -> str:
-    numeric = numeric or set()
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = []
-    for rec in df.itertuples(index=False):
-        cells = []
-        for c, v in zip(df.columns, rec, strict=True):
-            text = "" if v is None or (isinstance(v, float) and v != v) else str(v)
-            klass = ' class="n"' if c in numeric else ""
-            cells.append(f"<td{klass}>{html.escape(text)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    attr = f' class="{cls}"' if cls else ""
-    return f"<table{attr}><tr>{head}</tr>{''.join(body)}</table>"
+    return svg(fig)
 
 
 def _kpis(summary: dict[str, Any]) -> str:
-    from rebalancer.kpi import KPIS
+    from rebalancer.model.kpi import KPIS
 
     b, a = summary["kpis"]["before"], summary["kpis"]["after"]
     rows = [(k.label, "" if k.after_only else k.fmt(b.get(k.name)).replace("-", "–"),
              k.fmt(a.get(k.name)).replace("-", "–")) for k in KPIS if k.name in a]
-    return _table(pd.DataFrame(rows, columns=["", "before", "after"]), cls="kpi")
+    return table(pd.DataFrame(rows, columns=["", "before", "after"]), cls="kpi")
 
 
 def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: dict[str, Any],
@@ -154,7 +106,7 @@ def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: dict[str, Any],
         parts.append(f"<p>{need['total_fte']:.1f} more FTE would bring every worker within "
                      "capacity and allocate every child:</p>")
         sf = pd.DataFrame(need["by_locality_and_grade"]).sort_values("fte", ascending=False)
-        parts.append(_table(sf, {"fte", "overload_points", "unallocated_points"}))
+        parts.append(table(sf, {"fte", "overload_points", "unallocated_points"}))
     else:
         parts.append("<p>Every worker is within capacity and every child has a worker.</p>")
     parts.append("<h2>Proposed changes by team</h2>")
@@ -169,21 +121,16 @@ def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: dict[str, Any],
             [c for c in cols if c in rows.columns]]
         more = len(shown_rows) - MAX_ROWS_PER_TEAM
         parts.append(f"<details><summary>{html.escape(str(name))}: {len(rows)} change(s)"
-                     "</summary>" + _table(shown_rows.head(MAX_ROWS_PER_TEAM))
+                     "</summary>" + table(shown_rows.head(MAX_ROWS_PER_TEAM))
                      + (f"<p class=note>… and {more} more in review.xlsx</p>" if more > 0
                         else "") + "</details>")
     body = "\n".join(parts)
-    return ("<!doctype html><html lang=en><head><meta charset=utf-8>"
-            "<meta name=viewport content='width=device-width, initial-scale=1'>"
-            "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; "
-            "style-src 'unsafe-inline'; img-src data:\">"
-            f"<title>Caseload rebalance {html.escape(summary['config']['plan_date'])}</title>"
-            f"<style>{CSS}</style></head><body>{body}</body></html>")
+    return page(f"Caseload rebalance {summary['config']['plan_date']}", body)
 
 
 def write_report(folder: Path, plan: pd.DataFrame, workers: pd.DataFrame,
                  summary: dict[str, Any]) -> Path:
-    from rebalancer.outputs import atomic_write
+    from rebalancer.io.outputs import atomic_write
 
     path = folder / "report.html"
     text = render(plan, workers, summary)

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from rebalancer.config import Config
+from rebalancer.io.schema import CHILDREN, DECISIONS, TRAVEL, WORKERS
+from rebalancer.io.tables import read_table
 from rebalancer.problems import InputRejected, Problem, shown
-from rebalancer.schema import CHILDREN, DECISIONS, TRAVEL, WORKERS
-from rebalancer.tables import read_table
 
 
 @dataclass
@@ -159,6 +159,59 @@ def _decision_conflicts(decisions: pd.DataFrame, children: pd.DataFrame,
     return problems
 
 
+def _table_references(workers: pd.DataFrame, children: pd.DataFrame, names: dict[str, str]
+                      ) -> list[Problem]:
+    """Each ID names one row, every worker a child names exists, coordinates come in pairs, and
+    a pinned child has a worker to stay with."""
+    known_workers = set(workers["worker_id"])
+    problems = _duplicates(workers, "worker_id", names["workers"], "worker")
+    problems += _duplicates(children, "child_id", names["children"], "child")
+    problems += _unknown_workers(children, "current_worker_id", known_workers, names["children"],
+                                 "correct the ID, add the worker, or leave the cell empty if the "
+                                 "child is unallocated")
+    problems += _unknown_workers(children, "excluded_worker_ids", known_workers,
+                                 names["children"], "correct the ID or remove it from the list")
+    problems += _coordinates_paired(workers, "base_lat", "base_lon", names["workers"])
+    problems += _coordinates_paired(children, "lat", "lon", names["children"])
+    pinned_unallocated = children["pinned"] & children["current_worker_id"].eq("")
+    for row in children.loc[pinned_unallocated, "_row"]:
+        problems.append(Problem(names["children"], row, "pinned", "pinned but has no current "
+                                "worker", "unpin the child or fill in current_worker_id"))
+    return problems
+
+
+def _decision_references(decisions: pd.DataFrame, children: pd.DataFrame,
+                         known_workers: set[str], known_children: set[str], file: str
+                         ) -> list[Problem]:
+    """Decisions name known children and workers, and do not contradict each other."""
+    problems = []
+    unknown_child = ~decisions["child_id"].isin(known_children)
+    for row, ident in zip(decisions.loc[unknown_child, "_row"],
+                          decisions.loc[unknown_child, "child_id"], strict=True):
+        problems.append(Problem(file, row, "child_id", f"child {shown(ident)} is not in the "
+                                "children table", "correct the ID or remove the row"))
+    problems += _unknown_workers(decisions, "worker_id", known_workers, file,
+                                 "correct the ID or remove the row")
+    problems += _decision_conflicts(decisions, children, file)
+    return problems
+
+
+def _travel_references(travel: pd.DataFrame, known_workers: set[str], known_children: set[str],
+                       file: str) -> list[Problem]:
+    """Travel rows name known workers and children, one row per pair."""
+    problems = _unknown_workers(travel, "worker_id", known_workers, file,
+                                "correct the ID or remove the row")
+    unknown_child = ~travel["child_id"].isin(known_children)
+    for row in travel.loc[unknown_child, "_row"].head(200):
+        problems.append(Problem(file, row, "child_id", "child is not in the children table",
+                                "correct the ID or remove the row"))
+    dup = travel.duplicated(["worker_id", "child_id"], keep="first")
+    for row in travel.loc[dup, "_row"].head(200):
+        problems.append(Problem(file, row, "worker_id/child_id", "this pair appears more "
+                                "than once", "keep one row per worker and child"))
+    return problems
+
+
 def load_inputs(workers_path: Path, children_path: Path, decisions_path: Path | None,
                 travel_path: Path | None, cfg: Config, config_path: Path | None = None,
                 extra_decisions: pd.DataFrame | None = None) -> Inputs:
@@ -199,41 +252,12 @@ def load_inputs(workers_path: Path, children_path: Path, decisions_path: Path | 
     _fill_defaults(workers, children)
     known_workers = set(workers["worker_id"])
     known_children = set(children["child_id"])
-    problems += _duplicates(workers, "worker_id", names["workers"], "worker")
-    problems += _duplicates(children, "child_id", names["children"], "child")
-    problems += _unknown_workers(children, "current_worker_id", known_workers, names["children"],
-                                 "correct the ID, add the worker, or leave the cell empty if the "
-                                 "child is unallocated")
-    problems += _unknown_workers(children, "excluded_worker_ids", known_workers,
-                                 names["children"], "correct the ID or remove it from the list")
-    problems += _coordinates_paired(workers, "base_lat", "base_lon", names["workers"])
-    problems += _coordinates_paired(children, "lat", "lon", names["children"])
-    pinned_unallocated = children["pinned"] & children["current_worker_id"].eq("")
-    for row in children.loc[pinned_unallocated, "_row"]:
-        problems.append(Problem(names["children"], row, "pinned", "pinned but has no current "
-                                "worker", "unpin the child or fill in current_worker_id"))
+    problems += _table_references(workers, children, names)
     if decisions_path is not None or extra_decisions is not None:
-        file = names.get("decisions", "review decisions")
-        unknown_child = ~decisions["child_id"].isin(known_children)
-        for row, ident in zip(decisions.loc[unknown_child, "_row"],
-                              decisions.loc[unknown_child, "child_id"], strict=True):
-            problems.append(Problem(file, row, "child_id", f"child {shown(ident)} is not in the "
-                                    "children table", "correct the ID or remove the row"))
-        problems += _unknown_workers(decisions, "worker_id", known_workers, file,
-                                     "correct the ID or remove the row")
-        problems += _decision_conflicts(decisions, children, file)
+        problems += _decision_references(decisions, children, known_workers, known_children,
+                                         names.get("decisions", "review decisions"))
     if travel is not None:
-        file = names["travel"]
-        problems += _unknown_workers(travel, "worker_id", known_workers, file,
-                                     "correct the ID or remove the row")
-        unknown_child = ~travel["child_id"].isin(known_children)
-        for row in travel.loc[unknown_child, "_row"].head(200):
-            problems.append(Problem(file, row, "child_id", "child is not in the children table",
-                                    "correct the ID or remove the row"))
-        dup = travel.duplicated(["worker_id", "child_id"], keep="first")
-        for row in travel.loc[dup, "_row"].head(200):
-            problems.append(Problem(file, row, "worker_id/child_id", "this pair appears more "
-                                    "than once", "keep one row per worker and child"))
+        problems += _travel_references(travel, known_workers, known_children, names["travel"])
     problems += _geography_inputs(cfg, workers, children, travel, names)
     if problems:
         raise InputRejected(problems)

@@ -63,7 +63,7 @@ def write_review(path: Path, plan: pd.DataFrame, workers: pd.DataFrame,
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    from rebalancer.outputs import atomic_write
+    from rebalancer.io.outputs import atomic_write
 
     moves = moves_table(plan, workers, children)
     wb = Workbook()
@@ -186,7 +186,6 @@ def read_review(path: Path, plan: pd.DataFrame, plan_sha256: str) -> tuple[Revie
                                                                              list[Problem]]:
     """The decisions in a workbook, checked against the plan it was written for."""
     from openpyxl import load_workbook
-    from openpyxl.utils import get_column_letter
 
     file = str(path)
     try:
@@ -197,96 +196,122 @@ def read_review(path: Path, plan: pd.DataFrame, plan_sha256: str) -> tuple[Revie
         return None, [Problem(file, "-", "-", f"cannot be read as an xlsx workbook "
                               f"({type(exc).__name__})", "give the review.xlsx that "
                               "`rebalancer review` wrote, saved as .xlsx")]
-    problems: list[Problem] = []
-    for sheet in (MOVES, SUMMARY):
-        if sheet not in wb.sheetnames:
-            problems.append(Problem(file, "-", "-", f"has no sheet '{sheet}'",
-                                    "use the workbook `rebalancer review` wrote; do not rename "
-                                    "or delete its sheets"))
+    problems = _workbook_problems(wb, file, plan_sha256)
     if problems:
-        return None, problems
-    found = None
-    for row in wb[SUMMARY].iter_rows(values_only=True):
-        if row and row[0] == PLAN_HASH_LABEL:
-            found = _text(row[1]) if len(row) > 1 else ""
-    if found != plan_sha256:
-        problems.append(Problem(file, f"sheet {SUMMARY}", PLAN_HASH_LABEL,
-                                f"the workbook belongs to another plan (found {shown(found)})",
-                                "write a fresh workbook with `rebalancer review --plan DIR` for "
-                                "this plan folder"))
         return None, problems
     cell_rows = list(wb[MOVES].iter_rows())
     rows = [tuple(c.value for c in r) for r in cell_rows]
     formula = [tuple(getattr(c, "data_type", "") == "f" for c in r) for r in cell_rows]
     header = [_text(h) for h in rows[0]] if rows else []
-    twice = sorted({h for h in header if h and header.count(h) > 1})
-    if twice:
-        return None, [Problem(file, f"sheet {MOVES}, row 1", ", ".join(twice),
-                              "column heading(s) appear more than once, so which one holds the "
-                              "answer is unclear", "delete the added column(s)")]
-    missing = [c for c in ("child_id", *CHECKED_COLUMNS, "decision", "note") if c not in header]
-    if missing:
-        return None, [Problem(file, f"sheet {MOVES}, row 1", ", ".join(missing),
-                              "column(s) missing from the header",
-                              "restore the header row as `rebalancer review` wrote it")]
-    col = {name: header.index(name) for name in header if name}
-    proposed = plan[plan["action"].isin(REVIEWED_ACTIONS)].set_index("child_id")
-    seen: dict[str, int] = {}
-    out = []
-    for r, values in enumerate(rows[1:], start=2):
-        cells = {name: _text(values[j]) if j < len(values) else "" for name, j in col.items()}
-        if not any(cells.values()):
-            continue
-        cid = cells["child_id"]
-        where = f"sheet {MOVES}, row {r}" + (f" (child_id {shown(cid)[1:-1]})" if cid else "")
-
-        def cell(name: str, r: int = r) -> str:
-            return f"{name} (cell {get_column_letter(col[name] + 1)}{r})"
-
-        if cid not in proposed.index:
-            problems.append(Problem(file, where, cell("child_id"),
-                                    f"{shown(cid)} is not a child whose move the plan proposes "
-                                    "(a row added, or its ID edited)",
-                                    "delete the row or restore the ID the workbook had"))
-            continue
-        if cid in seen:
-            problems.append(Problem(file, where, cell("child_id"), f"{shown(cid)} appears again "
-                                    f"(first on row {seen[cid]})", "keep one row per child"))
-            continue
-        seen[cid] = r
-        for name in CHECKED_COLUMNS:
-            if cells[name] != str(proposed.at[cid, name]):
-                problems.append(Problem(file, where, cell(name), f"{shown(cells[name])} was "
-                                        f"edited (the plan proposes "
-                                        f"{shown(proposed.at[cid, name])})",
-                                        "restore the value: a different outcome is asked for by "
-                                        "'reject' and a note, not by editing the row"))
-        decision = cells["decision"].lower()
-        j = col["decision"]
-        if j < len(formula[r - 1]) and formula[r - 1][j]:
-            problems.append(Problem(file, where, cell("decision"), f"holds a formula "
-                                    f"{shown(cells['decision'])}, not a decision",
-                                    "type accept or reject (or choose from the list), or leave "
-                                    "it empty"))
-        elif decision not in ("", *DECISION_WORDS):
-            problems.append(Problem(file, where, cell("decision"), f"{shown(cells['decision'])} "
-                                    "is not a decision", "choose accept or reject from the list, "
-                                    "or leave it empty"))
-        out.append({"child_id": cid, "from_worker_id": cells["from_worker_id"],
-                    "to_worker_id": cells["to_worker_id"], "action": cells["action"],
-                    "decision": decision, "note": cells["note"]})
-    gone = [c for c in proposed.index if c not in seen]
-    if gone:
-        more = f" and {len(gone) - 10} more" if len(gone) > 10 else ""
-        problems.append(Problem(file, f"sheet {MOVES}", "child_id",
-                                f"{len(gone)} proposed move(s) have no row (deleted): "
-                                f"{', '.join(gone[:10])}{more}",
-                                "restore the deleted rows (leave decision empty if undecided)"))
+    problems = _header_problems(header, file)
     if problems:
         return None, problems
-    frame = pd.DataFrame(out, columns=["child_id", "from_worker_id", "to_worker_id", "action",
-                                       "decision", "note"])
+    reader = _RowReader(file, header, plan)
+    for r, values in enumerate(rows[1:], start=2):
+        reader.read(r, values, formula[r - 1])
+    problems = reader.problems + reader.deleted_rows()
+    if problems:
+        return None, problems
+    frame = pd.DataFrame(reader.out, columns=["child_id", "from_worker_id", "to_worker_id",
+                                              "action", "decision", "note"])
     return Review(frame), []
+
+
+def _workbook_problems(wb: Any, file: str, plan_sha256: str) -> list[Problem]:
+    """The workbook has its sheets and belongs to this plan (by the plan's hash)."""
+    problems = [Problem(file, "-", "-", f"has no sheet '{sheet}'",
+                        "use the workbook `rebalancer review` wrote; do not rename or delete "
+                        "its sheets") for sheet in (MOVES, SUMMARY) if sheet not in wb.sheetnames]
+    if problems:
+        return problems
+    found = None
+    for row in wb[SUMMARY].iter_rows(values_only=True):
+        if row and row[0] == PLAN_HASH_LABEL:
+            found = _text(row[1]) if len(row) > 1 else ""
+    if found != plan_sha256:
+        return [Problem(file, f"sheet {SUMMARY}", PLAN_HASH_LABEL,
+                        f"the workbook belongs to another plan (found {shown(found)})",
+                        "write a fresh workbook with `rebalancer review --plan DIR` for this "
+                        "plan folder")]
+    return []
+
+
+def _header_problems(header: list[str], file: str) -> list[Problem]:
+    """Every column the reader needs is there, and none appears twice."""
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if twice:
+        return [Problem(file, f"sheet {MOVES}, row 1", ", ".join(twice),
+                        "column heading(s) appear more than once, so which one holds the "
+                        "answer is unclear", "delete the added column(s)")]
+    missing = [c for c in ("child_id", *CHECKED_COLUMNS, "decision", "note") if c not in header]
+    if missing:
+        return [Problem(file, f"sheet {MOVES}, row 1", ", ".join(missing),
+                        "column(s) missing from the header",
+                        "restore the header row as `rebalancer review` wrote it")]
+    return []
+
+
+class _RowReader:
+    """The moves sheet row by row: each row a proposed move, unedited but for its decision and
+    note; every problem is kept, so all are reported at once."""
+
+    def __init__(self, file: str, header: list[str], plan: pd.DataFrame) -> None:
+        self.file = file
+        self.col = {name: header.index(name) for name in header if name}
+        self.proposed = plan[plan["action"].isin(REVIEWED_ACTIONS)].set_index("child_id")
+        self.seen: dict[str, int] = {}
+        self.out: list[dict[str, str]] = []
+        self.problems: list[Problem] = []
+
+    def cell(self, name: str, r: int) -> str:
+        from openpyxl.utils import get_column_letter
+
+        return f"{name} (cell {get_column_letter(self.col[name] + 1)}{r})"
+
+    def read(self, r: int, values: tuple[Any, ...], formula: tuple[bool, ...]) -> None:
+        cells = {name: _text(values[j]) if j < len(values) else ""
+                 for name, j in self.col.items()}
+        if not any(cells.values()):
+            return
+        cid = cells["child_id"]
+        where = f"sheet {MOVES}, row {r}" + (f" (child_id {shown(cid)[1:-1]})" if cid else "")
+        bad = lambda name, msg, fix: self.problems.append(  # noqa: E731
+            Problem(self.file, where, self.cell(name, r), msg, fix))
+        if cid not in self.proposed.index:
+            bad("child_id", f"{shown(cid)} is not a child whose move the plan proposes (a row "
+                "added, or its ID edited)", "delete the row or restore the ID the workbook had")
+            return
+        if cid in self.seen:
+            bad("child_id", f"{shown(cid)} appears again (first on row {self.seen[cid]})",
+                "keep one row per child")
+            return
+        self.seen[cid] = r
+        for name in CHECKED_COLUMNS:
+            if cells[name] != str(self.proposed.at[cid, name]):
+                bad(name, f"{shown(cells[name])} was edited (the plan proposes "
+                    f"{shown(self.proposed.at[cid, name])})", "restore the value: a different "
+                    "outcome is asked for by 'reject' and a note, not by editing the row")
+        decision = cells["decision"].lower()
+        j = self.col["decision"]
+        if j < len(formula) and formula[j]:
+            bad("decision", f"holds a formula {shown(cells['decision'])}, not a decision",
+                "type accept or reject (or choose from the list), or leave it empty")
+        elif decision not in ("", *DECISION_WORDS):
+            bad("decision", f"{shown(cells['decision'])} is not a decision",
+                "choose accept or reject from the list, or leave it empty")
+        self.out.append({"child_id": cid, "from_worker_id": cells["from_worker_id"],
+                         "to_worker_id": cells["to_worker_id"], "action": cells["action"],
+                         "decision": decision, "note": cells["note"]})
+
+    def deleted_rows(self) -> list[Problem]:
+        gone = [c for c in self.proposed.index if c not in self.seen]
+        if not gone:
+            return []
+        more = f" and {len(gone) - 10} more" if len(gone) > 10 else ""
+        return [Problem(self.file, f"sheet {MOVES}", "child_id",
+                        f"{len(gone)} proposed move(s) have no row (deleted): "
+                        f"{', '.join(gone[:10])}{more}",
+                        "restore the deleted rows (leave decision empty if undecided)")]
 
 
 def review_decisions(review: Review, reviewer: str) -> pd.DataFrame:

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rebalancer import objective, rules
-from rebalancer.model import CaseModel
-from rebalancer.plan import joins_siblings
-from rebalancer.rules import GRADE_RANK, RULE_BY_CODE, RULE_ORDER, RULE_WORDS, RULES, IntArray
+from rebalancer.model import rules, terms
+from rebalancer.model.build import CaseModel
+from rebalancer.model.plan import joins_siblings
+from rebalancer.model.rules import GRADE_RANK, RULE_BY_CODE, RULE_ORDER, RULE_WORDS, RULES, IntArray
 
 GRADES = list(GRADE_RANK)
 MAX_IDS_SHOWN = 5
@@ -78,7 +78,7 @@ def move_factor_parts(cm: CaseModel, child: int) -> dict[str, Any]:
         parts.append(f"in proceedings ×{w.move_factor_proceedings:g}")
     if ch["case_type"].iat[child] == "cla":
         parts.append(f"looked after ×{w.move_factor_cla:g}")
-    recent = float(objective.recent_change_factor(np.array([n]), w)[0])
+    recent = float(terms.recent_change_factor(np.array([n]), w)[0])
     if n:
         capped = f", {w.recent_changes_cap} counted" if n > w.recent_changes_cap else ""
         parts.append(f"{n} change{'s' if n != 1 else ''} of social worker in 12 months"
@@ -216,7 +216,7 @@ def alternatives(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame, child
     # every registered term that one child's worker changes: its per-pair terms, priced for
     # all workers at once, and the terms of the workers' loads
     by_pair = cm.pairs_at(c, ws)
-    shown = [t for t in objective.PAIR_TERMS if t.name != "unallocated"
+    shown = [t for t in terms.PAIR_TERMS if t.name != "unallocated"
              and (cm.inputs_previous or not t.needs_previous)]
     pair_terms = {t.name: t.pair(by_pair, w_cfg) for t in shown if t.pair is not None}
     base_load = load_after.copy()
@@ -227,19 +227,19 @@ def alternatives(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame, child
     def price(k: int) -> dict[str, float]:
         load = base_load.copy()
         load[k] += pts
-        terms = {name: float(v[k]) for name, v in pair_terms.items()}
-        terms.update({t.name: t.load(load, cap, w_cfg)
-                      for t in objective.LOAD_TERMS if t.load is not None})
-        return {t.name: terms[t.name] for t in objective.TERMS if t.name in terms}
+        cost = {name: float(v[k]) for name, v in pair_terms.items()}
+        cost.update({t.name: t.load(load, cap, w_cfg)
+                     for t in terms.LOAD_TERMS if t.load is not None})
+        return {t.name: cost[t.name] for t in terms.TERMS if t.name in cost}
 
     planned = price(now) if now >= 0 else None
     options = []
     for k in np.flatnonzero(first < 0):
-        terms = price(int(k))
+        priced = price(int(k))
         if planned is not None:
-            terms = {t: v - planned[t] for t, v in terms.items()}
+            priced = {t: v - planned[t] for t, v in priced.items()}
         slots_full = k != before and k != now and new_now[k] >= cm.new_limit[k]
-        options.append((sum(terms.values()), f.workers["worker_id"].iat[k], terms,
+        options.append((sum(priced.values()), f.workers["worker_id"].iat[k], priced,
                         _pct((base_load[k] + pts) / cap[k]), bool(slots_full)))
     options.sort(key=lambda o: (o[0], o[1]))
     chosen = next((o for o in options if o[1] == row["to_worker_id"]), None)
@@ -255,7 +255,7 @@ def alternatives(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame, child
     unit = np.flatnonzero(cm.unit == cm.unit[pos])
     siblings = [f.children["child_id"].iat[k] for k in unit if k != pos]
     slots = {f.workers["worker_id"].iat[k]: f"{new_now[k]}/{cm.new_limit[k]}" for k in range(n_w)}
-    unalloc = float(objective.unallocated(f.children["priority"].iloc[[pos]], w_cfg)[0])
+    unalloc = float(terms.unallocated(f.children["priority"].iloc[[pos]], w_cfg)[0])
     return {
         "siblings_in_unit": siblings, "new_case_slots": slots,
         "child_id": child_id, "action": row["action"], "from": row["from_worker_id"],

@@ -20,7 +20,7 @@ def problems_text(problems: list[Problem]) -> str:
 
 def before_after(summary: dict[str, Any]) -> str:
     """The headline figures a workforce lead reads first."""
-    from rebalancer.kpi import SIDE_BY_SIDE
+    from rebalancer.model.kpi import SIDE_BY_SIDE
 
     b, a = summary["kpis"]["before"], summary["kpis"]["after"]
     rows = [k for k in SIDE_BY_SIDE if k.name in a]
@@ -38,7 +38,7 @@ def before_after(summary: dict[str, Any]) -> str:
                  + f", {summary['wall_time']:.1f}s"
                  + (" (interrupted: best plan so far)" if summary["solver"]["interrupted"]
                     else ""))
-    from rebalancer.shortfall import shortfall_text
+    from rebalancer.model.shortfall import shortfall_text
 
     lines.append("")
     lines.append(shortfall_text(summary["shortfall"]))
@@ -113,7 +113,7 @@ def alternatives_text(a: dict[str, Any], explanation: str) -> str:
         why = ", ".join(stay["rules"]) or "not a candidate"
         out.append(f"staying with {stay['worker_id']} is not allowed: {why}")
     out.append(f"leaving the child unallocated would cost {a['unallocated_cost']:,.0f}")
-    from rebalancer.rules import RULE_WORDS
+    from rebalancer.model.rules import RULE_WORDS
 
     for code, ids in a["ineligible"].items():
         more = f" (+{len(ids) - 8} more)" if len(ids) > 8 else ""

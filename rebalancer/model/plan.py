@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rebalancer import objective
-from rebalancer.model import CaseModel
-from rebalancer.rules import RULE_BY_CODE, RULES, BoolArray, FloatArray, IntArray
+from rebalancer.model import terms
+from rebalancer.model.build import CaseModel
+from rebalancer.model.rules import RULE_BY_CODE, RULES, BoolArray, FloatArray, IntArray
 from solvers import Solution
 
 NDStr = np.ndarray
@@ -32,7 +32,7 @@ def assigned_workers(cm: CaseModel, solution: Solution) -> IntArray:
 
 def travel_of(cm: CaseModel, child: IntArray, worker: IntArray) -> FloatArray:
     """The travel measure of the plan: minutes where the travel table has the pair, else km."""
-    from rebalancer import rules
+    from rebalancer.model import rules
 
     out = np.full(len(child), np.nan)
     ok = worker >= 0
@@ -197,7 +197,7 @@ def kpis(plan: pd.DataFrame, workers: pd.DataFrame, forced: BoolArray, when: str
         if len(workers) else 0.0,
         "families_split": families_split(plan["family_id"], plan[worker_col]),
         "mean_travel": round(float(travel.mean()), 4) if travel.notna().any() else None,
-        "children_2plus_changes": int(objective.second_change_or_more(
+        "children_2plus_changes": int(terms.second_change_or_more(
             recent_changes, moved_mask(plan) if when == "after"
             else np.zeros(len(plan), bool)).sum()),
     }
@@ -220,21 +220,21 @@ def objective_terms(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) ->
     at_plan = cm.pairs_at(np.arange(cm.frame.n_children), after)
     load = workers["load_after"].to_numpy(float)
     capacity = workers["capacity_points"].to_numpy(float)
-    terms: dict[str, float] = {}
-    for t in objective.TERMS:
+    out: dict[str, float] = {}
+    for t in terms.TERMS:
         if t.needs_previous and not cm.inputs_previous:
             continue
         if t.pair is not None:
-            terms[t.name] = float(t.pair(at_plan, w).sum())
+            out[t.name] = float(t.pair(at_plan, w).sum())
         elif t.load is not None:
-            terms[t.name] = t.load(load, capacity, w)
+            out[t.name] = t.load(load, capacity, w)
         elif t.family is not None:
-            terms[t.name] = t.family(families_split(plan["family_id"], plan["to_worker_id"]), w)
-    return terms
+            out[t.name] = t.family(families_split(plan["family_id"], plan["to_worker_id"]), w)
+    return out
 
 
 def changed_from_previous(cm: CaseModel, after: IntArray) -> int:
     """Children whose outcome differs from the previous plan (those it names)."""
-    from rebalancer.model import NO_PREVIOUS
+    from rebalancer.model.build import NO_PREVIOUS
 
     return int(((cm.previous != NO_PREVIOUS) & (after != cm.previous)).sum())

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rebalancer.model import CaseModel
-from rebalancer.rules import GRADE_RANK
+from rebalancer.model.build import CaseModel
+from rebalancer.model.rules import GRADE_RANK
 
 GRADES = list(GRADE_RANK)
 MIN_FTE_SHOWN = 0.05

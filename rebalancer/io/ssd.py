@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import re
-import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from rebalancer.config import GRADES
+from rebalancer.io.tomlfile import read_toml
 from rebalancer.problems import InputRejected, Problem, shown
 
 # table -> (required?, columns read)
@@ -77,14 +77,7 @@ class Mapping:
 def load_mapping(path: Path) -> Mapping:
     """The mapping file, with every unknown key and bad pattern reported at once."""
     file = str(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputRejected([Problem(file, "-", "-", "file not found",
-                                     "check the path given to --mapping")]) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputRejected([Problem(file, "-", "-", f"not valid TOML ({exc})",
-                                     "fix the TOML syntax")]) from None
+    raw = read_toml(path, "--mapping", "an SSD mapping file")
     problems: list[Problem] = []
 
     def bad(key: str, msg: str, fix: str) -> None:
@@ -294,186 +287,230 @@ def changes_histogram(counts: pd.Series) -> dict[str, int]:
 def import_ssd(folder: Path, mapping: Mapping, plan_date: dt.date) -> Imported:
     """The contract's tables and the import report; InputRejected lists every refusal."""
     ex = read_extract(folder)
-    problems = list(ex.problems)
-    if problems:
-        raise InputRejected(problems)
-    t = ex.tables
-    S = mapping.open_end_dates
+    if ex.problems:
+        raise InputRejected(list(ex.problems))
+    run = _Import(folder, ex.tables, mapping, plan_date, ex.rows_read)
+    run.case_facts()
+    run.refuse_if_any()  # dates that do not parse: refused, nothing written
+    run.allocations()
+    w = run.workers()
+    run.refuse_if_any()
+    c = run.children(w)
+    return Imported(w, c, run.report)
 
-    def dates(table: str, col: str) -> pd.Series:
-        return _dates(t[table], col, table, folder, S, problems)
 
-    inv = t["ssd_involvements"]
-    inv_start = dates("ssd_involvements", "invo_involvement_start_date")
-    inv_end = dates("ssd_involvements", "invo_involvement_end_date")
-    episodes = {
-        "cla": ("ssd_cla_episodes", "clae_person_id", "clae_cla_episode_start_date",
-                "clae_cla_episode_ceased_date"),
-        "cp": ("ssd_cp_plans", "cppl_person_id", "cppl_cp_plan_start_date",
-               "cppl_cp_plan_end_date"),
-        "cin": ("ssd_cin_plans", "cinp_person_id", "cinp_cin_plan_start_date",
-                "cinp_cin_plan_end_date"),
-        "assessment": ("ssd_cin_assessments", "cina_person_id", "cina_assessment_start_date",
-                       "cina_assessment_auth_date"),
-    }
-    open_sets = {}
-    for kind, (table, pid, start, end) in episodes.items():
-        is_open = _open(dates(table, start), dates(table, end), plan_date)
-        open_sets[kind] = set(t[table].loc[is_open, pid])
-    legal_open: set[str] = set()
-    if "ssd_legal_status" in t:
-        lg = t["ssd_legal_status"]
-        is_open = _open(dates("ssd_legal_status", "lega_legal_status_start_date"),
-                        dates("ssd_legal_status", "lega_legal_status_end_date"), plan_date)
-        hit = lg["lega_legal_status"].str.lower().isin(mapping.legal_status)
-        legal_open = set(lg.loc[is_open & hit.to_numpy(), "lega_person_id"])
-    address: dict[str, str] = {}
-    if "ssd_address" in t:
-        ad = t["ssd_address"]
-        a_start = dates("ssd_address", "addr_address_start_date")
-        is_open = _open(a_start.map(lambda d: d or dt.date.min),
-                        dates("ssd_address", "addr_address_end_date"), plan_date)
-        cur = ad.loc[is_open].assign(_s=a_start[is_open].map(lambda d: d or dt.date.min))
-        for pid, post in cur.sort_values("_s")[["addr_person_id", "addr_address_postcode"]] \
-                .itertuples(index=False):
-            if post:
-                address[pid] = _district(post)  # the latest open address wins
-    if problems:  # dates that do not parse: refused, nothing written
-        raise InputRejected(problems)
+class _Import:
+    """One import: the extract's tables, the mapping, and what each step found."""
 
-    report: dict[str, Any] = {"plan_date": plan_date.isoformat(), "rows_read": ex.rows_read,
-                              "tables_absent": [k for k in TABLES if k not in t]}
-    # departments
-    dept = t.get("ssd_department")
-    team_name: dict[str, str] = {}
-    parent_name: dict[str, str] = {}
-    if dept is not None:
-        team_name = dict(zip(dept["dept_team_id"], dept["dept_team_name"], strict=True))
-        parent_name = dict(zip(dept["dept_team_name"], dept["dept_team_parent_name"],
-                               strict=True))
-    # allocated-worker involvements open on the plan date
-    prof = t["ssd_professionals"].drop_duplicates("prof_professional_id")
-    known_prof = set(prof["prof_professional_id"])
-    role_ok = inv["invo_professional_role_id"].str.lower().isin(mapping.roles).to_numpy()
-    has_worker = ~inv["invo_professional_id"].str.lower().isin(NO_WORKER).to_numpy()
-    is_open = _open(inv_start, inv_end, plan_date)
-    history = role_ok & has_worker
-    changes = worker_changes_12m(inv.loc[history, "invo_person_id"],
-                                 inv.loc[history, "invo_professional_id"], inv_start[history],
-                                 inv.loc[history, "invo_involvements_id"], plan_date)
-    alloc = inv.loc[role_ok & has_worker & is_open].assign(_start=inv_start[role_ok & has_worker
-                                                                             & is_open])
-    unknown = alloc[~alloc["invo_professional_id"].isin(known_prof)]
-    report["involvements_naming_unknown_professionals"] = [
-        {"table": "ssd_involvements", "row": r, "professional_id": p}
-        for r, p in zip(unknown["_row"], unknown["invo_professional_id"], strict=True)]
-    alloc = alloc[alloc["invo_professional_id"].isin(known_prof)]
-    alloc = alloc.sort_values(["invo_person_id", "_start", "invo_involvements_id"],
-                              key=lambda s: s.map(lambda d: d or dt.date.min)
-                              if s.name == "_start" else s)
-    two = alloc[alloc.duplicated("invo_person_id", keep=False)]
-    report["children_with_two_open_workers"] = [
-        {"child_id": pid, "workers": list(g["invo_professional_id"]),
-         "kept": g["invo_professional_id"].iloc[-1], "rows": list(g["_row"])}
-        for pid, g in two.groupby("invo_person_id", sort=True)]
-    current = alloc.drop_duplicates("invo_person_id", keep="last").set_index("invo_person_id")
+    def __init__(self, folder: Path, tables: dict[str, pd.DataFrame], mapping: Mapping,
+                 plan_date: dt.date, rows_read: dict[str, int]) -> None:
+        self.folder, self.t, self.mapping, self.plan_date = folder, tables, mapping, plan_date
+        self.problems: list[Problem] = []
+        self.report: dict[str, Any] = {"plan_date": plan_date.isoformat(),
+                                       "rows_read": rows_read,
+                                       "tables_absent": [k for k in TABLES if k not in tables]}
+        self.open_sets: dict[str, set[str]] = {}
+        self.legal_open: set[str] = set()
+        self.address: dict[str, str] = {}
+        self.team_name: dict[str, str] = {}
+        self.parent_name: dict[str, str] = {}
+        self.changes: dict[str, int] = {}
+        self.alloc = pd.DataFrame()
+        self.current = pd.DataFrame()
+        self.inv_start = pd.Series(dtype=object)
+        self.inv_end = pd.Series(dtype=object)
 
-    # workers
-    team_of_worker = alloc.assign(team=alloc["invo_professional_team"].map(
-        lambda x: team_name.get(x, x))).groupby("invo_professional_id")["team"].agg(
-        lambda s: Counter(s).most_common(1)[0][0])
-    workers = []
-    unmatched, no_locality, no_fte = [], [], []
-    for r in prof.itertuples(index=False):
-        wid = r.prof_professional_id
-        grade = _grade(r.prof_professional_job_title, mapping)
-        dept_field = team_name.get(r.prof_professional_department, r.prof_professional_department)
-        team = team_of_worker.get(wid, dept_field) or dept_field
-        if not grade:
-            unmatched.append({"worker_id": wid, "job_title": r.prof_professional_job_title[:40]})
-            continue
-        loc = _locality_of_team(team, parent_name.get(team, ""), mapping)
-        if not loc:
-            no_locality.append({"worker_id": wid, "team": team[:40],
-                                "fix": f'add "{team[:40]}" (or a pattern) under [localities]'})
-            continue
-        fte_text = r.prof_full_time_equivalency
+    def dates(self, table: str, col: str) -> pd.Series:
+        return _dates(self.t[table], col, table, self.folder, self.mapping.open_end_dates,
+                      self.problems)
+
+    def refuse_if_any(self) -> None:
+        if self.problems:
+            raise InputRejected(self.problems)
+
+    def case_facts(self) -> None:
+        # open episodes by kind, open legal statuses that mean proceedings, current addresses
+        t, day = self.t, self.plan_date
+        self.inv_start = self.dates("ssd_involvements", "invo_involvement_start_date")
+        self.inv_end = self.dates("ssd_involvements", "invo_involvement_end_date")
+        episodes = {
+            "cla": ("ssd_cla_episodes", "clae_person_id", "clae_cla_episode_start_date",
+                    "clae_cla_episode_ceased_date"),
+            "cp": ("ssd_cp_plans", "cppl_person_id", "cppl_cp_plan_start_date",
+                   "cppl_cp_plan_end_date"),
+            "cin": ("ssd_cin_plans", "cinp_person_id", "cinp_cin_plan_start_date",
+                    "cinp_cin_plan_end_date"),
+            "assessment": ("ssd_cin_assessments", "cina_person_id",
+                           "cina_assessment_start_date", "cina_assessment_auth_date"),
+        }
+        for kind, (table, pid, start, end) in episodes.items():
+            is_open = _open(self.dates(table, start), self.dates(table, end), day)
+            self.open_sets[kind] = set(t[table].loc[is_open, pid])
+        if "ssd_legal_status" in t:
+            lg = t["ssd_legal_status"]
+            is_open = _open(self.dates("ssd_legal_status", "lega_legal_status_start_date"),
+                            self.dates("ssd_legal_status", "lega_legal_status_end_date"), day)
+            hit = lg["lega_legal_status"].str.lower().isin(self.mapping.legal_status)
+            self.legal_open = set(lg.loc[is_open & hit.to_numpy(), "lega_person_id"])
+        if "ssd_address" in t:
+            ad = t["ssd_address"]
+            a_start = self.dates("ssd_address", "addr_address_start_date")
+            is_open = _open(a_start.map(lambda d: d or dt.date.min),
+                            self.dates("ssd_address", "addr_address_end_date"), day)
+            cur = ad.loc[is_open].assign(_s=a_start[is_open].map(lambda d: d or dt.date.min))
+            for pid, post in cur.sort_values("_s")[["addr_person_id", "addr_address_postcode"]] \
+                    .itertuples(index=False):
+                if post:
+                    self.address[pid] = _district(post)  # the latest open address wins
+        dept = t.get("ssd_department")
+        if dept is not None:
+            self.team_name = dict(zip(dept["dept_team_id"], dept["dept_team_name"], strict=True))
+            self.parent_name = dict(zip(dept["dept_team_name"], dept["dept_team_parent_name"],
+                                        strict=True))
+
+    def allocations(self) -> None:
+        # allocated-worker involvements: their history (changes of worker) and those open now
+        inv, inv_start, inv_end = self.t["ssd_involvements"], self.inv_start, self.inv_end
+        prof = self.t["ssd_professionals"].drop_duplicates("prof_professional_id")
+        known_prof = set(prof["prof_professional_id"])
+        role_ok = inv["invo_professional_role_id"].str.lower().isin(self.mapping.roles).to_numpy()
+        has_worker = ~inv["invo_professional_id"].str.lower().isin(NO_WORKER).to_numpy()
+        is_open = _open(inv_start, inv_end, self.plan_date)
+        history = role_ok & has_worker
+        self.changes = worker_changes_12m(inv.loc[history, "invo_person_id"],
+                                          inv.loc[history, "invo_professional_id"],
+                                          inv_start[history],
+                                          inv.loc[history, "invo_involvements_id"],
+                                          self.plan_date)
+        alloc = inv.loc[history & is_open].assign(_start=inv_start[history & is_open])
+        unknown = alloc[~alloc["invo_professional_id"].isin(known_prof)]
+        self.report["involvements_naming_unknown_professionals"] = [
+            {"table": "ssd_involvements", "row": r, "professional_id": p}
+            for r, p in zip(unknown["_row"], unknown["invo_professional_id"], strict=True)]
+        alloc = alloc[alloc["invo_professional_id"].isin(known_prof)]
+        alloc = alloc.sort_values(["invo_person_id", "_start", "invo_involvements_id"],
+                                  key=lambda s: s.map(lambda d: d or dt.date.min)
+                                  if s.name == "_start" else s)
+        two = alloc[alloc.duplicated("invo_person_id", keep=False)]
+        self.report["children_with_two_open_workers"] = [
+            {"child_id": pid, "workers": list(g["invo_professional_id"]),
+             "kept": g["invo_professional_id"].iloc[-1], "rows": list(g["_row"])}
+            for pid, g in two.groupby("invo_person_id", sort=True)]
+        self.alloc = alloc
+        self.current = alloc.drop_duplicates("invo_person_id", keep="last") \
+            .set_index("invo_person_id")
+
+    def workers(self) -> pd.DataFrame:
+        # every professional whose title and team the mapping places, with FTE and agency
+        alloc, team_name, mapping = self.alloc, self.team_name, self.mapping
+        prof = self.t["ssd_professionals"].drop_duplicates("prof_professional_id")
+        team_of_worker = alloc.assign(team=alloc["invo_professional_team"].map(
+            lambda x: team_name.get(x, x))).groupby("invo_professional_id")["team"].agg(
+            lambda s: Counter(s).most_common(1)[0][0])
+        workers = []
+        unmatched: list[dict[str, str]] = []
+        no_locality: list[dict[str, str]] = []
+        no_fte: list[str] = []
+        for r in prof.itertuples(index=False):
+            wid = r.prof_professional_id
+            grade = _grade(r.prof_professional_job_title, mapping)
+            dept_field = team_name.get(r.prof_professional_department,
+                                       r.prof_professional_department)
+            team = team_of_worker.get(wid, dept_field) or dept_field
+            if not grade:
+                unmatched.append({"worker_id": wid,
+                                  "job_title": r.prof_professional_job_title[:40]})
+                continue
+            loc = _locality_of_team(team, self.parent_name.get(team, ""), mapping)
+            if not loc:
+                no_locality.append({"worker_id": wid, "team": team[:40],
+                                    "fix": f'add "{team[:40]}" (or a pattern) under [localities]'})
+                continue
+            fte = self._fte(wid, r.prof_full_time_equivalency, no_fte)
+            if fte is None:
+                continue
+            flag = r.prof_agency_worker_flag.upper()
+            agency = True if flag in ("Y", "YES", "TRUE", "1") else False if flag in (
+                "N", "NO", "FALSE", "0") else mapping.agency
+            workers.append({"worker_id": wid, "team": team, "locality": loc, "grade": grade,
+                            "fte": fte, "agency": "true" if agency else "false"})
+        self.report["job_titles_unmatched"] = unmatched
+        self.report["workers_without_locality"] = no_locality
+        self.report["workers_with_no_fte"] = no_fte
+        return pd.DataFrame(workers, columns=["worker_id", "team", "locality", "grade", "fte",
+                                              "agency"])
+
+    def _fte(self, wid: str, text: str, no_fte: list[str]) -> float | None:
+        # the FTE as given, the mapping's default when empty; a bad one is a refusal
         try:
-            fte = float(fte_text) if fte_text else mapping.fte
+            fte = float(text) if text else self.mapping.fte
         except ValueError:
             fte = -1.0
-        if not fte_text:
+        if not text:
             no_fte.append(wid)
         if not 0 < fte <= 1:
-            problems.append(Problem(str(folder / "ssd_professionals.csv"),
-                                    f"professional {shown(wid)[1:-1]}",
-                                    "prof_full_time_equivalency",
-                                    f"{shown(fte_text)} is not an FTE in (0, 1]",
-                                    "correct the FTE (1.0 is full time) or leave it empty for "
-                                    "the mapping's defaults.fte"))
-            continue
-        flag = r.prof_agency_worker_flag.upper()
-        agency = True if flag in ("Y", "YES", "TRUE", "1") else False if flag in (
-            "N", "NO", "FALSE", "0") else mapping.agency
-        workers.append({"worker_id": wid, "team": team, "locality": loc, "grade": grade,
-                        "fte": fte, "agency": "true" if agency else "false"})
-    if problems:
-        raise InputRejected(problems)
-    report["job_titles_unmatched"] = unmatched
-    report["workers_without_locality"] = no_locality
-    report["workers_with_no_fte"] = no_fte
-    w = pd.DataFrame(workers, columns=["worker_id", "team", "locality", "grade", "fte",
-                                       "agency"])
-    worker_loc = dict(zip(w["worker_id"], w["locality"], strict=True))
+            self.problems.append(Problem(str(self.folder / "ssd_professionals.csv"),
+                                         f"professional {shown(wid)[1:-1]}",
+                                         "prof_full_time_equivalency",
+                                         f"{shown(text)} is not an FTE in (0, 1]",
+                                         "correct the FTE (1.0 is full time) or leave it empty "
+                                         "for the mapping's defaults.fte"))
+            return None
+        return fte
 
-    # children: people with an open case on the plan date
-    persons = t["ssd_person"]["pers_person_id"].drop_duplicates()
-    family: dict[str, str] = {}
-    if "ssd_family" in t:
-        fam = t["ssd_family"]
-        family = dict(zip(fam["fami_person_id"], fam["fami_family_id"], strict=False))
-    kids: list[dict[str, str]] = []
-    no_open_case = 0
-    no_locality_kids: list[dict[str, str]] = []
-    dropped_worker = []
-    for pid in persons:
-        kind = next((k for k in ("cla", "cp", "cin", "assessment") if pid in open_sets[k]), "")
-        if not kind:
-            no_open_case += 1
-            continue
-        wid, since = "", ""
-        if pid in current.index:
-            wid = str(current.at[pid, "invo_professional_id"])
-            start = current.at[pid, "_start"]
-            since = start.isoformat() if start else ""
-            if wid not in worker_loc:  # left out above (title or team unmapped)
-                dropped_worker.append({"child_id": pid, "worker_id": wid})
-                wid, since = "", ""
-        loc = worker_loc.get(wid, "") or mapping.postcodes.get(address.get(pid, ""), "")
-        if not loc:
-            district = address.get(pid, "")
-            no_locality_kids.append(
-                {"child_id": pid, "postcode_district": district,
-                 "fix": f"add {district} = \"Locality\" under [postcodes]" if district
-                 else "no open address: allocate the child, or add its address"})
-            continue
-        kids.append({"child_id": pid, "family_id": family.get(pid, ""), "case_type": kind,
-                     "in_proceedings": "true" if pid in legal_open else "false",
-                     "locality": loc, "current_worker_id": wid, "allocated_on": since,
-                     "worker_changes_12m": str(changes.get(pid, 0))})
-    c = pd.DataFrame(kids, columns=["child_id", "family_id", "case_type", "in_proceedings",
-                                    "locality", "current_worker_id", "allocated_on",
-                                    "worker_changes_12m"])
-    # a family of one is no family
-    sizes = c["family_id"].map(c["family_id"].value_counts())
-    c.loc[(c["family_id"] != "") & (sizes < 2), "family_id"] = ""
-    report["children_with_open_case"] = len(c)
-    report["children_left_out"] = {"no_open_case": no_open_case,
-                                    "no_locality": no_locality_kids}
-    report["children_whose_worker_was_left_out"] = dropped_worker
-    report["children_by_worker_changes_12m"] = changes_histogram(c["worker_changes_12m"])
-    report["workers"] = len(w)
-    return Imported(w, c, report)
+    def children(self, w: pd.DataFrame) -> pd.DataFrame:
+        # people with an open case on the plan date, with their worker, locality and history
+        t, mapping, current = self.t, self.mapping, self.current
+        worker_loc = dict(zip(w["worker_id"], w["locality"], strict=True))
+        persons = t["ssd_person"]["pers_person_id"].drop_duplicates()
+        family: dict[str, str] = {}
+        if "ssd_family" in t:
+            fam = t["ssd_family"]
+            family = dict(zip(fam["fami_person_id"], fam["fami_family_id"], strict=False))
+        kids: list[dict[str, str]] = []
+        no_open_case = 0
+        no_locality_kids: list[dict[str, str]] = []
+        dropped_worker = []
+        for pid in persons:
+            kind = next((k for k in ("cla", "cp", "cin", "assessment")
+                         if pid in self.open_sets[k]), "")
+            if not kind:
+                no_open_case += 1
+                continue
+            wid, since = "", ""
+            if pid in current.index:
+                wid = str(current.at[pid, "invo_professional_id"])
+                start = current.at[pid, "_start"]
+                since = start.isoformat() if start else ""
+                if wid not in worker_loc:  # left out above (title or team unmapped)
+                    dropped_worker.append({"child_id": pid, "worker_id": wid})
+                    wid, since = "", ""
+            loc = worker_loc.get(wid, "") or mapping.postcodes.get(self.address.get(pid, ""), "")
+            if not loc:
+                district = self.address.get(pid, "")
+                no_locality_kids.append(
+                    {"child_id": pid, "postcode_district": district,
+                     "fix": f"add {district} = \"Locality\" under [postcodes]" if district
+                     else "no open address: allocate the child, or add its address"})
+                continue
+            kids.append({"child_id": pid, "family_id": family.get(pid, ""), "case_type": kind,
+                         "in_proceedings": "true" if pid in self.legal_open else "false",
+                         "locality": loc, "current_worker_id": wid, "allocated_on": since,
+                         "worker_changes_12m": str(self.changes.get(pid, 0))})
+        c = pd.DataFrame(kids, columns=["child_id", "family_id", "case_type", "in_proceedings",
+                                        "locality", "current_worker_id", "allocated_on",
+                                        "worker_changes_12m"])
+        # a family of one is no family
+        sizes = c["family_id"].map(c["family_id"].value_counts())
+        c.loc[(c["family_id"] != "") & (sizes < 2), "family_id"] = ""
+        self.report["children_with_open_case"] = len(c)
+        self.report["children_left_out"] = {"no_open_case": no_open_case,
+                                            "no_locality": no_locality_kids}
+        self.report["children_whose_worker_was_left_out"] = dropped_worker
+        self.report["workers"] = len(w)
+        self.report["children_by_worker_changes_12m"] = changes_histogram(
+            c["worker_changes_12m"])
+        return c
 
 
 def report_text(report: dict[str, Any]) -> str:

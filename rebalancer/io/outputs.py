@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rebalancer.inputs import file_sha256
+from rebalancer.io.inputs import file_sha256
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # A cell that starts with the apostrophe itself is escaped too, so our readers can take exactly

@@ -16,7 +16,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from rebalancer.config import Weights
-from rebalancer.rules import BoolArray, FloatArray, IntArray
+from rebalancer.model.rules import BoolArray, FloatArray, IntArray
 
 DAYS_PER_MONTH = 30.4375
 

@@ -16,7 +16,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from rebalancer.config import GRADES, Config
-from rebalancer.inputs import Inputs
+from rebalancer.io.inputs import Inputs
 
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.integer[Any]]

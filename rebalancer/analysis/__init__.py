@@ -1,0 +1,1 @@
+"""Analysts: scenario sweeps, the frontier, staffing what-ifs, comparing plans."""

@@ -1,0 +1,134 @@
+"""Scenarios: grids of configuration values, named what-ifs from a TOML file, and what-ifs
+applied to the inputs (virtual workers, a team removed, a leaver cancelled)."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rebalancer.io.inputs import Inputs
+from rebalancer.io.tomlfile import read_toml
+from rebalancer.model.kpi import KPI_NAMES
+from rebalancer.problems import InputRejected, Problem, shown
+
+KPI_COLUMNS = KPI_NAMES
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=-]{0,63}$")
+WHAT_IFS = {"overrides", "add_workers", "remove_team", "cancel_leaver"}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One configuration and staffing what-if to plan."""
+
+    name: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, Any] = field(default_factory=dict)
+    add_workers: tuple[dict[str, Any], ...] = ()
+    remove_team: tuple[str, ...] = ()
+    cancel_leaver: tuple[str, ...] = ()
+
+
+def _value(text: str) -> Any:
+    """A grid value as TOML reads it: 300 -> int, 1.5 -> float, true -> bool, else text."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"{item!r}: write KEY=V1,V2,... e.g. weights.move=100,300")
+        key, values = item.split("=", 1)
+        grid[key.strip()] = [_value(v.strip()) for v in values.split(",") if v.strip()]
+    return grid
+
+
+def load_scenarios(path: Path) -> list[Scenario]:
+    """[scenario.NAME] tables: overrides = {dotted key = value}, add_workers = [{locality, grade,
+    fte, count}], remove_team = [...], cancel_leaver = [...]."""
+    file = str(path)
+    raw = read_toml(path, "--scenarios", "a TOML file of [scenario.NAME] tables")
+    problems = []
+    out = []
+    for name, spec in raw.get("scenario", {}).items():
+        if not SAFE_NAME.match(name):
+            problems.append(Problem(file, "-", f"scenario.{shown(name)[1:-1]}", "not a usable "
+                                    "name", "use letters, digits, '-', '_' (it names a folder)"))
+            continue
+        bad = set(spec) - WHAT_IFS
+        if bad:
+            problems.append(Problem(file, "-", f"scenario.{name}", "unknown key(s) "
+                                    f"{', '.join(sorted(bad))}",
+                                    f"use {', '.join(sorted(WHAT_IFS))}"))
+            continue
+        out.append(Scenario(name, dict(spec.get("overrides", {})), {},
+                            tuple(spec.get("add_workers", [])),
+                            tuple(spec.get("remove_team", [])),
+                            tuple(spec.get("cancel_leaver", []))))
+    extra = set(raw) - {"scenario"}
+    if extra:
+        problems.append(Problem(file, "-", ", ".join(sorted(extra)), "unknown section",
+                                "put each scenario under [scenario.NAME]"))
+    if problems:
+        raise InputRejected(problems)
+    return out
+
+
+def scenarios(grid: dict[str, list[Any]], named: list[Scenario]) -> list[Scenario]:
+    """Every named scenario (or a base one) crossed with the product of the grid."""
+    bases = named or [Scenario("base")]
+    keys = list(grid)
+    combos = list(itertools.product(*grid.values())) if keys else [()]
+    out = []
+    for base in bases:
+        for i, combo in enumerate(combos, start=1):
+            values = dict(zip(keys, combo, strict=True))
+            name = base.name if not keys else f"{base.name}-{i:03d}"
+            out.append(dataclasses.replace(base, name=name, grid=values,
+                                           overrides={**base.overrides, **values}))
+    return out
+
+
+def apply_what_ifs(inputs: Inputs, s: Scenario) -> Inputs:
+    """Staffing what-ifs on the tables in memory: virtual workers, a team removed, a leaver
+    who stays."""
+    w = inputs.workers.copy()
+    c = inputs.children.copy()
+    if s.cancel_leaver:
+        unknown = set(s.cancel_leaver) - set(w["worker_id"])
+        if unknown:
+            raise InputRejected([Problem("scenario " + s.name, "-", "cancel_leaver",
+                                         f"unknown worker(s) {', '.join(sorted(unknown))}",
+                                         "name workers of the workers table")])
+        w.loc[w["worker_id"].isin(s.cancel_leaver), "leaving_on"] = None
+    if s.remove_team:
+        gone = w["team"].isin(s.remove_team)
+        c.loc[c["current_worker_id"].isin(set(w.loc[gone, "worker_id"])),
+              ["current_worker_id", "allocated_on"]] = ["", None]
+        c.loc[c["pinned"] & (c["current_worker_id"] == ""), "pinned"] = False
+        w = w[~gone]
+    rows = []
+    for j, spec in enumerate(s.add_workers):
+        for k in range(int(spec.get("count", 1))):
+            rows.append({"worker_id": f"NEW-{j + 1}-{k + 1}",
+                         "team": spec.get("team", f"{spec['locality']} (new)"),
+                         "locality": spec["locality"], "grade": spec.get("grade", "sw"),
+                         "fte": float(spec.get("fte", 1.0)), "agency": False,
+                         "capacity_points": float("nan"), "reduction_pct": 0.0,
+                         "available": True, "leaving_on": None, "base_lat": float("nan"),
+                         "base_lon": float("nan"), "skills": tuple(spec.get("skills", ())),
+                         "max_new_cases": float("nan"), "_row": f"virtual worker {j + 1}"})
+    if rows:
+        w = pd.concat([w, pd.DataFrame(rows)], ignore_index=True)
+    return dataclasses.replace(inputs, workers=w.reset_index(drop=True),
+                               children=c.reset_index(drop=True))

@@ -1,0 +1,1 @@
+"""Reading and writing: the input tables, the plan folder, the SSD import."""

@@ -1,0 +1,1 @@
+"""Managers sign off: the review workbook, the re-plan, the audit trail."""

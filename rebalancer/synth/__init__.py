@@ -1,0 +1,1 @@
+"""Synthetic counties and SSD extracts for the demo, tests and benchmarks."""
