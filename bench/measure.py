@@ -53,13 +53,13 @@ def rebalancer(inp: Path, limit: float, out: Path) -> dict[str, Any]:
                   progress=lambda e, o, b: timeline.append((time.perf_counter() - t0,
                                                            o / COST_SCALE)))
     s = r.summary
-    timings = s["solver"]["timings"]
-    return {"wall": time.perf_counter() - t0, "objective": s["objective"],
+    timings = s.solver.timings or {}
+    return {"wall": time.perf_counter() - t0, "objective": s.objective,
             "build": timings["load_seconds"] + timings["build_seconds"],
-            "solver_bound": s["best_bound"], "timeline": timeline,
-            "pairs": s["solver"]["candidate_pairs"], "units": s["solver"]["decision_units"],
-            "excess": s["max_new_yielded"]["excess_total"],
-            "kpis_after": s["kpis"]["after"], "kpis_before": s["kpis"]["before"]}
+            "solver_bound": s.best_bound, "timeline": timeline,
+            "pairs": s.solver.candidate_pairs, "units": s.solver.decision_units,
+            "excess": s.max_new_yielded["excess_total"],
+            "kpis_after": s.kpis.after.to_json(), "kpis_before": s.kpis.before.to_json()}
 
 
 def _prepared(inp: Path) -> tuple[Any, Any, float, float]:
@@ -82,7 +82,8 @@ def _write(cm: Any, sol: Any, out: Path) -> float:
     plan = build_plan(cm, sol)
     workers = build_workers(cm, plan)
     value = sum(objective_terms(cm, plan, workers).values())
-    write_outputs(out, "parquet", {"plan": plan, "workers": workers}, {"objective": value})
+    write_outputs(out, "parquet", {"plan": plan, "workers": workers},
+                  lambda outputs: {"objective": value, "outputs": outputs})
     return value
 
 

@@ -41,13 +41,13 @@ def main() -> None:
         t0 = time.perf_counter()
         r = plan(inputs, cfg)
         wall = time.perf_counter() - t0
-        b, a = r.summary["kpis"]["before"], r.summary["kpis"]["after"]
+        b, a = r.summary.kpis.before.to_json(), r.summary.kpis.after.to_json()
         changes = r.model.recent_changes
         moved = moved_mask(r.plan)
         forced = r.model.forced
         rows.append({
-            "factor": factor, "wall_seconds": round(wall, 1), "gap": r.summary["gap"],
-            "reproducible": r.summary["solver"].get("reproducible"),
+            "factor": factor, "wall_seconds": round(wall, 1), "gap": r.summary.gap,
+            "reproducible": r.summary.solver.reproducible,
             "children_2plus_before": b["children_2plus_changes"],
             "children_2plus_after": a["children_2plus_changes"],
             "moves": a["moves"], "moves_forced": a["moves_forced"],
@@ -57,7 +57,7 @@ def main() -> None:
             "total_overload_points": a["total_overload_points"],
             "workers_over_capacity": a["workers_over_capacity"],
             "peak_utilisation": a["peak_utilisation"], "unallocated": a["unallocated"],
-            "objective": r.summary["objective"],
+            "objective": r.summary.objective,
             "children_with_1plus": int((changes >= 1).sum()),
             "mean_changes_of_moved": round(float(changes[moved].mean()), 3)
             if moved.any() else None,

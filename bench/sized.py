@@ -120,7 +120,7 @@ def reference_mip(inp: Path, limit: float) -> dict[str, Any]:
         from rebalancer.model.plan import build_workers
 
         plan_moves = kpis(plan, build_workers(cm, plan), cm.forced, "after",
-                          cm.recent_changes)["moves"]
+                          cm.recent_changes).moves
     return {"status": status, "seconds": time.perf_counter() - t0,
             "objective": float(info.objective_function_value) / COST_SCALE if has else None,
             "bound": float(info.mip_dual_bound) / COST_SCALE, "moves": plan_moves,

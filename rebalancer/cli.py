@@ -14,6 +14,7 @@ import typer
 
 from rebalancer.config import load_config
 from rebalancer.io.outputs import OutputError
+from rebalancer.model.summary import Summary
 from rebalancer.problems import InputRejected
 from rebalancer.reports.terminal import check_text
 
@@ -113,7 +114,7 @@ def _overrides(time_limit: float | None, max_moves: int | None, seed: int | None
 
 
 def _run(config: Path | None, overrides: dict[str, Any], quiet: bool,
-         go: Callable[[Any, Any], Any]) -> dict[str, Any]:
+         go: Callable[[Any, Any], Any]) -> Summary:
     """Configuration, a progress line, and every outcome mapped to its exit code."""
     from rebalancer.progress import ProgressLine
 
@@ -131,7 +132,7 @@ def _run(config: Path | None, overrides: dict[str, Any], quiet: bool,
     finally:
         if progress is not None:
             progress.close()
-    summary: dict[str, Any] = result.summary
+    summary: Summary = result.summary
     return summary
 
 
@@ -184,7 +185,7 @@ def rebalance(
 ) -> None:
     """Write a minimal-disruption plan with a reason for every change."""
     from rebalancer import pipeline
-    from rebalancer.reports.terminal import before_after
+    from rebalancer.reports.terminal import before_after, next_steps
 
     overrides = _overrides(time_limit, max_moves, seed, threads)
     paths = pipeline.InputPaths(workers, children, decisions, travel, config)
@@ -192,6 +193,7 @@ def rebalance(
         paths, cfg, out, format.value, progress=progress, previous=previous, audit_db=audit))
     typer.echo(before_after(summary))
     typer.echo(f"outputs written to {out}/ (with report.html)")
+    typer.echo(next_steps(out, workers, children, config, summary.kpis.after.moves))
 
 
 @app.command()
@@ -225,7 +227,7 @@ def replan(
     summary = _run(config, overrides, quiet, lambda cfg, progress: replan(
         paths, cfg, plan, review, out, format.value, reviewer[:64], audit, progress))
     typer.echo(before_after(summary))
-    r = summary["review"]
+    r = summary.review or {}
     c = r["counts"]
     typer.echo(f"review: {c['accepted']} accepted, {c['rejected']} rejected, {c['undecided']} "
                f"undecided; {r['changed_beyond_rejected']} other child(ren) changed (see "
@@ -324,7 +326,7 @@ def demo(
     from rebalancer import pipeline
     from rebalancer.paths import data_dir
     from rebalancer.pipeline import InputPaths
-    from rebalancer.reports.terminal import before_after
+    from rebalancer.reports.terminal import before_after, next_steps
 
     d = data_dir() / "demo"
     typer.echo(f"Demo: {d / 'workers.csv'} and {d / 'children.csv'} "
@@ -334,17 +336,8 @@ def demo(
         paths, cfg, out, "csv", progress=progress))
     typer.echo(before_after(summary))
     typer.echo(f"outputs written to {out}/ (plan.csv, workers.csv, report.html, summary.json)")
-    moved = summary["kpis"]["after"]["moves"]
-    typer.echo("\nNext steps:\n"
-               f"  rebalancer explain --plan {out} CHILD_ID     why one child moved, and the "
-               "alternatives\n"
-               f"  rebalancer explain --plan {out} --worker W   why a worker gained or lost "
-               "children\n"
-               f"  rebalancer check --workers {d / 'workers.csv'} --children "
-               f"{d / 'children.csv'} --plan {out}\n"
-               f"  open {out}/report.html, or review the {moved} changes of worker: "
-               f"rebalancer review --plan {out}, then rebalancer replan ... --review "
-               f"{out}/review.xlsx")
+    typer.echo(next_steps(out, d / "workers.csv", d / "children.csv", d / "config.toml",
+                          summary.kpis.after.moves))
 
 
 @app.command()
@@ -409,9 +402,17 @@ def import_ssd_cmd(
     write_table(result.children, out / f"children.{format.value}", format.value)
     text = json.dumps(result.report, indent=2)
     atomic_write(out / "import-report.json", lambda p: p.write_text(text, encoding="utf-8"))
+    # the plan date travels with the tables: validate and rebalance read it from here
+    atomic_write(out / "config.toml", lambda p: p.write_text(
+        f"# written by import-ssd: the plan date the extract was imported for\n"
+        f"plan_date = {day.isoformat()}\n", encoding="utf-8"))
     typer.echo(report_text(result.report))
-    typer.echo(f"wrote {out}/workers.{format.value}, children.{format.value} and "
-               "import-report.json; next: rebalancer validate --workers ... --children ...")
+    w, c, cfg = (out / f"workers.{format.value}", out / f"children.{format.value}",
+                 out / "config.toml")
+    typer.echo(f"wrote {w}, {c}, {cfg} (plan_date = {day.isoformat()}) and "
+               f"import-report.json\nnext:\n  rebalancer validate --workers {w} --children {c} "
+               f"--config {cfg}\n  rebalancer rebalance --workers {w} --children {c} --config "
+               f"{cfg} --out PLAN_FOLDER")
 
 
 @app.command()
@@ -434,7 +435,7 @@ def check(
     with _inputs_rejected():
         cfg = load_config(config) if config is not None else folder.config()
         inputs = load_inputs(workers, children, decisions, travel, cfg, config)
-    report = check_plan(inputs, cfg, folder.plan, folder.summary, folder.workers)
+    report = check_plan(inputs, cfg, folder.plan, folder.raw, folder.workers)
     report.mismatches[:0] = folder.changed
     typer.echo(check_text(report, len(inputs.children)))
     if not report.ok:
@@ -595,7 +596,8 @@ def staffing_cmd(
                   f"{len(rec['rounds']) - 1} rounds")
                + ":")
     for r in rec["by_locality_and_grade"]:
-        typer.echo(f"  {r['locality'][:24]:<24}{r['grade']:<10}{r['fte']:>6.1f} FTE")
+        tags = f"  with {', '.join(r['skills'])}" if r.get("skills") else ""
+        typer.echo(f"  {r['locality'][:24]:<24}{r['grade']:<10}{r['fte']:>6.1f} FTE{tags}")
     typer.echo(f"wrote {out}/staffing.json")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -26,6 +27,7 @@ from rebalancer.model.build import COST_SCALE, CaseModel, build_case_model
 from rebalancer.model.explain import explanations
 from rebalancer.model.plan import build_plan, build_workers, kpis, objective_terms
 from rebalancer.model.shortfall import before_solving, fte_needed
+from rebalancer.model.summary import Kpis, OutputFile, SolverReport, Summary
 from rebalancer.problems import InputRejected, Problem
 from solvers import Solution, solve
 from solvers.problem import CostOverflow
@@ -56,7 +58,7 @@ class Result:
     solution: Solution
     plan: pd.DataFrame
     workers: pd.DataFrame
-    summary: dict[str, Any]
+    summary: Summary
     paths: dict[str, Path]
     inputs: Inputs | None = None  # what the plan was made from (decisions in force included)
 
@@ -69,24 +71,24 @@ def max_new_yielded(cm: CaseModel, workers: pd.DataFrame) -> dict[str, Any]:
             "workers": {str(workers["worker_id"].iat[i]): int(excess[i]) for i in over}}
 
 
-def _solver_summary(cm: CaseModel, sol: Solution) -> dict[str, Any]:
+def _solver_summary(cm: CaseModel, sol: Solution) -> SolverReport:
     """How the plan was found; objective values in the contract's units, never solver units."""
-    return {
-        "source": sol.source,
-        "interrupted": sol.interrupted,
-        "candidate_pairs": int(cm.problem.n_pairs),
-        "decision_units": int(cm.problem.n_items),
-        "reproducible": sol.reproducible,
-        "lp_bound": None if sol.lp_bound is None else round(sol.lp_bound / COST_SCALE, 4),
-        "stage_objectives": {k: round(v / COST_SCALE, 4) for k, v in sol.sources.items()
-                             if math.isfinite(v)},
-        "stage_seconds": {k: round(v, 3) for k, v in sol.timings.items()},
-        "excess_cap": int(sol.stats.get("excess_cap", 0)),
-    }
+    return SolverReport(
+        source=sol.source,
+        interrupted=sol.interrupted,
+        candidate_pairs=int(cm.problem.n_pairs),
+        decision_units=int(cm.problem.n_items),
+        reproducible=sol.reproducible,
+        lp_bound=None if sol.lp_bound is None else round(sol.lp_bound / COST_SCALE, 4),
+        stage_objectives={k: round(v / COST_SCALE, 4) for k, v in sol.sources.items()
+                          if math.isfinite(v)},
+        stage_seconds={k: round(v, 3) for k, v in sol.timings.items()},
+        excess_cap=int(sol.stats.get("excess_cap", 0)),
+    )
 
 
 def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: pd.DataFrame,
-              workers: pd.DataFrame, wall: float) -> dict[str, Any]:
+              workers: pd.DataFrame, wall: float) -> Summary:
     """summary.json: enough to re-score the plan independently and to audit where it came from."""
     terms = objective_terms(cm, plan, workers)
     objective = sum(terms.values())
@@ -97,32 +99,30 @@ def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: p
     elif bound is not None:
         gap = 0.0
     forced = cm.forced
-    return {
-        "tool": "caseload-rebalancer",
-        "version": __version__,
-        "inputs": {name: {"path": str(p), "sha256": h}
-                   for (name, p), h in zip(inputs.files.items(), inputs.sha256().values(),
-                                           strict=True)},
-        "config": cfg.to_dict(),
-        "status": sol.status.value,
-        "objective": round(objective, 4),
-        "best_bound": None if bound is None else round(bound, 4),
-        "gap": None if gap is None else round(gap, 6),
-        "wall_time": round(wall, 3),
-        "solver": _solver_summary(cm, sol),
-        "objective_terms": {k: round(v, 4) for k, v in terms.items()},
-        "kpis": {
-            "before": kpis(plan, workers, forced, "before", cm.recent_changes),
-            "after": kpis(plan, workers, forced, "after", cm.recent_changes),
-        },
-        "conflicts": [c.__dict__ for c in cm.conflicts],
-        "max_new_yielded": max_new_yielded(cm, workers),
-        "shortfall": {"before": before_solving(cm), "after": fte_needed(cm, plan, workers)},
-        "no_eligible_worker": {
+    return Summary(
+        tool="caseload-rebalancer",
+        version=__version__,
+        inputs={name: {"path": str(p), "sha256": h}
+                for (name, p), h in zip(inputs.files.items(), inputs.sha256().values(),
+                                        strict=True)},
+        config=cfg.to_dict(),
+        status=sol.status.value,
+        objective=round(objective, 4),
+        best_bound=None if bound is None else round(bound, 4),
+        gap=None if gap is None else round(gap, 6),
+        wall_time=round(wall, 3),
+        solver=_solver_summary(cm, sol),
+        objective_terms={k: round(v, 4) for k, v in terms.items()},
+        kpis=Kpis(kpis(plan, workers, forced, "before", cm.recent_changes),
+                  kpis(plan, workers, forced, "after", cm.recent_changes)),
+        conflicts=[c.__dict__ for c in cm.conflicts],
+        max_new_yielded=max_new_yielded(cm, workers),
+        shortfall={"before": before_solving(cm), "after": fte_needed(cm, plan, workers)},
+        no_eligible_worker={
             rule: int(n) for rule, n in cm.empty_rule[cm.empty_rule != ""].value_counts()
             .sort_index().items()
         },
-    }
+    )
 
 
 def build(inputs: Inputs, cfg: Config) -> CaseModel:
@@ -159,9 +159,11 @@ def plan(inputs: Inputs, cfg: Config, *, progress: Progress | None = None,
     workers = build_workers(cm, plan_df)
     plan_df["explanation"] = explanations(cm, plan_df, workers)
     summary = summarise(inputs, cfg, cm, sol, plan_df, workers, time.perf_counter() - t0)
-    summary["solver"]["timings"] = {"load_seconds": round(t_load - t0, 3),
-                                    "build_seconds": round(t_build - t_load, 3),
-                                    "solve_seconds": round(t_solve - t_build, 3)}
+    timings = {"load_seconds": round(t_load - t0, 3),
+               "build_seconds": round(t_build - t_load, 3),
+               "solve_seconds": round(t_solve - t_build, 3)}
+    summary = dataclasses.replace(summary,
+                                  solver=dataclasses.replace(summary.solver, timings=timings))
     return Result(cm, sol, plan_df, workers, summary, {}, inputs)
 
 
@@ -172,8 +174,8 @@ def previous_from_folder(folder: Path) -> tuple[pd.Series, dict[str, Any]]:
     pf = read_plan_folder(folder)
     series = pd.Series(pf.plan["to_worker_id"].to_numpy(object),
                        index=pf.plan["child_id"].to_numpy(object))
-    info = {"folder": str(folder.resolve()), "plan_file": pf.summary["outputs"]["plan"]["file"],
-            "plan_sha256": pf.summary["outputs"]["plan"]["sha256"]}
+    info = {"folder": str(folder.resolve()), "plan_file": pf.summary.plan_file.file,
+            "plan_sha256": pf.summary.plan_file.sha256}
     return series, info
 
 
@@ -186,8 +188,13 @@ def write_plan_folder(out: Path, fmt: str, result: Result,
     files = {"report": ("report.html", lambda p: p.write_text(page, encoding="utf-8")),
              **(extra_files or {})}
     with deferred_interrupts():
-        result.paths = write_outputs(
-            out, fmt, {"plan": result.plan, "workers": result.workers}, result.summary, files)
+        result.paths, written = write_outputs(
+            out, fmt, {"plan": result.plan, "workers": result.workers},
+            lambda outputs: dataclasses.replace(
+                result.summary, outputs={k: OutputFile(**v) for k, v in outputs.items()}
+            ).to_json(), files)
+    result.summary = dataclasses.replace(
+        result.summary, outputs={k: OutputFile(**v) for k, v in written.items()})
 
 
 def record_plan(audit_db: Path | None, out: Path, result: Result) -> None:
@@ -195,7 +202,7 @@ def record_plan(audit_db: Path | None, out: Path, result: Result) -> None:
     from rebalancer.signoff import audit
 
     db = audit_db if audit_db is not None else audit.default_path(out)
-    plan_sha = result.summary["outputs"]["plan"]["sha256"]
+    plan_sha = result.summary.plan_file.sha256
     audit.append(db, "plan", [audit.plan_payload(result.summary, plan_sha, out)])
 
 
@@ -223,9 +230,10 @@ def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "parquet",
 
             info["changed"] = changed_from_previous(
                 result.model, assigned_workers_from_plan(result.model, result.plan))
-            result.summary["previous_plan"] = info
+            result.summary = dataclasses.replace(result.summary, previous_plan=info)
         extra_files = finish(result) if finish is not None else None
-        result.summary["wall_time"] = round(time.perf_counter() - t0, 3)
+        result.summary = dataclasses.replace(result.summary,
+                                             wall_time=round(time.perf_counter() - t0, 3))
         write_plan_folder(out, fmt, result, extra_files)
     record_plan(audit_db, out, result)
     return result

@@ -96,7 +96,7 @@ def test_leaving_worker_holds_no_children_after_the_plan(case: Case) -> None:
     assert to(r, "K") == "B"
     assert row(r, "K")["action"] == "move"
     assert row(r, "K")["reasons"] == "LEAVING"
-    assert r.summary["kpis"]["after"]["moves_forced"] == 1
+    assert r.summary.kpis.after.moves_forced == 1
 
 
 def test_leaving_after_the_horizon_is_not_leaving(case: Case) -> None:
@@ -167,7 +167,7 @@ def test_pin_on_a_leaving_worker_yields_and_is_reported(case: Case) -> None:
     r = case.run([worker("A", leaving_on="2026-12-05"), worker("B")],
                  [child("K", current="A", pinned="true")])
     assert to(r, "K") == "B"
-    assert [(c["child_id"], c["rule"]) for c in r.summary["conflicts"]] == [("K", "AVAILABLE")]
+    assert [(c["child_id"], c["rule"]) for c in r.summary.conflicts] == [("K", "AVAILABLE")]
 
 
 def test_max_new_cases_caps_allocations_lowest_priority_left(case: Case) -> None:
@@ -188,7 +188,7 @@ def test_max_new_yields_to_one_worker_and_is_declared(case: Case) -> None:
     kids = [child(f"K{i}", current="A") for i in range(4)]
     r = case.run([worker("A", leaving_on="2026-12-02"), worker("B", max_new_cases=2)], kids)
     assert set(r.plan["to_worker_id"]) == {"B"}
-    assert r.summary["max_new_yielded"] == {"excess_total": 2, "workers": {"B": 2}}
+    assert r.summary.max_new_yielded == {"excess_total": 2, "workers": {"B": 2}}
 
 
 def test_max_moves_budget(case: Case) -> None:
@@ -196,9 +196,9 @@ def test_max_moves_budget(case: Case) -> None:
     kids = [child(f"K{i}", current="A", allocated_on="2026-10-01") for i in range(4)]
     kids += filler("A", 80)
     free = case.run([worker("A"), worker("B")], kids)
-    assert free.summary["kpis"]["after"]["moves_discretionary"] >= 3
+    assert free.summary.kpis.after.moves_discretionary >= 3
     capped = case.run([worker("A"), worker("B")], kids, config="[rules]\nmax_moves = 1")
-    assert capped.summary["kpis"]["after"]["moves_discretionary"] == 1
+    assert capped.summary.kpis.after.moves_discretionary == 1
 
 
 def test_child_with_no_eligible_worker_keeps_a_staying_worker(case: Case) -> None:
@@ -209,7 +209,7 @@ def test_child_with_no_eligible_worker_keeps_a_staying_worker(case: Case) -> Non
     assert to(r, "K") == "A" and row(r, "K")["reasons"] == "SKILLS"
     assert row(r, "L")["action"] == "unallocated"
     assert row(r, "L")["reasons"] == "UNALLOCATED;LEAVING;SKILLS"
-    assert r.summary["no_eligible_worker"] == {"SKILLS": 2}
+    assert r.summary.no_eligible_worker == {"SKILLS": 2}
 
 
 def test_unallocated_child_reports_the_rule_that_emptied_its_list(case: Case) -> None:

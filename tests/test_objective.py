@@ -21,7 +21,7 @@ def test_move_cost_keeps_a_child_with_a_slightly_overloaded_worker(case: Case) -
                   points=6), *filler("A", 81)]
     r = case.run([worker("A", grade="senior"), worker("B", grade="senior")], kids)
     assert to(r, "K") == "A"
-    assert r.summary["objective_terms"]["overload"] == pytest.approx(800)
+    assert r.summary.objective_terms["overload"] == pytest.approx(800)
 
 
 def test_overload_cost_moves_a_child_off_a_badly_overloaded_worker(case: Case) -> None:
@@ -32,7 +32,7 @@ def test_overload_cost_moves_a_child_off_a_badly_overloaded_worker(case: Case) -
     r = case.run([worker("A", grade="senior"), worker("B", grade="senior")], kids)
     assert to(r, "K") == "B"
     assert row(r, "K")["reasons"] == "OVERLOAD"
-    assert r.summary["objective_terms"]["moves"] == pytest.approx(2160, rel=1e-3)
+    assert r.summary.objective_terms["moves"] == pytest.approx(2160, rel=1e-3)
 
 
 def test_unallocated_cost_outweighs_overload(case: Case) -> None:
@@ -40,7 +40,7 @@ def test_unallocated_cost_outweighs_overload(case: Case) -> None:
     # left unallocated: it is allocated.
     r = case.run([worker("A")], [child("K"), *filler("A", 85)])
     assert to(r, "K") == "A"
-    assert r.summary["kpis"]["after"]["total_overload_points"] == pytest.approx(5)
+    assert r.summary.kpis.after.total_overload_points == pytest.approx(5)
 
 
 def test_unallocated_cost_is_by_priority(case: Case) -> None:
@@ -48,7 +48,7 @@ def test_unallocated_cost_is_by_priority(case: Case) -> None:
     r = case.run([worker("A", max_new_cases=1)],
                  [child("LOW", priority="low"), child("HIGH", priority="high")])
     assert to(r, "HIGH") == "A" and to(r, "LOW") == ""
-    assert r.summary["objective_terms"]["unallocated"] == 10000
+    assert r.summary.objective_terms["unallocated"] == 10000
 
 
 def test_peak_sends_a_new_child_to_the_less_utilised_worker(case: Case) -> None:
@@ -81,8 +81,8 @@ def test_forced_move_costs_months_only(case: Case) -> None:
     # forced, so 10 x 6.01 = 60.1, without the 300.
     r = case.run([worker("A", leaving_on="2026-12-05"), worker("B")],
                  [child("K", current="A", allocated_on="2026-06-01")])
-    assert r.summary["objective_terms"]["moves"] == pytest.approx(10 * 183 / 30.4375, rel=1e-3)
-    assert r.summary["kpis"]["after"]["moves_forced"] == 1
+    assert r.summary.objective_terms["moves"] == pytest.approx(10 * 183 / 30.4375, rel=1e-3)
+    assert r.summary.kpis.after.moves_forced == 1
 
 
 def test_objective_equals_the_sum_of_its_terms_and_bound_is_below(case: Case) -> None:
@@ -90,20 +90,20 @@ def test_objective_equals_the_sum_of_its_terms_and_bound_is_below(case: Case) ->
     kids += [child(f"U{i}") for i in range(5)]
     r = case.run([worker("A"), worker("B"), worker("C", grade="asye")], kids)
     s = r.summary
-    assert s["objective"] == pytest.approx(sum(s["objective_terms"].values()), rel=1e-9)
-    assert s["status"] == "optimal"
-    assert s["best_bound"] <= s["objective"] * (1 + 1e-3)
+    assert s.objective == pytest.approx(sum(s.objective_terms.values()), rel=1e-9)
+    assert s.status == "optimal"
+    assert s.best_bound is not None and s.best_bound <= s.objective * (1 + 1e-3)
 
 
 def test_overload_bands_cost_each_point_by_the_band_it_falls_in(case: Case) -> None:
     # A (85 points) holds 120 pinned points: 35 above 100%; 120 - 93.5 = 26.5 above 110%;
     # 120 - 106.25 = 13.75 above 125%. 400 x 35 + 200 x 26.5 + 200 x 13.75 = 22,050.
     r = case.run([worker("A")], filler("A", 60, n=2))
-    assert r.summary["objective_terms"]["overload"] == pytest.approx(22050)
+    assert r.summary.objective_terms["overload"] == pytest.approx(22050)
     flat = case.run([worker("A")], filler("A", 60, n=2), config="[weights]\noverload_bands = []")
-    assert flat.summary["objective_terms"]["overload"] == pytest.approx(400 * 35)
-    assert flat.summary["config"]["weights"]["overload_bands"] == []
-    assert r.summary["config"]["weights"]["overload_bands"] == [[1.1, 1.5], [1.25, 2.0]]
+    assert flat.summary.objective_terms["overload"] == pytest.approx(400 * 35)
+    assert flat.summary.config["weights"]["overload_bands"] == []
+    assert r.summary.config["weights"]["overload_bands"] == [[1.1, 1.5], [1.25, 2.0]]
 
 
 def test_overload_bands_spread_unavoidable_overload(case: Case) -> None:
@@ -114,7 +114,7 @@ def test_overload_bands_spread_unavoidable_overload(case: Case) -> None:
     r = case.run([worker("A"), worker("B")], kids)
     assert to(r, "K") == "B"
     # A: 400 x 15 + 200 x 6.5 = 7,300; B: 400 x 5 = 2,000
-    assert r.summary["objective_terms"]["overload"] == pytest.approx(9300)
+    assert r.summary.objective_terms["overload"] == pytest.approx(9300)
 
 
 def test_a_child_left_unallocated_by_its_leaving_worker_is_a_forced_move(case: Case) -> None:
@@ -123,8 +123,8 @@ def test_a_child_left_unallocated_by_its_leaving_worker_is_a_forced_move(case: C
     r = case.run([worker("A", leaving_on="2026-12-05"), worker("B", locality="South")],
                  [child("K", current="A", allocated_on="2026-06-01")])
     assert to(r, "K") == "" and row(r, "K")["action"] == "unallocated"
-    after = r.summary["kpis"]["after"]
-    assert (after["moves"], after["moves_forced"], after["moves_discretionary"]) == (1, 1, 0)
-    assert r.summary["objective_terms"]["moves"] == pytest.approx(10 * 183 / 30.4375, rel=1e-3)
-    assert r.summary["objective_terms"]["unallocated"] == 14000
+    after = r.summary.kpis.after
+    assert (after.moves, after.moves_forced, after.moves_discretionary) == (1, 1, 0)
+    assert r.summary.objective_terms["moves"] == pytest.approx(10 * 183 / 30.4375, rel=1e-3)
+    assert r.summary.objective_terms["unallocated"] == 14000
     assert r.workers.set_index("worker_id").at["A", "moved_out"] == 1

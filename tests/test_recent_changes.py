@@ -37,9 +37,9 @@ def test_a_child_with_two_recent_changes_stays_where_a_settled_child_moves(
     r = case.run([worker("A"), worker("B")], kids)
     assert to(r, settled) == "B"
     assert to(r, unsettled) == "A"
-    assert r.summary["objective_terms"]["moves"] == pytest.approx(BASE, rel=1e-4)
-    assert r.summary["kpis"]["before"]["children_2plus_changes"] == 1
-    assert r.summary["kpis"]["after"]["children_2plus_changes"] == 1  # 0 + 1 move < 2
+    assert r.summary.objective_terms["moves"] == pytest.approx(BASE, rel=1e-4)
+    assert r.summary.kpis.before.children_2plus_changes == 1
+    assert r.summary.kpis.after.children_2plus_changes == 1  # 0 + 1 move < 2
 
 
 def test_the_factor_is_a_weight_and_zero_turns_it_off(case: Case) -> None:
@@ -51,8 +51,8 @@ def test_the_factor_is_a_weight_and_zero_turns_it_off(case: Case) -> None:
     r = case.run([worker("A"), worker("B")], kids,
                  config="[weights]\nmove_factor_recent_change = 1.5\nrecent_changes_cap = 2\n")
     assert to(r, "P") == "B" and to(r, "Q") == "A"
-    assert r.summary["config"]["weights"]["move_factor_recent_change"] == 1.5
-    assert r.summary["config"]["weights"]["recent_changes_cap"] == 2
+    assert r.summary.config["weights"]["move_factor_recent_change"] == 1.5
+    assert r.summary.config["weights"]["recent_changes_cap"] == 2
     out = runner.invoke(app, ["explain", "--plan", str(case.root / "out"), "Q"])
     assert "5 changes of social worker in 12 months, 2 counted ×4" in out.output
 
@@ -67,9 +67,9 @@ def test_forced_moves_carry_the_factor_and_count_towards_the_kpi(case: Case) -> 
             child("U", worker_changes_12m=1)]
     r = case.run([worker("B"), worker("C", leaving_on="2026-12-05")], kids)
     assert (to(r, "L"), to(r, "M"), to(r, "U")) == ("B", "B", "B")
-    assert r.summary["objective_terms"]["moves"] == pytest.approx(10 * MONTHS * 2.5, rel=1e-4)
-    assert r.summary["kpis"]["before"]["children_2plus_changes"] == 0
-    assert r.summary["kpis"]["after"]["children_2plus_changes"] == 1
+    assert r.summary.objective_terms["moves"] == pytest.approx(10 * MONTHS * 2.5, rel=1e-4)
+    assert r.summary.kpis.before.children_2plus_changes == 0
+    assert r.summary.kpis.after.children_2plus_changes == 1
     assert row(r, "L")["explanation"].endswith("; 2nd change of social worker in 12 months")
     assert "change of social worker" not in row(r, "M")["explanation"]
     assert "change of social worker" not in row(r, "U")["explanation"]
@@ -85,8 +85,8 @@ def test_a_child_left_unallocated_by_a_leaver_counts_as_a_change(case: Case) -> 
     r = case.run([worker("C", leaving_on="2026-12-05"), worker("S", locality="South")],
                  [child("K", current="C", allocated_on="2026-06-01", worker_changes_12m=2)])
     assert to(r, "K") == ""
-    assert r.summary["kpis"]["before"]["children_2plus_changes"] == 1
-    assert r.summary["kpis"]["after"]["children_2plus_changes"] == 1
+    assert r.summary.kpis.before.children_2plus_changes == 1
+    assert r.summary.kpis.after.children_2plus_changes == 1
     assert row(r, "K")["explanation"].endswith("; 3rd change of social worker in 12 months")
 
 

@@ -41,8 +41,8 @@ def test_objective_terms_are_the_registry_and_match_the_check(case: Case) -> Non
     kids = [child("P", current="A", allocated_on="2026-06-01"), *filler("A", 84)]
     r = case.run([worker("A"), worker("B", base_lat=52.2, base_lon=-0.9)], kids)
     names = [t.name for t in terms.TERMS if not t.needs_previous]
-    assert list(r.summary["objective_terms"]) == names
-    assert sum(r.summary["objective_terms"].values()) == pytest.approx(r.summary["objective"],
+    assert list(r.summary.objective_terms) == names
+    assert sum(r.summary.objective_terms.values()) == pytest.approx(r.summary.objective,
                                                                        rel=1e-6)
 
 
@@ -68,3 +68,20 @@ def test_every_weight_a_term_names_is_configurable() -> None:
     declared = {k for t in terms.TERMS for k in t.weights}
     assert declared <= set(cfg.to_dict()["weights"])
     assert len({t.name for t in terms.TERMS}) == len(terms.TERMS)
+
+
+def test_the_summary_is_typed_and_round_trips(case: Case) -> None:
+    # summary.json is the typed Summary's to_json, field for field, and reads back equal; the
+    # KPI fields are the KPIs declared once, in their order.
+    import dataclasses
+
+    from rebalancer.model.kpi import KPI_NAMES
+    from rebalancer.model.summary import KpiValues, Summary
+
+    assert [f.name for f in dataclasses.fields(KpiValues)] == KPI_NAMES
+    r = case.run([worker("A"), worker("B")], [child("K"), *filler("A", 84)])
+    written = json.loads((case.root / "out" / "summary.json").read_text())
+    assert written == json.loads(json.dumps(r.summary.to_json()))
+    assert Summary.from_json(written) == r.summary
+    assert list(written["kpis"]["after"]) == KPI_NAMES
+    assert r.summary.plan_file.file == "plan.csv"

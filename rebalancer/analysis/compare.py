@@ -14,9 +14,9 @@ def compare(a: Path, b: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     from rebalancer.io.planfolder import read_plan_folder
 
     pa, pb = read_plan_folder(a), read_plan_folder(b)
-    ka, kb = pa.summary["kpis"]["after"], pb.summary["kpis"]["after"]
-    rows = [("objective", pa.summary["objective"], pb.summary["objective"])]
-    rows += [(k, ka.get(k), kb.get(k)) for k in KPI_COLUMNS]
+    sa, sb = pa.summary, pb.summary
+    rows = [("objective", sa.objective, sb.objective)]
+    rows += [(k, sa.kpis.after.value(k), sb.kpis.after.value(k)) for k in KPI_COLUMNS]
     kpis = pd.DataFrame(rows, columns=["kpi", "a", "b"], dtype=object)  # counts stay ints
     kpis["delta"] = [None if x is None or y is None else y - x
                      for x, y in zip(kpis["a"], kpis["b"], strict=True)]

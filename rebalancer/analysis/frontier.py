@@ -23,7 +23,7 @@ def frontier(paths: InputPaths, base: Config, out: Path, fmt: str, points: int =
     inputs = load_inputs(paths.workers, paths.children, paths.decisions, paths.travel, base,
                          paths.config)
     free = plan(inputs, base.with_overrides({"rules.max_moves": 0}))
-    top = int(free.summary["kpis"]["after"]["moves_discretionary"])
+    top = int(free.summary.kpis.after.moves_discretionary)
     budgets = sorted({round(top * i / max(points - 1, 1)) for i in range(points)})
     rows = []
     last: Result | None = None
@@ -40,16 +40,16 @@ def frontier(paths: InputPaths, base: Config, out: Path, fmt: str, points: int =
             r = last
         folder = out / f"max_moves-{b}"
         write_plan_folder(folder, fmt, r)
-        k = r.summary["kpis"]["after"]
-        rows.append({"max_moves": b, "moves_discretionary": k["moves_discretionary"],
-                     "total_overload_points": k["total_overload_points"],
-                     "workers_over_capacity": k["workers_over_capacity"],
-                     "peak_utilisation": k["peak_utilisation"],
-                     "objective": r.summary["objective"],
-                     "children_2plus_changes": k["children_2plus_changes"],
+        k = r.summary.kpis.after
+        rows.append({"max_moves": b, "moves_discretionary": k.moves_discretionary,
+                     "total_overload_points": k.total_overload_points,
+                     "workers_over_capacity": k.workers_over_capacity,
+                     "peak_utilisation": k.peak_utilisation,
+                     "objective": r.summary.objective,
+                     "children_2plus_changes": k.children_2plus_changes,
                      "folder": str(folder)})
-        echo(f"max_moves {b}: {k['moves_discretionary']} discretionary, overload "
-             f"{k['total_overload_points']:,.1f}, objective {r.summary['objective']:,.0f}")
+        echo(f"max_moves {b}: {k.moves_discretionary} discretionary, overload "
+             f"{k.total_overload_points:,.1f}, objective {r.summary.objective:,.0f}")
         last = r
     df = pd.DataFrame(rows)
     from rebalancer.io.outputs import atomic_write, write_table
@@ -60,8 +60,7 @@ def frontier(paths: InputPaths, base: Config, out: Path, fmt: str, points: int =
 
 
 def _key(r: Result) -> tuple[float, float]:
-    return (float(r.summary["kpis"]["after"]["total_overload_points"]),
-            float(r.summary["objective"]))
+    return (float(r.summary.kpis.after.total_overload_points), float(r.summary.objective))
 
 
 def _budget_plan(inputs: Inputs, cfg: Config, budget: int, warm: pd.Series | None,

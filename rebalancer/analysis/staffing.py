@@ -9,7 +9,7 @@ from typing import Any
 from rebalancer.analysis.scenarios import Scenario, apply_what_ifs
 from rebalancer.config import Config
 from rebalancer.io.inputs import load_inputs
-from rebalancer.pipeline import InputPaths, plan, write_plan_folder
+from rebalancer.pipeline import InputPaths, Result, plan, write_plan_folder
 
 
 def staffing(paths: InputPaths, base: Config, out: Path, fmt: str, target: float = 1.0,
@@ -28,37 +28,47 @@ def staffing(paths: InputPaths, base: Config, out: Path, fmt: str, target: float
         w["capacity_points"] = worker_capacity(w, base.capacity) * target
         inputs = dataclasses.replace(inputs, workers=w)
     added: dict[tuple[str, str], float] = {}
+    skills: dict[tuple[str, str], set[str]] = {}
     history = []
     result = plan(inputs, base)
+    first = result
+    for line in _skills_lines(_skills_missing(first)):
+        echo(line)
     for rnd in range(rounds + 1):
-        k = result.summary["kpis"]["after"]
+        k = result.summary.kpis.after
         history.append({"round": rnd, "fte_added": round(sum(added.values()), 2),
-                        "unallocated": k["unallocated"],
-                        "total_overload_points": k["total_overload_points"]})
-        echo(f"round {rnd}: {sum(added.values()):.1f} FTE added; {k['unallocated']} "
-             f"unallocated, {k['total_overload_points']:,.1f} points over")
-        need = result.summary["shortfall"]["after"]["by_locality_and_grade"]
-        if (k["unallocated"] == 0 and k["total_overload_points"] <= 1e-6) or rnd == rounds:
+                        "unallocated": k.unallocated,
+                        "total_overload_points": k.total_overload_points})
+        echo(f"round {rnd}: {sum(added.values()):.1f} FTE added; {k.unallocated} "
+             f"unallocated, {k.total_overload_points:,.1f} points over")
+        need = result.summary.shortfall["after"]["by_locality_and_grade"]
+        if (k.unallocated == 0 and k.total_overload_points <= 1e-6) or rnd == rounds:
             break
         for r in need:  # in tenths of an FTE, rounded up
             key = (r["locality"], r["grade"])
             added[key] = added.get(key, 0.0) + math.ceil(r["fte"] * 10) / 10
+            skills.setdefault(key, set()).update(r.get("skills", []))
         spec = []
         for (loc, grade), fte in added.items():
             whole, part = int(fte), round(fte - int(fte), 1)
+            tags = tuple(sorted(skills.get((loc, grade), set())))
             if whole:
-                spec.append({"locality": loc, "grade": grade, "fte": 1.0, "count": whole})
+                spec.append({"locality": loc, "grade": grade, "fte": 1.0, "count": whole,
+                             "skills": tags})
             if part > 0:
-                spec.append({"locality": loc, "grade": grade, "fte": part, "count": 1})
+                spec.append({"locality": loc, "grade": grade, "fte": part, "count": 1,
+                             "skills": tags})
         result = plan(apply_what_ifs(inputs, Scenario("staffing", add_workers=tuple(spec))),
                       base)
     write_plan_folder(out, fmt, result)
-    k = result.summary["kpis"]["after"]
-    confirmed = k["unallocated"] == 0 and k["total_overload_points"] <= 1e-6
+    k = result.summary.kpis.after
+    confirmed = k.unallocated == 0 and k.total_overload_points <= 1e-6
     rec = {"target_utilisation": target, "confirmed": confirmed,
            "total_fte": round(sum(added.values()), 2),
-           "by_locality_and_grade": [{"locality": loc, "grade": g, "fte": round(f, 2)}
+           "by_locality_and_grade": [{"locality": loc, "grade": g, "fte": round(f, 2),
+                                      "skills": sorted(skills.get((loc, g), set()))}
                                      for (loc, g), f in sorted(added.items())],
+           "skills_no_worker_has": _skills_missing(first),
            "rounds": history, "plan_folder": str(out)}
     import json
 
@@ -67,3 +77,26 @@ def staffing(paths: InputPaths, base: Config, out: Path, fmt: str, target: float
     atomic_write(out / "staffing.json",
                  lambda p: p.write_text(json.dumps(rec, indent=2), encoding="utf-8"))
     return rec
+
+
+def _skills_missing(result: Result) -> list[dict[str, Any]]:
+    """Children no added FTE of the usual kind can take: they need skills no worker in their
+    area has (each with its locality and the skills), so the workers proposed carry them."""
+    cm = result.model
+    ch = cm.frame.children
+    rule = cm.empty_rule.to_numpy(object)
+    return [{"child_id": str(ch["child_id"].iat[i]), "locality": str(ch["locality"].iat[i]),
+             "skills": sorted(ch["required_skills"].iat[i])}
+            for i in range(len(ch)) if rule[i] == "SKILLS"]
+
+
+def _skills_lines(missing: list[dict[str, Any]]) -> list[str]:
+    if not missing:
+        return []
+    lines = [f"{len(missing)} child(ren) need skills no worker in their area has; the workers "
+             "proposed carry them:"]
+    lines += [f"  {m['child_id']} in {m['locality'][:24]}: {', '.join(m['skills'])}"
+              for m in missing[:20]]
+    if len(missing) > 20:
+        lines.append(f"  ... and {len(missing) - 20} more in staffing.json")
+    return lines

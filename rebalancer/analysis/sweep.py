@@ -47,9 +47,9 @@ def run_scenario(paths: InputPaths, base: Config, s: Scenario, out: Path, fmt: s
         folder = out / s.name
         write_plan_folder(folder, fmt, result)
         summary = result.summary
-        row.update(status=summary["status"], objective=summary["objective"],
-                   gap=summary["gap"], **{k: summary["kpis"]["after"][k] for k in KPI_COLUMNS},
-                   wall_time=summary["wall_time"], threads=cfg.solver.threads, host=host,
+        row.update(status=summary.status, objective=summary.objective,
+                   gap=summary.gap, **{k: summary.kpis.after.value(k) for k in KPI_COLUMNS},
+                   wall_time=summary.wall_time, threads=cfg.solver.threads, host=host,
                    folder=str(folder), error="")
     except InputRejected as exc:
         row.update(status="error", host=host, error="; ".join(str(p) for p in exc.problems)[:500])

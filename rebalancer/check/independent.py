@@ -381,6 +381,12 @@ def _recompute(world: _World, before: dict[str, str], after: dict[str, str],
         kpis[side] = {
             "unallocated": sum(1 for x in assign.values() if not x),
             "workers_over_capacity": sum(1 for x in over.values() if x > 1e-9),
+            "workers_above_110pct": sum(1 for w in world.workers
+                                        if load[w] > 1.10 * world.capacity(w) + 1e-9),
+            "workers_above_125pct": sum(1 for w in world.workers
+                                        if load[w] > 1.25 * world.capacity(w) + 1e-9),
+            "asye_over_capacity": sum(1 for w, x in over.items()
+                                      if x > 1e-9 and world.workers[w]["grade"] == "asye"),
             "total_overload_points": sum(over.values()),
             "peak_utilisation": max(util.values()) if util else 0.0,
             "families_split": sum(1 for s in fam.values() if len(s) > 1),

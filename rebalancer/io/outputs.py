@@ -167,9 +167,9 @@ def output_lock(out: Path) -> Iterator[None]:
 
 
 def write_outputs(out: Path, fmt: str, tables: dict[str, pd.DataFrame],
-                  summary: dict[str, Any],
+                  summary: Callable[[dict[str, dict[str, str]]], dict[str, Any]],
                   extras: dict[str, tuple[str, Callable[[Path], None]]] | None = None
-                  ) -> dict[str, Path]:
+                  ) -> tuple[dict[str, Path], dict[str, dict[str, str]]]:
     """The set is all old or all new: the old summary.json goes first (so the folder reads as
     unfinished while it is rewritten), each table lands whole by rename, and the new
     summary.json, naming every file of the set with its sha256, lands last."""
@@ -191,16 +191,16 @@ def write_outputs(out: Path, fmt: str, tables: dict[str, pd.DataFrame],
         for stale in set(old_files) - {p.name for p in paths.values()}:
             if "/" not in stale and stale.split(".")[0] in tables:
                 (out / stale).unlink(missing_ok=True)
-        summary["outputs"] = {name: {"file": p.name, "sha256": file_sha256(p)}
-                              for name, p in paths.items()}
+        outputs = {name: {"file": p.name, "sha256": file_sha256(p)} for name, p in paths.items()}
         paths["summary"] = out / SUMMARY
-        text = json.dumps(summary, indent=2, sort_keys=False, default=str, allow_nan=False)
+        text = json.dumps(summary(outputs), indent=2, sort_keys=False, default=str,
+                          allow_nan=False)
         atomic_write(paths["summary"], lambda p: p.write_text(text + "\n", encoding="utf-8"))
     except OSError as exc:
         raise OutputError(f"could not write the plan to {out}: {exc.strerror or exc} (is the disk "
                           "full?); the folder holds no complete plan; free space or choose "
                           "another --out folder and run again") from None
-    return paths
+    return paths, outputs
 
 
 def read_table_file(path: Path) -> pd.DataFrame:

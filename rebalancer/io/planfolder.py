@@ -17,6 +17,7 @@ import pandas as pd
 from rebalancer.config import Config, config_from_tree
 from rebalancer.io.inputs import Inputs, file_sha256, load_inputs
 from rebalancer.io.outputs import SUMMARY, read_table_file
+from rebalancer.model.summary import Summary
 
 
 class PlanFolderError(Exception):
@@ -26,17 +27,21 @@ class PlanFolderError(Exception):
 @dataclass
 class PlanFolder:
     path: Path
-    summary: dict[str, Any]
+    raw: dict[str, Any]  # summary.json as written (the independent check reads this)
     plan: pd.DataFrame
     workers: pd.DataFrame
     changed: list[str]  # tables that differ from the sha256 summary.json gives (when not verified)
 
+    @property
+    def summary(self) -> Summary:
+        return Summary.from_json(self.raw)
+
     def config(self) -> Config:
         """The configuration the plan was made with."""
-        return config_from_tree(self.summary["config"], None, str(self.path / SUMMARY))
+        return config_from_tree(self.raw["config"], None, str(self.path / SUMMARY))
 
     def input_paths(self) -> dict[str, Path]:
-        return {k: Path(v["path"]) for k, v in self.summary["inputs"].items()}
+        return {k: Path(v["path"]) for k, v in self.raw["inputs"].items()}
 
 
 def read_summary(folder: Path) -> dict[str, Any]:
@@ -99,7 +104,7 @@ def reload_inputs(folder: PlanFolder) -> tuple[Inputs, Config]:
     """The inputs the plan was made from, refusing any that changed since."""
     files = folder.input_paths()
     for name, path in files.items():
-        if not path.is_file() or file_sha256(path) != folder.summary["inputs"][name]["sha256"]:
+        if not path.is_file() or file_sha256(path) != folder.raw["inputs"][name]["sha256"]:
             raise PlanFolderError(f"the {name} input {path} is missing or has changed since the "
                                   "plan was made; re-run the rebalance")
     cfg = folder.config()

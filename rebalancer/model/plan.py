@@ -5,14 +5,13 @@ load -> validate -> build -> solve -> **extract** -> write.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from rebalancer.model import terms
 from rebalancer.model.build import CaseModel
 from rebalancer.model.rules import RULE_BY_CODE, RULES, BoolArray, FloatArray, IntArray
+from rebalancer.model.summary import KpiValues
 from solvers import Solution
 
 NDStr = np.ndarray
@@ -182,34 +181,32 @@ def moved_mask(plan: pd.DataFrame) -> BoolArray:
 
 
 def kpis(plan: pd.DataFrame, workers: pd.DataFrame, forced: BoolArray, when: str,
-         recent_changes: IntArray) -> dict[str, Any]:
+         recent_changes: IntArray) -> KpiValues:
     """The headline figures for one side of the plan, from the output tables and each child's
     changes of worker in the 12 months to the plan (row for row with the plan)."""
     worker_col = "from_worker_id" if when == "before" else "to_worker_id"
     load, cap = workers[f"load_{when}"], workers["capacity_points"]
     over = np.maximum(load - cap, 0)
     travel = plan[f"travel_{when}"]
-    out: dict[str, Any] = {
-        "unallocated": int((plan[worker_col] == "").sum()),
-        "workers_over_capacity": int((load > cap + 1e-9).sum()),
-        "total_overload_points": round(float(over.sum()), 4),
-        "peak_utilisation": round(float(workers[f"utilisation_{when}"].max()), 6)
+    after = when == "after"
+    moved = moved_mask(plan) if after else np.zeros(len(plan), bool)
+    return KpiValues(
+        unallocated=int((plan[worker_col] == "").sum()),
+        workers_over_capacity=int((load > cap + 1e-9).sum()),
+        workers_above_110pct=int((load > 1.10 * cap + 1e-9).sum()),
+        workers_above_125pct=int((load > 1.25 * cap + 1e-9).sum()),
+        asye_over_capacity=int(((load > cap + 1e-9) & (workers["grade"] == "asye")).sum()),
+        total_overload_points=round(float(over.sum()), 4),
+        peak_utilisation=round(float(workers[f"utilisation_{when}"].max()), 6)
         if len(workers) else 0.0,
-        "families_split": families_split(plan["family_id"], plan[worker_col]),
-        "mean_travel": round(float(travel.mean()), 4) if travel.notna().any() else None,
-        "children_2plus_changes": int(terms.second_change_or_more(
-            recent_changes, moved_mask(plan) if when == "after"
-            else np.zeros(len(plan), bool)).sum()),
-    }
-    if when == "after":
-        moved = moved_mask(plan)
-        out["moves"] = int(moved.sum())
-        out["moves_forced"] = int((moved & forced).sum())
-        out["moves_discretionary"] = int((moved & ~forced).sum())
-        out["allocations"] = int((plan["action"] == "allocate").sum())
-    else:
-        out.update(moves=0, moves_forced=0, moves_discretionary=0, allocations=0)
-    return out
+        families_split=families_split(plan["family_id"], plan[worker_col]),
+        mean_travel=round(float(travel.mean()), 4) if travel.notna().any() else None,
+        children_2plus_changes=int(terms.second_change_or_more(recent_changes, moved).sum()),
+        moves=int(moved.sum()),
+        moves_forced=int((moved & forced).sum()),
+        moves_discretionary=int((moved & ~forced).sum()),
+        allocations=int((plan["action"] == "allocate").sum()) if after else 0,
+    )
 
 
 def objective_terms(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> dict[str, float]:

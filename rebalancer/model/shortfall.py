@@ -70,16 +70,21 @@ def fte_needed(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> dict
             add(loc, "sw" if grade == "asye" else grade, "overload_points", float(pts))
     un = (plan["action"] == "unallocated").to_numpy()
     f = cm.frame
+    skills: dict[tuple[str, str], set[str]] = {}
     for i in np.flatnonzero(un):
         grade = GRADES[max(int(f.c_min_grade[i]), 1)]  # a newly hired worker is at least an sw
-        add(f.children["locality"].iat[i], grade, "unallocated_points", float(cm.child_points[i]))
+        loc = f.children["locality"].iat[i]
+        add(loc, grade, "unallocated_points", float(cm.child_points[i]))
+        if cm.empty_rule.iat[i] == "SKILLS":  # no worker in the area has them: hire them
+            skills.setdefault((loc, grade), set()).update(f.children["required_skills"].iat[i])
     rows: list[dict[str, Any]] = []
     for (loc, grade), v in sorted(need.items()):
         per_fte = cfg.points_per_fte * cfg.grade_factor[grade]
         pts = v["overload_points"] + v["unallocated_points"]
         rows.append({"locality": loc, "grade": grade, "fte": round(pts / per_fte, 2),
                      "overload_points": round(v["overload_points"], 1),
-                     "unallocated_points": round(v["unallocated_points"], 1)})
+                     "unallocated_points": round(v["unallocated_points"], 1),
+                     "skills": sorted(skills.get((loc, grade), set()))})
     total = sum(float(r["fte"]) for r in rows)
     return {"total_fte": round(total, 2), "by_locality_and_grade": rows}
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from rebalancer.model.summary import Summary
 from rebalancer.reports.page import page, pyplot, svg, table
 
 BANDS = (("under 100%", "#4c9a2a"), ("100–110%", "#e0a000"), ("over 110%", "#c0392b"))
@@ -60,30 +60,30 @@ def bar_chart(labels: list[str], values: list[float], title: str, xlabel: str,
     return svg(fig)
 
 
-def _kpis(summary: dict[str, Any]) -> str:
+def _kpis(summary: Summary) -> str:
     from rebalancer.model.kpi import KPIS
 
-    b, a = summary["kpis"]["before"], summary["kpis"]["after"]
-    rows = [(k.label, "" if k.after_only else k.fmt(b.get(k.name)).replace("-", "–"),
-             k.fmt(a.get(k.name)).replace("-", "–")) for k in KPIS if k.name in a]
+    b, a = summary.kpis.before, summary.kpis.after
+    rows = [(k.label, "" if k.after_only else k.fmt(b.value(k.name)).replace("-", "–"),
+             k.fmt(a.value(k.name)).replace("-", "–")) for k in KPIS]
     return table(pd.DataFrame(rows, columns=["", "before", "after"]), cls="kpi")
 
 
-def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: dict[str, Any],
+def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary,
            children_locality: pd.Series | None = None) -> str:
     """The whole page as one string."""
-    parts = [f"<h1>Caseload rebalance: plan of {html.escape(summary['config']['plan_date'])}"
+    parts = [f"<h1>Caseload rebalance: plan of {html.escape(summary.config['plan_date'])}"
              "</h1>",
-             f"<p class=note>Plan status: {html.escape(str(summary['status']))}; objective "
-             f"{summary['objective']:,.0f}"
-             + (f", within {100 * summary['gap']:.2f}% of the best bound"
-                if summary.get("gap") is not None else "")
-             + (" (interrupted: best plan so far)" if summary["solver"].get("interrupted")
-                else "") + ".</p>",
+             f"<p class=note>Plan status: {html.escape(str(summary.status))}; objective "
+             f"{summary.objective:,.0f}"
+             + (f", within {100 * summary.gap:.2f}% of the best bound"
+                if summary.gap is not None else "")
+             + (" (interrupted: best plan so far)" if summary.solver.interrupted else "")
+             + ".</p>",
              "<h2>Before and after</h2>", _kpis(summary),
              "<h2>Utilisation per worker</h2>", "<div class=charts><figure>",
              utilisation_chart(workers), "</figure></div>"]
-    dc = [r for r in summary["shortfall"]["before"]["demand_and_capacity"]
+    dc = [r for r in summary.shortfall["before"]["demand_and_capacity"]
           if r["grade_band"] == "any"]
     charts = []
     if dc:
@@ -100,7 +100,7 @@ def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: dict[str, Any],
         parts += ["<h2>Demand, capacity and reasons</h2>", "<div class=charts>"]
         parts += [f"<figure>{c}</figure>" for c in charts]
         parts.append("</div>")
-    need = summary["shortfall"]["after"]
+    need = summary.shortfall["after"]
     parts.append("<h2>Shortfall</h2>")
     if need["by_locality_and_grade"]:
         parts.append(f"<p>{need['total_fte']:.1f} more FTE would bring every worker within "
@@ -125,11 +125,11 @@ def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: dict[str, Any],
                      + (f"<p class=note>… and {more} more in review.xlsx</p>" if more > 0
                         else "") + "</details>")
     body = "\n".join(parts)
-    return page(f"Caseload rebalance {summary['config']['plan_date']}", body)
+    return page(f"Caseload rebalance {summary.config['plan_date']}", body)
 
 
 def write_report(folder: Path, plan: pd.DataFrame, workers: pd.DataFrame,
-                 summary: dict[str, Any]) -> Path:
+                 summary: Summary) -> Path:
     from rebalancer.io.outputs import atomic_write
 
     path = folder / "report.html"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from rebalancer.model.summary import Summary
 from rebalancer.problems import Problem
 
 MAX_SHOWN = 500
@@ -18,39 +20,94 @@ def problems_text(problems: list[Problem]) -> str:
     return "\n".join(lines)
 
 
-def before_after(summary: dict[str, Any]) -> str:
+def before_after(summary: Summary) -> str:
     """The headline figures a workforce lead reads first."""
     from rebalancer.model.kpi import SIDE_BY_SIDE
 
-    b, a = summary["kpis"]["before"], summary["kpis"]["after"]
-    rows = [k for k in SIDE_BY_SIDE if k.name in a]
-    width = max(len(k.label) for k in rows) + 2
+    b, a = summary.kpis.before, summary.kpis.after
+    width = max(len(k.label) for k in SIDE_BY_SIDE) + 2
     lines = [f"{'':<{width}}{'before':>10}{'after':>10}"]
-    for k in rows:
-        lines.append(f"{k.label:<{width}}{k.fmt(b.get(k.name)):>10}{k.fmt(a[k.name]):>10}")
-    lines.append(f"{'changes of social worker':<{width}}{'':>10}{a['moves']:>10,}"
-                 f"   ({a['moves_forced']} forced, {a['moves_discretionary']} discretionary)")
-    lines.append(f"{'children newly allocated':<{width}}{'':>10}{a['allocations']:>10,}")
-    gap = summary["gap"]
+    for k in SIDE_BY_SIDE:
+        lines.append(f"{k.label:<{width}}{k.fmt(b.value(k.name)):>10}"
+                     f"{k.fmt(a.value(k.name)):>10}")
+    lines.append(f"{'changes of social worker':<{width}}{'':>10}{a.moves:>10,}"
+                 f"   ({a.moves_forced} forced, {a.moves_discretionary} discretionary)")
+    lines.append(f"{'children newly allocated':<{width}}{'':>10}{a.allocations:>10,}")
+    gap = summary.gap
     lines.append("")
-    lines.append(f"plan: {summary['status']}, objective {summary['objective']:,.0f}"
+    lines.append(f"plan: {summary.status}, objective {summary.objective:,.0f}"
                  + (f", gap to bound {gap:.2%}" if gap is not None else "")
-                 + f", {summary['wall_time']:.1f}s"
-                 + (" (interrupted: best plan so far)" if summary["solver"]["interrupted"]
-                    else ""))
+                 + f", {summary.wall_time:.1f}s"
+                 + (" (interrupted: best plan so far)" if summary.solver.interrupted else ""))
+    lines += _caveats(summary)
     from rebalancer.model.shortfall import shortfall_text
 
     lines.append("")
-    lines.append(shortfall_text(summary["shortfall"]))
-    if summary["max_new_yielded"]["excess_total"]:
-        m = summary["max_new_yielded"]
+    lines.append(shortfall_text(summary.shortfall))
+    if summary.max_new_yielded["excess_total"]:
+        m = summary.max_new_yielded
         lines.append(f"MAX_NEW yielded: {m['excess_total']} children above the new-case cap, at "
                      f"{len(m['workers'])} worker(s), so that no child who had a worker is left "
                      "without one")
-    if summary["conflicts"]:
-        lines.append(f"{len(summary['conflicts'])} decision(s) or pin(s) yielded to a hard rule "
+    if summary.conflicts:
+        lines.append(f"{len(summary.conflicts)} decision(s) or pin(s) yielded to a hard rule "
                      "(see conflicts in summary.json)")
     return "\n".join(lines)
+
+
+STAGE_WORDS = {"greedy": "greedy start", "excess": "least-excess", "lp": "LP bound",
+               "lp_fix": "LP-guided CP-SAT", "cpsat": "CP-SAT", "lns": "neighbourhood search",
+               "rescue": "rescue"}
+
+
+def clock_line(summary: Summary) -> str:
+    """One plain line when the clock or an interrupt, not the inputs, decided the plan."""
+    solver = summary.solver
+    if solver.reproducible and not solver.interrupted:
+        return ""
+    stages = list(solver.stage_seconds)
+    stage = STAGE_WORDS.get(stages[-1], stages[-1]) if stages else "first"
+    if solver.interrupted:
+        return (f"Interrupted (Ctrl-C or SIGTERM) during the {stage} stage: this is the best plan "
+                "found so far, and a re-run may give a different one.")
+    limit = summary.config.get("solver", {}).get("time_limit")
+    return (f"The clock cut the {stage} stage short (time limit {limit:g}s): a re-run may give "
+            "a different plan. A longer --time-limit lets every stage run its whole budget, "
+            "and then the same inputs give the same plan.")
+
+
+def _caveats(summary: Summary) -> list[str]:
+    """What the table alone would leave a workforce lead asking."""
+    b, a = summary.kpis.before, summary.kpis.after
+    out = []
+    if a.asye_over_capacity:
+        out.append(f"FLAG: {a.asye_over_capacity} newly qualified (ASYE) worker(s) over capacity "
+                   "after the plan (see workers.csv, grade asye, utilisation_after above 1).")
+    if (b.workers_over_capacity is not None and a.workers_over_capacity
+            > b.workers_over_capacity and a.total_overload_points < b.total_overload_points):
+        out.append(f"More workers are over capacity ({b.workers_over_capacity} → "
+                   f"{a.workers_over_capacity}) while total overload falls: overload is spread "
+                   "rather than piled on the busiest, and the "
+                   f"{a.allocations:,} newly allocated children add load.")
+    line = clock_line(summary)
+    if line:
+        out.append(line)
+    return out
+
+
+def next_steps(out: Path, workers: Path, children: Path, config: Path | None,
+               moves: int) -> str:
+    """What a workforce lead does with a plan folder next, as commands to copy."""
+    cfg = f" --config {config}" if config is not None else ""
+    return ("\nNext steps:\n"
+            f"  rebalancer explain --plan {out} CHILD_ID     why one child moved, and the "
+            "alternatives\n"
+            f"  rebalancer explain --plan {out} --worker W   why a worker gained or lost "
+            "children\n"
+            f"  rebalancer check --workers {workers} --children {children}{cfg} --plan {out}\n"
+            f"  open {out}/report.html (rebalancer report --plan {out} rewrites it)\n"
+            f"  rebalancer review --plan {out}   a workbook of the {moves:,} changes of worker "
+            f"to accept or reject, then rebalancer replan ... --review {out}/review.xlsx")
 
 
 def check_text(report: Any, n_children: int) -> str:

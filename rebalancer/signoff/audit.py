@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rebalancer.model.summary import Summary
+
 GENESIS = "0" * 64
 DEFAULT_NAME = "rebalancer-audit.sqlite"
 
@@ -129,13 +131,13 @@ def verify(path: Path) -> str | None:
     return None
 
 
-def plan_payload(summary: dict[str, Any], plan_sha256: str, folder: Path) -> dict[str, Any]:
+def plan_payload(summary: Summary, plan_sha256: str, folder: Path) -> dict[str, Any]:
     """A plan produced: its hash, the inputs' hashes, the configuration, the KPIs."""
     return {"plan_sha256": plan_sha256, "folder": str(folder),
-            "inputs": {k: v["sha256"] for k, v in summary["inputs"].items()},
-            "config": summary["config"], "status": summary["status"],
-            "objective": summary["objective"], "kpis": summary["kpis"],
-            "review": summary.get("review", {}).get("counts")}
+            "inputs": {k: v["sha256"] for k, v in summary.inputs.items()},
+            "config": summary.config, "status": summary.status,
+            "objective": summary.objective, "kpis": summary.kpis.to_json(),
+            "review": (summary.review or {}).get("counts")}
 
 
 def decision_payloads(rows: Any, reviewer: str, plan_sha256: str) -> list[dict[str, Any]]:

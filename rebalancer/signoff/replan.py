@@ -10,6 +10,7 @@ proposed worker unless a rejection forces a change.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ def review_workbook(folder: Path, out: Path | None = None) -> tuple[Path, int]:
     inputs, _ = reload_inputs(pf)
     path = out if out is not None else folder / "review.xlsx"
     n = write_review(path, pf.plan, pf.workers, inputs.children, pf.summary,
-                     pf.summary["outputs"]["plan"]["sha256"])
+                     pf.summary.plan_file.sha256)
     return path, n
 
 
@@ -58,16 +59,16 @@ def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_file: Path, ou
     """Read the workbook (refusing a bad one, nothing written), re-plan, write the plan folder
     with decisions.csv and the review summary, and record the decisions in the audit trail."""
     pf = read_plan_folder(plan_dir)
-    plan_sha = pf.summary["outputs"]["plan"]["sha256"]
+    plan_sha = pf.summary.plan_file.sha256
     review, problems = read_review(review_file, pf.plan, plan_sha)
     if review is None:
         raise InputRejected(problems)
     new = review_decisions(review, reviewer)
 
     def finish(result: Result) -> dict[str, tuple[str, Any]]:
-        result.summary["review"] = {"workbook": str(review_file.resolve()),
-                                    "reviewer": reviewer, "plan_sha256": plan_sha,
-                                    **_review_summary(review, pf.plan, result)}
+        result.summary = dataclasses.replace(result.summary, review={
+            "workbook": str(review_file.resolve()), "reviewer": reviewer,
+            "plan_sha256": plan_sha, **_review_summary(review, pf.plan, result)})
         from rebalancer.io.outputs import neutralise
 
         assert result.inputs is not None

@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from rebalancer.model.kpi import KPI_NAMES
+from rebalancer.model.summary import Summary
 from rebalancer.problems import Problem, shown
 
 MOVES = "moves"
@@ -55,7 +57,7 @@ def moves_table(plan: pd.DataFrame, workers: pd.DataFrame, children: pd.DataFram
 
 
 def write_review(path: Path, plan: pd.DataFrame, workers: pd.DataFrame,
-                 children: pd.DataFrame, summary: dict[str, Any], plan_sha256: str) -> int:
+                 children: pd.DataFrame, summary: Summary, plan_sha256: str) -> int:
     """The workbook, written whole then renamed into place; returns the number of rows."""
     from openpyxl import Workbook
     from openpyxl.formatting.rule import CellIsRule
@@ -109,13 +111,13 @@ def write_review(path: Path, plan: pd.DataFrame, workers: pd.DataFrame,
     ws3.append(["kpi", "before", "after"])
     for cell in ws3[1]:
         cell.font = Font(bold=True)
-    before, after = summary["kpis"]["before"], summary["kpis"]["after"]
-    for key in after:
-        ws3.append([key, before.get(key), after.get(key)])
+    before, after = summary.kpis.before, summary.kpis.after
+    for key in KPI_NAMES:
+        ws3.append([key, before.value(key), after.value(key)])
     ws3.append([])
-    ws3.append(["status", summary.get("status")])
-    ws3.append(["objective", summary.get("objective")])
-    ws3.append(["plan_date", summary["config"]["plan_date"]])
+    ws3.append(["status", summary.status])
+    ws3.append(["objective", summary.objective])
+    ws3.append(["plan_date", summary.config["plan_date"]])
     ws3.append([PLAN_HASH_LABEL, plan_sha256])
     ws3.column_dimensions["A"].width = 26
     ws3.column_dimensions["B"].width = 68

@@ -1,0 +1,153 @@
+"""summary.json as types: built once by the pipeline, read back by every command.
+
+Frozen dataclasses, so a step that adds to a summary (the previous plan, a review, the output
+files) makes a new one with `dataclasses.replace`; `to_json` gives the file's shape (the data
+contract's names, in a fixed order) and `from_json` reads it back, so readers use attributes
+that mypy follows instead of string keys. The independent check reads summary.json as plain
+JSON on purpose: it trusts nothing this module builds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any
+
+from rebalancer.model.kpi import KPI_NAMES
+
+
+@dataclass(frozen=True)
+class KpiValues:
+    """One side (before or after) of the headline figures; field order is `kpi.KPIS` order."""
+
+    unallocated: int
+    workers_over_capacity: int
+    workers_above_110pct: int
+    workers_above_125pct: int
+    asye_over_capacity: int  # newly qualified workers over capacity: flagged, they need it least
+    total_overload_points: float
+    peak_utilisation: float
+    families_split: int
+    mean_travel: float | None
+    children_2plus_changes: int
+    moves: int
+    moves_forced: int
+    moves_discretionary: int
+    allocations: int
+
+    def value(self, name: str) -> Any:
+        """A KPI by its declared name (renderers loop over `kpi.KPIS`)."""
+        if name not in KPI_NAMES:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> KpiValues:
+        """Missing figures (a plan folder written before they existed) read as None."""
+        values: dict[str, Any] = {f.name: d.get(f.name) for f in fields(cls)}
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Kpis:
+    before: KpiValues
+    after: KpiValues
+
+    def to_json(self) -> dict[str, Any]:
+        return {"before": self.before.to_json(), "after": self.after.to_json()}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Kpis:
+        return cls(KpiValues.from_json(d["before"]), KpiValues.from_json(d["after"]))
+
+
+@dataclass(frozen=True)
+class SolverReport:
+    """How the plan was found; objective values in the contract's units, never solver units."""
+
+    source: str
+    interrupted: bool
+    candidate_pairs: int
+    decision_units: int
+    reproducible: bool
+    lp_bound: float | None
+    stage_objectives: dict[str, float]
+    stage_seconds: dict[str, float]
+    excess_cap: int
+    timings: dict[str, float] | None = None  # load, build and solve seconds of the run
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        if self.timings is None:
+            d.pop("timings")
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> SolverReport:
+        values: dict[str, Any] = {f.name: d.get(f.name) for f in fields(cls)}
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """A file of the plan folder's set: readers use exactly these, hashes checked."""
+
+    file: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    tool: str
+    version: str
+    inputs: dict[str, dict[str, str]]  # name -> path and sha256
+    config: dict[str, Any]  # the effective configuration, the TOML's shape
+    status: str
+    objective: float
+    best_bound: float | None
+    gap: float | None
+    wall_time: float
+    solver: SolverReport
+    objective_terms: dict[str, float]
+    kpis: Kpis
+    conflicts: list[dict[str, Any]]
+    max_new_yielded: dict[str, Any]  # excess_total, and the excess per worker
+    shortfall: dict[str, Any]  # before solving and after the plan
+    no_eligible_worker: dict[str, int]  # by the rule that emptied a child's list
+    previous_plan: dict[str, Any] | None = None  # a re-plan's reviewed plan, or --previous
+    review: dict[str, Any] | None = None  # a re-plan's decisions: counts and changed children
+    outputs: dict[str, OutputFile] | None = None  # the set, once written
+
+    @property
+    def plan_file(self) -> OutputFile:
+        """The plan table of a written folder."""
+        if self.outputs is None or "plan" not in self.outputs:
+            raise KeyError("plan")
+        return self.outputs["plan"]
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v is None and f.name in ("previous_plan", "review", "outputs"):
+                continue
+            if f.name == "outputs":
+                v = {k: dataclasses.asdict(o) for k, o in v.items()}
+            elif hasattr(v, "to_json"):
+                v = v.to_json()
+            out[f.name] = v
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Summary:
+        """A summary.json as read from a plan folder (already known to be a JSON object)."""
+        values: dict[str, Any] = {f.name: d.get(f.name) for f in fields(cls)}
+        values["solver"] = SolverReport.from_json(d.get("solver") or {})
+        values["kpis"] = Kpis.from_json(d["kpis"])
+        if isinstance(d.get("outputs"), dict):
+            values["outputs"] = {k: OutputFile(str(v["file"]), str(v["sha256"]))
+                                 for k, v in d["outputs"].items()}
+        return cls(**values)

@@ -1,0 +1,99 @@
+"""What the terminal tells a workforce lead: the headline table's extra rows and flags, the line
+that says when the clock decided, the next steps, and the import's plan date travelling on."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rebalancer.cli import app
+from rebalancer.reports.terminal import before_after, clock_line
+from tests.conftest import Case, child, worker
+from tests.test_hard_rules import filler
+
+runner = CliRunner()
+
+
+def test_headline_rows_above_110_and_125_percent_and_the_asye_flag(case: Case) -> None:
+    # A (asye, capacity 0.9 x 85 = 76.5) holds 90 pinned points: 117.6%, over and above 110%.
+    # B (sw, 85) holds 110 pinned points: 129.4%, above 125% too. C is idle.
+    r = case.run([worker("A", grade="asye"), worker("B"), worker("C")],
+                 [*filler("A", 90), *filler("B", 110)])
+    after = r.summary.kpis.after
+    assert (after.workers_over_capacity, after.workers_above_110pct,
+            after.workers_above_125pct, after.asye_over_capacity) == (2, 2, 1, 1)
+    text = before_after(r.summary)
+    assert "… above 110% of capacity" in text and "… above 125% of capacity" in text
+    assert "FLAG: 1 newly qualified (ASYE) worker(s) over capacity" in text
+
+
+def test_more_workers_over_capacity_while_overload_falls_is_explained(case: Case) -> None:
+    r = case.run([worker("A")], [child("K")])
+    k = r.summary.kpis
+    s = dataclasses.replace(r.summary, kpis=dataclasses.replace(
+        k, before=dataclasses.replace(k.before, workers_over_capacity=3,
+                                      total_overload_points=500.0),
+        after=dataclasses.replace(k.after, workers_over_capacity=5, total_overload_points=400.0,
+                                  allocations=12)))
+    assert ("More workers are over capacity (3 → 5) while total overload falls: overload is "
+            "spread rather than piled on the busiest, and the 12 newly allocated children add "
+            "load.") in before_after(s)
+    assert "More workers are over capacity" not in before_after(r.summary)
+
+
+@pytest.mark.parametrize("interrupted,expect", [
+    (False, "The clock cut the neighbourhood search stage short (time limit 10s): a re-run may "
+            "give a different plan."),
+    (True, "Interrupted (Ctrl-C or SIGTERM) during the neighbourhood search stage: this is the "
+           "best plan found so far, and a re-run may give a different one."),
+])
+def test_the_clock_line_names_the_stage_it_cut(case: Case, interrupted: bool,
+                                               expect: str) -> None:
+    r = case.run([worker("A")], [child("K")])
+    assert clock_line(r.summary) == ""  # a small county runs every budget to its end
+    solver = dataclasses.replace(r.summary.solver, reproducible=False, interrupted=interrupted,
+                                 stage_seconds={"greedy": 0.1, "cpsat": 2.0, "lns": 7.5})
+    s = dataclasses.replace(r.summary, solver=solver)
+    assert clock_line(s).startswith(expect)
+    assert expect in before_after(s)
+
+
+def test_every_rebalance_ends_with_next_steps(case: Case) -> None:
+    case.write("workers", [worker("A")])
+    case.write("children", [child("K")])
+    (case.root / "c.toml").write_text("plan_date = 2026-12-01\n")
+    w, c, cfg, out = (case.root / "workers.csv", case.root / "children.csv",
+                      case.root / "c.toml", case.root / "plan")
+    r = runner.invoke(app, ["rebalance", "--workers", str(w), "--children", str(c), "--config",
+                            str(cfg), "--out", str(out), "--time-limit", "5", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "Next steps:" in r.output
+    assert f"rebalancer explain --plan {out} CHILD_ID" in r.output
+    assert (f"rebalancer check --workers {w} --children {c} --config {cfg} --plan {out}"
+            in r.output)
+    assert f"rebalancer review --plan {out}" in r.output
+
+
+def test_import_writes_the_plan_date_beside_the_tables(tmp_path: Path) -> None:
+    from rebalancer.synth.county import generate
+    from rebalancer.synth.ssd import write_ssd
+
+    write_ssd(generate(120, 10, seed=2, scenario="steady"), tmp_path / "ssd", seed=2)
+    out = tmp_path / "county"
+    r = runner.invoke(app, ["import-ssd", "--ssd", str(tmp_path / "ssd"), "--mapping",
+                            str(tmp_path / "ssd" / "mapping.toml"), "--plan-date", "2026-12-01",
+                            "--out", str(out), "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    assert (out / "config.toml").read_text().splitlines()[-1] == "plan_date = 2026-12-01"
+    step = (f"rebalancer rebalance --workers {out / 'workers.csv'} --children "
+            f"{out / 'children.csv'} --config {out / 'config.toml'}")
+    assert step in r.output
+    v = runner.invoke(app, ["validate", "--workers", str(out / "workers.csv"), "--children",
+                            str(out / "children.csv"), "--config", str(out / "config.toml")])
+    assert v.exit_code == 0, v.output
+    from rebalancer.config import load_config
+
+    assert str(load_config(out / "config.toml").plan_date) == "2026-12-01"
