@@ -610,14 +610,21 @@ def compare_cmd(
 ) -> None:
     """KPI deltas side by side, and the children whose outcome differs."""
     from rebalancer.analysis.compare import compare
+    from rebalancer.model.kpi import KPI_BY_NAME, Kpi
 
     with _plan_folder(hint=None):
-        kpis, diff = compare(plan_a, plan_b)
+        kpis, diff, warnings = compare(plan_a, plan_b)
+    for w in warnings:
+        typer.echo(f"WARNING: {w}")
     typer.echo(f"{'':<24}{'A':>14}{'B':>14}{'B - A':>14}")
     for r in kpis.itertuples(index=False):
-        def f(v: Any) -> str:
-            return "-" if v is None or v != v else (f"{v:,.3f}" if isinstance(v, float)
-                                                     else f"{v:,}")
+        kpi = KPI_BY_NAME.get(str(r.kpi), Kpi(str(r.kpi), "", "num"))
+        if r.kpi == "objective":
+            kpi = Kpi("objective", "", "int")
+        def f(v: Any, kpi: Kpi = kpi) -> str:
+            if v is None or v != v:
+                return "-"
+            return kpi.fmt(round(v) if kpi.kind == "int" else v)
         typer.echo(f"{r.kpi:<24}{f(r.a):>14}{f(r.b):>14}{f(r.delta):>14}")
     typer.echo(f"{len(diff)} child(ren) end with a different worker")
     for r in diff.head(20).itertuples(index=False):

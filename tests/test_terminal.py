@@ -21,7 +21,7 @@ def test_headline_rows_above_110_and_125_percent_and_the_asye_flag(case: Case) -
     # A (asye, capacity 0.9 x 85 = 76.5) holds 90 pinned points: 117.6%, over and above 110%.
     # B (sw, 85) holds 110 pinned points: 129.4%, above 125% too. C is idle.
     r = case.run([worker("A", grade="asye"), worker("B"), worker("C")],
-                 [*filler("A", 90), *filler("B", 110)])
+                 [*filler("A", 45, n=2), *filler("B", 55, n=2)])
     after = r.summary.kpis.after
     assert (after.workers_over_capacity, after.workers_above_110pct,
             after.workers_above_125pct, after.asye_over_capacity) == (2, 2, 1, 1)
@@ -97,3 +97,48 @@ def test_import_writes_the_plan_date_beside_the_tables(tmp_path: Path) -> None:
     from rebalancer.config import load_config
 
     assert str(load_config(out / "config.toml").plan_date) == "2026-12-01"
+
+
+def test_staffing_names_the_skills_fte_cannot_fix_and_hires_them(case: Case) -> None:
+    # Nobody in North speaks BSL: K stays unallocated however many plain FTE are added. Staffing
+    # reports K, North and bsl, and the worker it proposes has bsl, so a re-plan allocates K.
+    import json
+
+    case.write("workers", [worker("A", skills="disability")])
+    case.write("children", [child("K", required_skills="bsl"), child("L")])
+    (case.root / "c.toml").write_text("plan_date = 2026-12-01\n")
+    r = runner.invoke(app, ["staffing", "--workers", str(case.root / "workers.csv"),
+                            "--children", str(case.root / "children.csv"), "--config",
+                            str(case.root / "c.toml"), "--out", str(case.root / "st"),
+                            "--time-limit", "4", "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    assert "1 child(ren) need skills no worker in their area has" in r.output
+    assert "K in North: bsl" in r.output
+    rec = json.loads((case.root / "st" / "staffing.json").read_text())
+    assert rec["skills_no_worker_has"] == [{"child_id": "K", "locality": "North",
+                                            "skills": ["bsl"]}]
+    assert rec["confirmed"] is True
+    assert [x["skills"] for x in rec["by_locality_and_grade"]] == [["bsl"]]
+    summary = json.loads((case.root / "st" / "summary.json").read_text())
+    assert summary["kpis"]["after"]["unallocated"] == 0
+
+
+def test_compare_warns_when_the_plans_are_of_different_counties(tmp_path: Path) -> None:
+    # The same workers, children that differ by one child: compare says the data differ, and
+    # prints counts as whole numbers.
+    def county(name: str, kids: list[dict[str, object]]) -> Path:
+        c = Case(tmp_path / name)
+        c.root.mkdir()
+        c.run([worker("A"), worker("B")], kids)
+        return c.root / "out"
+
+    a = county("a", [child("K"), child("L")])
+    b = county("b", [child("K"), child("L"), child("M")])
+    same = runner.invoke(app, ["compare", str(a), str(a)])
+    assert same.exit_code == 0 and "WARNING" not in same.output
+    r = runner.invoke(app, ["compare", str(a), str(b)])
+    assert r.exit_code == 0, r.output
+    assert "WARNING: the children inputs differ" in r.output
+    line = next(x for x in r.output.splitlines() if x.startswith("allocations"))
+    assert line.split()[1:] == ["2", "3", "1"]
+    assert "nan" not in r.output and ".000" not in r.output

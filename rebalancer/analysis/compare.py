@@ -7,10 +7,12 @@ from pathlib import Path
 import pandas as pd
 
 from rebalancer.analysis.scenarios import KPI_COLUMNS
+from rebalancer.model.summary import Summary
 
 
-def compare(a: Path, b: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """KPI deltas side by side, and every child whose outcome differs, with both explanations."""
+def compare(a: Path, b: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """KPI deltas side by side, every child whose outcome differs (with both explanations), and
+    warnings when the two plans were not made from the same county."""
     from rebalancer.io.planfolder import read_plan_folder
 
     pa, pb = read_plan_folder(a), read_plan_folder(b)
@@ -20,8 +22,29 @@ def compare(a: Path, b: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     kpis = pd.DataFrame(rows, columns=["kpi", "a", "b"], dtype=object)  # counts stay ints
     kpis["delta"] = [None if x is None or y is None else y - x
                      for x, y in zip(kpis["a"], kpis["b"], strict=True)]
-    m = pa.plan.merge(pb.plan, on="child_id", how="outer", suffixes=("_a", "_b"))
-    diff = m[m["to_worker_id_a"].fillna("") != m["to_worker_id_b"].fillna("")]
+    m = pa.plan.merge(pb.plan, on="child_id", how="outer", suffixes=("_a", "_b"),
+                      indicator=True)
+    # a child in one plan only is said so, never shown as a missing value
+    m.loc[m["_merge"] == "right_only", "to_worker_id_a"] = "(not in A)"
+    m.loc[m["_merge"] == "left_only", "to_worker_id_b"] = "(not in B)"
+    m = m.drop(columns="_merge").astype(object).where(m.notna(), "")
+    diff = m[m["to_worker_id_a"] != m["to_worker_id_b"]]
     cols = ["child_id", "from_worker_id_a", "to_worker_id_a", "to_worker_id_b", "reasons_a",
             "reasons_b", "explanation_a", "explanation_b"]
-    return kpis, diff.reindex(columns=cols).reset_index(drop=True)
+    return kpis, diff.reindex(columns=cols).reset_index(drop=True), different_inputs(sa, sb)
+
+
+def different_inputs(a: Summary, b: Summary) -> list[str]:
+    """A difference between two plans should come from the scenario: say when the inputs (the
+    county itself) differ, by their sha256, or when the plan dates do."""
+    out = []
+    for name in sorted(set(a.inputs) | set(b.inputs)):
+        ha = a.inputs.get(name, {}).get("sha256", "")
+        hb = b.inputs.get(name, {}).get("sha256", "")
+        if name in ("workers", "children", "decisions", "travel") and ha != hb:
+            out.append(f"the {name} inputs differ (A {ha[:12] or 'none'}…, B {hb[:12] or 'none'}…):"
+                       " these are plans of different data, not only different scenarios")
+    if a.config.get("plan_date") != b.config.get("plan_date"):
+        out.append(f"the plan dates differ (A {a.config.get('plan_date')}, B "
+                   f"{b.config.get('plan_date')})")
+    return out
