@@ -65,9 +65,9 @@ def test_shortfall_in_fte_by_locality_and_grade(case: Case) -> None:
     after = r.summary.shortfall["after"]
     assert after["by_locality_and_grade"] == [
         {"locality": "North", "grade": "sw", "fte": 0.18, "overload_points": 15.0,
-         "unallocated_points": 0.0},
+         "unallocated_points": 0.0, "skills": []},
         {"locality": "South", "grade": "sw", "fte": 0.08, "overload_points": 0.0,
-         "unallocated_points": 7.0},
+         "unallocated_points": 7.0, "skills": []},
     ]
     assert after["total_fte"] == pytest.approx(0.26)
     before = r.summary.shortfall["before"]
@@ -141,3 +141,24 @@ def test_explain_prices_staying_put_and_flags_full_new_case_caps(case: Case) -> 
     assert "new-case cap is full" in full
     assert "ineligible by GEOGRAPHY (outside the child's area): D" in out.output
     assert "ineligible by GRADE" not in out.output
+
+
+def test_an_allocation_to_an_overloaded_worker_names_the_full_caps(case: Case) -> None:
+    # A is full (85/85); B and C are idle but may take no new child (max_new_cases 0). K, new,
+    # costs 14,000 left out and 2,000 + peak on A: it goes to A, and the row says why A.
+    r = case.run([worker("A"), worker("B", max_new_cases=0), worker("C", max_new_cases=0)],
+                 [child("K"), *filler("A", 85)])
+    assert to(r, "K") == "A"
+    assert row(r, "K")["explanation"] == (
+        "allocated to A: same locality; every other eligible worker (2) has taken all the new "
+        "children its cap allows; whole plan: A 100% → 106%")
+
+
+def test_a_newly_qualified_worker_chosen_says_why(case: Case) -> None:
+    # A (asye, 76.5) is idle, B (sw) holds 60 pinned points: K (cin, 5) goes to A, the least
+    # utilised after the plan (7% against B's 71%).
+    r = case.run([worker("A", grade="asye"), worker("B")], [child("K"), *filler("B", 60)])
+    assert to(r, "K") == "A"
+    assert row(r, "K")["explanation"] == (
+        "allocated to A: same locality; A is the least utilised eligible worker with room after "
+        "the plan; the next is at 71%; whole plan: A 0% → 7%")

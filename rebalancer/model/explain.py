@@ -134,6 +134,8 @@ def explanations(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> li
     ta = plan["travel_after"].to_numpy(float)
     after = plan["to_worker_id"].map(idx).fillna(-1).to_numpy(np.int64)
     with_siblings = joins_siblings(cm, after)
+    new_now = workers["new_children"].to_numpy(int)
+    candidates = _candidates(cm)
     out = [""] * len(plan)
     for i, (action, src, dst, reasons) in enumerate(zip(
             plan["action"], plan["from_worker_id"], plan["to_worker_id"], plan["reasons"],
@@ -159,12 +161,15 @@ def explanations(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> li
                 head += f" by a manager's decision{said}"
             elif said:
                 head += said
+            chosen = _why_this_worker(cm, i, w, candidates, new_now, ua) \
+                if ua[w] > 1.0 + 1e-9 or f.workers["grade"].iat[w] == "asye" else ""
             whole = f"whole plan: {dst} {_pct(ub[w])} → {_pct(ua[w])}"
             if action == "move":
                 s = idx[src]
                 whole += f", {src} {_pct(ub[s])} → {_pct(ua[s])}"
             changes = change_count_words(cm, i) if action == "move" else ""
-            out[i] = head + ": " + "; ".join(t for t in (_fit(cm, i, w), whole, changes) if t)
+            out[i] = head + ": " + "; ".join(t for t in (_fit(cm, i, w), chosen, whole, changes)
+                                             if t)
             continue
         # unallocated
         if cm.empty_rule.iat[i]:
@@ -179,6 +184,40 @@ def explanations(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> li
             if change_count_words(cm, i):
                 out[i] += f"; {change_count_words(cm, i)}"
     return out
+
+
+def _candidates(cm: CaseModel) -> dict[int, IntArray]:
+    """Per child, the workers it could have been given (its eligible pairs)."""
+    c = cm.pairs["c"].to_numpy(np.int64)
+    w = cm.pairs["w"].to_numpy(np.int64)
+    order = np.argsort(c, kind="stable")
+    cuts = np.flatnonzero(np.diff(c[order])) + 1
+    return {int(c[g[0]]): w[g] for g in np.split(order, cuts) if g.size}
+
+
+def _why_this_worker(cm: CaseModel, child: int, worker: int, candidates: dict[int, IntArray],
+                     new_now: IntArray, ua: np.ndarray) -> str:
+    """Why a child went to a worker who ends over capacity, or to a newly qualified worker: the
+    binding reason, so the row says what `explain` would."""
+    wid = src_id(cm, worker)
+    current = int(cm.current[child])
+    others = [int(k) for k in candidates.get(child, np.zeros(0, np.int64))
+              if k != worker and k != current]
+    if not others:
+        return f"{wid} is the only eligible worker" + (" besides the current one"
+                                                       if current >= 0 else "")
+    full = [k for k in others if new_now[k] >= cm.new_limit[k]]
+    if len(full) == len(others):
+        return (f"every other eligible worker ({len(others)}) has taken all the new children "
+                "its cap allows")
+    room = [k for k in others if k not in full]
+    lowest = min(float(ua[k]) for k in room)
+    if lowest >= float(ua[worker]) - 1e-9:
+        more = f" ({len(full)} more have their new-case cap full)" if full else ""
+        return (f"{wid} is the least utilised eligible worker with room after the plan; the "
+                f"next is at {_pct(lowest)}{more}")
+    return (f"{wid} costs least overall (travel, moves, families): see rebalancer explain "
+            f"{cm.frame.children['child_id'].iat[child]}")
 
 
 def _empty_words(cm: CaseModel, child: int) -> str:

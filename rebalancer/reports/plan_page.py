@@ -106,6 +106,8 @@ def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary,
         parts.append(f"<p>{need['total_fte']:.1f} more FTE would bring every worker within "
                      "capacity and allocate every child:</p>")
         sf = pd.DataFrame(need["by_locality_and_grade"]).sort_values("fte", ascending=False)
+        if "skills" in sf:  # the skills no worker in the area has, which new workers need
+            sf["skills"] = sf["skills"].map(lambda xs: ", ".join(xs) if xs else "")
         parts.append(table(sf, {"fte", "overload_points", "unallocated_points"}))
     else:
         parts.append("<p>Every worker is within capacity and every child has a worker.</p>")
