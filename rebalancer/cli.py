@@ -92,7 +92,7 @@ def _plan_folder(hint: str | None = "--plan") -> Iterator[None]:
 
 
 def _overrides(time_limit: float | None, max_moves: int | None, seed: int | None,
-               threads: int | None) -> dict[str, Any]:
+               threads: int | None, work: float | None = None) -> dict[str, Any]:
     """Flags over the configuration; a value out of range is a usage error (exit 2)."""
     import math
 
@@ -101,7 +101,8 @@ def _overrides(time_limit: float | None, max_moves: int | None, seed: int | None
     ranges = (("--time-limit", time_limit, 0.0, c.MAX_TIME_LIMIT, True),
               ("--max-moves", max_moves, 0, c.MAX_COUNT, False),
               ("--seed", seed, 0, c.MAX_SEED, False),
-              ("--threads", threads, 1, c.MAX_THREADS, False))
+              ("--threads", threads, 1, c.MAX_THREADS, False),
+              ("--work", work, 0.0, c.MAX_TIME_LIMIT, True))
     for name, value, low, high, open_low in ranges:
         if value is None:
             continue
@@ -109,7 +110,7 @@ def _overrides(time_limit: float | None, max_moves: int | None, seed: int | None
             raise typer.BadParameter(f"must be {'>' if open_low else '>='} {low:g} and <= "
                                      f"{high:g} (got {value})", param_hint=name)
     pairs = {"solver.time_limit": time_limit, "rules.max_moves": max_moves,
-             "solver.seed": seed, "solver.threads": threads}
+             "solver.seed": seed, "solver.threads": threads, "solver.work": work}
     return {k: v for k, v in pairs.items() if v is not None}
 
 
@@ -153,6 +154,10 @@ def terminate_as_interrupt() -> Iterator[None]:
 FormatOpt = Annotated[Format, typer.Option("--format", help="Format of the plan tables.")]
 TimeLimitOpt = Annotated[float | None, typer.Option(
     "--time-limit", help="Seconds for the whole run [default: solver.time_limit, 60].")]
+WorkOpt = Annotated[float | None, typer.Option(
+    "--work", help="The solver's budgets in deterministic work (about seconds of a 2-core "
+    "machine): the same inputs, seed, threads and work give the same plan on any machine; "
+    "--time-limit then only guards [default: solver.work, 0: from the time limit].")]
 MaxMovesOpt = Annotated[int | None, typer.Option(
     "--max-moves", help="Budget of discretionary moves; 0: none [default: rules.max_moves, 0].")]
 SeedOpt = Annotated[int | None, typer.Option(
@@ -174,6 +179,7 @@ def rebalance(
     config: ConfigOpt = None,
     format: FormatOpt = Format.parquet,
     time_limit: TimeLimitOpt = None,
+    work: WorkOpt = None,
     max_moves: MaxMovesOpt = None,
     seed: SeedOpt = None,
     threads: ThreadsOpt = None,
@@ -187,7 +193,7 @@ def rebalance(
     from rebalancer import pipeline
     from rebalancer.reports.terminal import before_after, next_steps
 
-    overrides = _overrides(time_limit, max_moves, seed, threads)
+    overrides = _overrides(time_limit, max_moves, seed, threads, work)
     paths = pipeline.InputPaths(workers, children, decisions, travel, config)
     summary = _run(config, overrides, quiet, lambda cfg, progress: pipeline.rebalance(
         paths, cfg, out, format.value, progress=progress, previous=previous, audit_db=audit))
@@ -211,6 +217,7 @@ def replan(
     audit: AuditOpt = None,
     format: FormatOpt = Format.parquet,
     time_limit: TimeLimitOpt = None,
+    work: WorkOpt = None,
     max_moves: MaxMovesOpt = None,
     seed: SeedOpt = None,
     threads: ThreadsOpt = None,
@@ -222,7 +229,7 @@ def replan(
     from rebalancer.reports.terminal import before_after
     from rebalancer.signoff.replan import replan
 
-    overrides = _overrides(time_limit, max_moves, seed, threads)
+    overrides = _overrides(time_limit, max_moves, seed, threads, work)
     paths = pipeline.InputPaths(workers, children, decisions, travel, config)
     summary = _run(config, overrides, quiet, lambda cfg, progress: replan(
         paths, cfg, plan, review, out, format.value, reviewer[:64], audit, progress))
@@ -492,10 +499,11 @@ SchedulerOpt = Annotated[str | None, typer.Option(
 
 
 def _analysis_setup(workers: Path, children: Path, decisions: Path | None, travel: Path | None,
-                    config: Path | None, time_limit: float | None) -> tuple[Any, Any]:
+                    config: Path | None, time_limit: float | None,
+                    work: float | None = None) -> tuple[Any, Any]:
     from rebalancer.pipeline import InputPaths
 
-    overrides = _overrides(time_limit, None, None, None)
+    overrides = _overrides(time_limit, None, None, None, work)
     with _inputs_rejected():
         cfg = load_config(config, overrides)
     return InputPaths(workers, children, decisions, travel, config), cfg
@@ -512,17 +520,22 @@ def sweep(
     config: ConfigOpt = None,
     grid: GridOpt = None,
     scenarios: ScenariosOpt = None,
+    repeats: Annotated[int, typer.Option(
+        "--repeats", min=1, max=20, help="Run each scenario this many times and show the "
+        "spread (the same command, the same plan with --work).")] = 1,
     time_limit: Annotated[float | None, typer.Option(
         "--time-limit", help="Seconds per scenario.")] = None,
+    work: WorkOpt = None,
     scheduler: SchedulerOpt = None,
     format: FormatOpt = Format.parquet,
 ) -> None:
     """Plan every scenario (grid product x named what-ifs) in parallel on a Dask cluster."""
-    from rebalancer.analysis.scenarios import load_scenarios, parse_grid
+    from rebalancer.analysis.scenarios import load_scenarios, parse_grid, repeated
     from rebalancer.analysis.scenarios import scenarios as plan_of
     from rebalancer.analysis.sweep import sweep as run_sweep
 
-    paths, cfg = _analysis_setup(workers, children, decisions, travel, config, time_limit)
+    paths, cfg = _analysis_setup(workers, children, decisions, travel, config, time_limit,
+                                 work)
     try:
         g = parse_grid(grid or [])
     except ValueError as exc:
@@ -534,7 +547,7 @@ def sweep(
         raise typer.BadParameter(f"{bad_key[0].message}; {bad_key[0].fix}", param_hint="--grid")
     with _inputs_rejected():
         named = load_scenarios(scenarios) if scenarios else []
-    todo = plan_of(g, named)
+    todo = repeated(plan_of(g, named), repeats)
     typer.echo(f"{len(todo)} scenario(s) on "
                + (scheduler or "a local Dask cluster") + f"; results in {out}/results.csv")
     df = run_sweep(paths, cfg, todo, out, format.value, time_limit, scheduler, list(g),
@@ -557,13 +570,15 @@ def frontier_cmd(
                                         help="How many budgets, from 0 to unconstrained.")] = 6,
     time_limit: Annotated[float | None, typer.Option(
         "--time-limit", help="Seconds per point.")] = None,
+    work: WorkOpt = None,
     format: FormatOpt = Format.parquet,
 ) -> None:
     """The trade-off between discretionary moves and overload (epsilon-constraint on
     max_moves, each point warm-started from its neighbour)."""
     from rebalancer.analysis.frontier import frontier
 
-    paths, cfg = _analysis_setup(workers, children, decisions, travel, config, time_limit)
+    paths, cfg = _analysis_setup(workers, children, decisions, travel, config, time_limit,
+                                 work)
     with _inputs_rejected():
         frontier(paths, cfg, out, format.value, points, echo=typer.echo)
     typer.echo(f"wrote {out}/frontier.csv and {out}/frontier.png")
@@ -582,13 +597,15 @@ def staffing_cmd(
                                           "every worker should be within.")] = 1.0,
     time_limit: Annotated[float | None, typer.Option(
         "--time-limit", help="Seconds per re-plan.")] = None,
+    work: WorkOpt = None,
     format: FormatOpt = Format.parquet,
 ) -> None:
     """The extra FTE by locality and grade that brings every worker within capacity and
     allocates every child, checked by re-planning with those workers added."""
     from rebalancer.analysis.staffing import staffing
 
-    paths, cfg = _analysis_setup(workers, children, decisions, travel, config, time_limit)
+    paths, cfg = _analysis_setup(workers, children, decisions, travel, config, time_limit,
+                                 work)
     with _inputs_rejected():
         rec = staffing(paths, cfg, out, format.value, target, echo=typer.echo)
     typer.echo(f"{rec['total_fte']:.1f} FTE "

@@ -99,6 +99,7 @@ class SolverSettings:
     time_limit: float
     seed: int
     threads: int
+    work: float = 0.0  # the solver's budgets in deterministic work; 0: from time_limit
 
 
 @dataclass(frozen=True)
@@ -316,6 +317,7 @@ def _solver(r: _Reader) -> SolverSettings:
         time_limit=r.number("solver.time_limit", 0, MAX_TIME_LIMIT, low_open=True),
         seed=r.integer("solver.seed", 0, MAX_SEED),
         threads=r.integer("solver.threads", 1, MAX_THREADS),
+        work=r.number("solver.work", 0, MAX_TIME_LIMIT),
     )
 
 

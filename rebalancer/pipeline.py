@@ -71,7 +71,7 @@ def max_new_yielded(cm: CaseModel, workers: pd.DataFrame) -> dict[str, Any]:
             "workers": {str(workers["worker_id"].iat[i]): int(excess[i]) for i in over}}
 
 
-def _solver_summary(cm: CaseModel, sol: Solution) -> SolverReport:
+def _solver_summary(cm: CaseModel, sol: Solution, work: float) -> SolverReport:
     """How the plan was found; objective values in the contract's units, never solver units."""
     return SolverReport(
         source=sol.source,
@@ -84,11 +84,12 @@ def _solver_summary(cm: CaseModel, sol: Solution) -> SolverReport:
                           if math.isfinite(v)},
         stage_seconds={k: round(v, 3) for k, v in sol.timings.items()},
         excess_cap=int(sol.stats.get("excess_cap", 0)),
+        work=round(work, 3),
     )
 
 
 def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: pd.DataFrame,
-              workers: pd.DataFrame, wall: float) -> Summary:
+              workers: pd.DataFrame, wall: float, work: float = 0.0) -> Summary:
     """summary.json: enough to re-score the plan independently and to audit where it came from."""
     terms = objective_terms(cm, plan, workers)
     objective = sum(terms.values())
@@ -111,7 +112,7 @@ def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: p
         best_bound=None if bound is None else round(bound, 4),
         gap=None if gap is None else round(gap, 6),
         wall_time=round(wall, 3),
-        solver=_solver_summary(cm, sol),
+        solver=_solver_summary(cm, sol, work),
         objective_terms={k: round(v, 4) for k, v in terms.items()},
         kpis=Kpis(kpis(plan, workers, forced, "before", cm.recent_changes),
                   kpis(plan, workers, forced, "after", cm.recent_changes)),
@@ -149,7 +150,9 @@ def plan(inputs: Inputs, cfg: Config, *, progress: Progress | None = None,
     limit = cfg.solver.time_limit
     reserve = WRITE_RESERVE + len(inputs.children) * WRITE_RESERVE_PER_CHILD
     remaining = limit - (t_build - t0) - reserve
-    sol = solve(cm.problem, time_limit=max(limit - reserve, 0.5),
+    # --work fixes the budgets apart from the clock: the same work gives the same plan anywhere
+    budget = cfg.solver.work if cfg.solver.work > 0 else max(limit - reserve, 0.5)
+    sol = solve(cm.problem, time_limit=budget,
                 wall_limit=max(remaining, 0.5), seed=cfg.solver.seed,
                 threads=cfg.solver.threads, progress=progress, stop=stop)
     t_solve = time.perf_counter()
@@ -158,7 +161,8 @@ def plan(inputs: Inputs, cfg: Config, *, progress: Progress | None = None,
     plan_df = build_plan(cm, sol)
     workers = build_workers(cm, plan_df)
     plan_df["explanation"] = explanations(cm, plan_df, workers)
-    summary = summarise(inputs, cfg, cm, sol, plan_df, workers, time.perf_counter() - t0)
+    summary = summarise(inputs, cfg, cm, sol, plan_df, workers, time.perf_counter() - t0,
+                        budget)
     timings = {"load_seconds": round(t_load - t0, 3),
                "build_seconds": round(t_build - t_load, 3),
                "solve_seconds": round(t_solve - t_build, 3)}

@@ -132,3 +132,28 @@ def test_compare_two_plans(county: Path, tmp_path: Path) -> None:
     b = read_table_file(tmp_path / "b/plan.parquet").set_index("child_id")
     differ = (a["to_worker_id"] != b.loc[a.index, "to_worker_id"]).sum()
     assert len(diff) == differ
+
+
+def test_a_sweep_a_person_can_read(county: Path, tmp_path: Path) -> None:
+    # Names carry the grid's values; rows say whether the clock decided them and the work they
+    # were given; repeats with --work agree (one distinct plan per scenario); the page formats
+    # numbers and does not draw objectives under different weights as comparable.
+    out = tmp_path / "s"
+    r = runner.invoke(app, ["sweep", *args(county), "--grid",
+                            "weights.move_factor_recent_change=0,1", "--repeats", "2",
+                            "--work", "3", "--time-limit", "30", "--out", str(out),
+                            "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    res = pd.read_csv(out / "results.csv", encoding="utf-8-sig")
+    assert list(res["scenario"]) == ["move_factor_recent_change=0",
+                                     "move_factor_recent_change=0~2",
+                                     "move_factor_recent_change=1",
+                                     "move_factor_recent_change=1~2"]
+    assert {"reproducible", "work", "gap", "children_2plus_changes"} <= set(res.columns)
+    assert res["reproducible"].all() and (res["work"] == 3).all()
+    res["base"] = res["scenario"].str.replace(r"~\d+$", "", regex=True)
+    assert (res.groupby("base")["plan_sha256"].nunique() == 1).all()
+    page = (out / "sweep.html").read_text()
+    assert "Spread across repeats" in page and "not comparable" in page
+    assert "%</td>" in page  # gaps and utilisation as percentages
+    assert "default-src 'none'" in page

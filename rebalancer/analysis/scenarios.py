@@ -84,6 +84,22 @@ def load_scenarios(path: Path) -> list[Scenario]:
     return out
 
 
+def scenario_name(base: Scenario, values: dict[str, Any]) -> str:
+    """A name a person reads: the grid's values by their last key part (`move=100,
+    max_moves=15`), after a named scenario's own name; safe as a folder name anywhere."""
+    last = [k.rsplit(".", 1)[-1] for k in values]
+    # a last part two keys share (rules.x and weights.x) keeps its full key
+    labels = [t if last.count(t) == 1 else k for k, t in zip(values, last, strict=True)]
+    shown = ",".join(f"{label}={_text(v)}"
+                     for label, v in zip(labels, values.values(), strict=True))
+    name = shown if base.name == "base" else f"{base.name}-{shown}"
+    return re.sub(r"[^A-Za-z0-9_.=,+-]", "_", name)
+
+
+def _text(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v).lower() if isinstance(v, bool) else str(v)
+
+
 def scenarios(grid: dict[str, list[Any]], named: list[Scenario]) -> list[Scenario]:
     """Every named scenario (or a base one) crossed with the product of the grid."""
     bases = named or [Scenario("base")]
@@ -91,9 +107,9 @@ def scenarios(grid: dict[str, list[Any]], named: list[Scenario]) -> list[Scenari
     combos = list(itertools.product(*grid.values())) if keys else [()]
     out = []
     for base in bases:
-        for i, combo in enumerate(combos, start=1):
+        for combo in combos:
             values = dict(zip(keys, combo, strict=True))
-            name = base.name if not keys else f"{base.name}-{i:03d}"
+            name = base.name if not keys else scenario_name(base, values)
             out.append(dataclasses.replace(base, name=name, grid=values,
                                            overrides={**base.overrides, **values}))
     return out
@@ -132,3 +148,12 @@ def apply_what_ifs(inputs: Inputs, s: Scenario) -> Inputs:
         w = pd.concat([w, pd.DataFrame(rows)], ignore_index=True)
     return dataclasses.replace(inputs, workers=w.reset_index(drop=True),
                                children=c.reset_index(drop=True))
+
+
+def repeated(todo: list[Scenario], repeats: int) -> list[Scenario]:
+    """Each scenario `repeats` times (`name~2`, `name~3`, …), to show the spread of the same
+    command: with --work the runs agree; cut by the clock they may not."""
+    if repeats <= 1:
+        return todo
+    return [s if k == 1 else dataclasses.replace(s, name=f"{s.name}~{k}")
+            for s in todo for k in range(1, repeats + 1)]

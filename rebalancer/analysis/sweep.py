@@ -49,6 +49,8 @@ def run_scenario(paths: InputPaths, base: Config, s: Scenario, out: Path, fmt: s
         summary = result.summary
         row.update(status=summary.status, objective=summary.objective,
                    gap=summary.gap, **{k: summary.kpis.after.value(k) for k in KPI_COLUMNS},
+                   reproducible=summary.solver.reproducible, work=summary.solver.work,
+                   plan_sha256=summary.plan_file.sha256,
                    wall_time=summary.wall_time, threads=cfg.solver.threads, host=host,
                    folder=str(folder), error="")
     except InputRejected as exc:
@@ -61,12 +63,13 @@ def run_scenario(paths: InputPaths, base: Config, s: Scenario, out: Path, fmt: s
 def write_results(out: Path, rows: list[dict[str, Any]], grid_keys: list[str]) -> pd.DataFrame:
     from rebalancer.io.outputs import atomic_write, write_table
 
-    cols = ["scenario", *grid_keys, "status", "objective", "gap", *KPI_COLUMNS, "wall_time",
-            "threads", "host", "folder", "error"]
+    cols = ["scenario", *grid_keys, "status", "reproducible", "objective", "gap", *KPI_COLUMNS,
+            "work", "wall_time", "threads", "host", "plan_sha256", "folder", "error"]
     df = pd.DataFrame(rows).reindex(columns=cols)
     df = df.sort_values("scenario", kind="stable").reset_index(drop=True)
     for col in (*COUNT_KPIS, "threads"):
         df[col] = df[col].astype("Int64")  # counts stay whole numbers beside failed rows
+    df["reproducible"] = df["reproducible"].astype("boolean")
     write_table(df.astype({k: object for k in grid_keys}), out / "results.csv", "csv")
     pq_df = df.copy()
     for k in grid_keys:
@@ -118,26 +121,120 @@ def sweep(paths: InputPaths, base: Config, todo: list[Scenario], out: Path, fmt:
     return write_results(out, rows, grid_keys)
 
 
+# what the page's table shows (results.csv has every column): the scenario's name carries its
+# grid values, so the page fits a 1280-pixel screen
+PAGE_COLUMNS = ["scenario", "status", "reproducible", "objective", "gap", "unallocated",
+                "workers_over_capacity", "total_overload_points", "peak_utilisation",
+                "children_2plus_changes", "moves", "moves_discretionary", "wall_time"]
+
+
+SHORT = {"scenario": "scenario", "status": "status", "reproducible": "reproducible",
+         "objective": "objective", "gap": "gap", "unallocated": "unallocated",
+         "workers_over_capacity": "over capacity", "total_overload_points": "overload pts",
+         "peak_utilisation": "peak", "children_2plus_changes": "2+ changes", "moves": "moves",
+         "moves_discretionary": "discretionary", "wall_time": "wall", "error": "error"}
+
+
 def sweep_page(df: pd.DataFrame, grid_keys: list[str]) -> str:
-    """sweep.html: the results table and, per grid key, each KPI against its values."""
+    """sweep.html: the results a person can read at 1280 pixels (numbers formatted, rows the
+    clock decided marked), the spread of repeated scenarios, and each KPI against each grid key
+    with the axis from zero and the gap as a band on the objective."""
     from rebalancer.reports.page import page, pyplot, svg, table
 
-    charts = []
     ok = df[df["status"] != "error"]
+    parts = ["<h1>Scenario sweep</h1>",
+             "<p class=note>Rows marked <b>NO</b> under reproducible were cut by the clock: a "
+             "re-run may differ. Give <code>--work</code> for rows that re-run identically."
+             "</p>",
+             "<div style='overflow-x:auto'>",
+             table(_readable(df, grid_keys)[PAGE_COLUMNS + (["error"] if df["error"].fillna("")
+                                                              .astype(bool).any() else [])]
+                   .rename(columns=SHORT), {SHORT[c] for c in PAGE_COLUMNS[3:]}, cls="sweep"),
+             "</div>"]
+    spread = _spread(ok)
+    if spread is not None:
+        parts += ["<h2>Spread across repeats</h2>", table(spread, set(spread.columns) - {
+            "scenario"})]
     if len(ok) and grid_keys:
         plt = pyplot()
         for key in grid_keys:
-            fig, axes = plt.subplots(1, 3, figsize=(11, 2.8))
-            for ax, kpi in zip(axes, ("objective", "total_overload_points",
-                                      "moves_discretionary"), strict=True):
-                for other, g in ok.groupby([k for k in grid_keys if k != key] or
-                                           (lambda _: ""), sort=True):
-                    g = g.sort_values(key)
-                    ax.plot(g[key].astype(str), g[kpi].astype(float), marker="o",
-                            label=str(other))
-                ax.set_title(kpi, fontsize=9)
-                ax.set_xlabel(key, fontsize=8)
-            charts.append(svg(fig))
-    body = ("<h1>Scenario sweep</h1>" + table(df.drop(columns=["folder"]), set(KPI_COLUMNS))
-            + "".join(f"<figure>{c}</figure>" for c in charts))
-    return page("Scenario sweep", body)
+            parts.append(f"<h2>Against {key}</h2><figure>{svg(_charts(plt, ok, key, grid_keys))}"
+                         "</figure>")
+    return page("Scenario sweep", "".join(parts))
+
+
+def _readable(df: pd.DataFrame, grid_keys: list[str]) -> pd.DataFrame:
+    """Numbers as a person reads them: thousands, percentages, utilisation as %."""
+    from rebalancer.model.kpi import KPI_BY_NAME
+
+    out = df.copy().astype(object)
+    for col in out.columns:
+        kpi = KPI_BY_NAME.get(col)
+        if kpi is not None:
+            out[col] = [kpi.fmt(v) if _present(v) else "" for v in df[col]]
+    out["objective"] = [f"{v:,.0f}" if _present(v) else "" for v in df["objective"]]
+    out["gap"] = [f"{100 * v:.2f}%" if _present(v) else "" for v in df["gap"]]
+    out["wall_time"] = [f"{v:.1f} s" if _present(v) else "" for v in df["wall_time"]]
+    out["reproducible"] = ["" if not _present(v) else ("yes" if v else "NO")
+                           for v in df["reproducible"]]
+    return out
+
+
+def _present(v: Any) -> bool:
+    return v is not None and not (isinstance(v, float) and v != v) and v is not pd.NA
+
+
+def _spread(ok: pd.DataFrame) -> pd.DataFrame | None:
+    """With --repeats: per scenario, how far the same command's runs fell apart."""
+    base = ok["scenario"].str.replace(r"~\d+$", "", regex=True)
+    if (base == ok["scenario"]).all():
+        return None
+    rows = []
+    for name, g in ok.groupby(base, sort=True):
+        rows.append({"scenario": name, "runs": len(g),
+                     "distinct plans": int(g["plan_sha256"].nunique()),
+                     "objective min": f"{g['objective'].min():,.0f}",
+                     "objective max": f"{g['objective'].max():,.0f}",
+                     "overload min": f"{g['total_overload_points'].min():,.1f}",
+                     "overload max": f"{g['total_overload_points'].max():,.1f}",
+                     "reproducible": f"{int(g['reproducible'].astype(bool).sum())}/{len(g)}"})
+    return pd.DataFrame(rows)
+
+
+def _charts(plt: Any, ok: pd.DataFrame, key: str, grid_keys: list[str]) -> Any:
+    """Objective (unless the key is a weight: objectives under other weights are not
+    comparable), overload and discretionary moves against one grid key; axes from zero; the
+    gap as a band below each objective (the optimum lies in it); hollow markers for rows the
+    clock decided."""
+    panels = ["total_overload_points", "moves_discretionary", "children_2plus_changes"]
+    if not key.startswith("weights."):
+        panels.insert(0, "objective")
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.8 * len(panels), 2.6))
+    others = [k for k in grid_keys if k != key]
+    for ax, kpi in zip(list(axes), panels, strict=True):
+        for label, g in (ok.groupby(others, sort=True) if others else [("", ok)]):
+            g = g.sort_values(key)
+            x = g[key].astype(str).to_numpy()
+            y = g[kpi].astype(float).to_numpy()
+            values = label if isinstance(label, tuple) else (label,)
+            name = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in zip(others, values,
+                                                                          strict=True))
+            line = ax.plot(x, y, marker="o", label=name)[0]
+            clock = ~g["reproducible"].astype(bool).to_numpy()
+            ax.scatter(x[clock], y[clock], s=60, facecolors="white",
+                       edgecolors=line.get_color(), zorder=3)
+            if kpi == "objective":
+                gap = g["gap"].astype(float).fillna(0).to_numpy()
+                ax.fill_between(x, y * (1 - gap), y, alpha=0.2, color=line.get_color())
+        ax.set_ylim(bottom=0)
+        ax.set_title(kpi.replace("_", " "), fontsize=9)
+        ax.set_xlabel(key.rsplit(".", 1)[-1], fontsize=8)
+        ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.tick_params(labelsize=7)
+    if others:
+        axes[0].legend(fontsize=7, framealpha=0.8)
+    if key.startswith("weights."):
+        fig.suptitle("objective not drawn: under different weights it is not comparable",
+                     fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -77,6 +77,7 @@ class SolverReport:
     stage_objectives: dict[str, float]
     stage_seconds: dict[str, float]
     excess_cap: int
+    work: float = 0.0  # the budget the stages' shares came from (--work, or from the limit)
     timings: dict[str, float] | None = None  # load, build and solve seconds of the run
 
     def to_json(self) -> dict[str, Any]:

@@ -24,6 +24,7 @@ th{background:#f3f3f3}td.n{text-align:right}
 .charts{display:flex;flex-wrap:wrap;gap:1rem}.charts figure{margin:0}
 details{margin:.4rem 0}summary{cursor:pointer;font-weight:600}
 .note{color:#555;font-size:.9rem}
+.sweep{font-size:.8rem}.sweep td:first-child{max-width:16rem;overflow-wrap:anywhere}
 """
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
