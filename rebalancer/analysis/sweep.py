@@ -217,8 +217,8 @@ def _charts(plt: Any, ok: pd.DataFrame, key: str, grid_keys: list[str]) -> Any:
             x = g[key].astype(str).to_numpy()
             y = g[kpi].astype(float).to_numpy()
             values = label if isinstance(label, tuple) else (label,)
-            name = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in zip(others, values,
-                                                                          strict=True))
+            name = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}"
+                             for k, v in zip(others, values, strict=True)) if others else ""
             line = ax.plot(x, y, marker="o", label=name)[0]
             clock = ~g["reproducible"].astype(bool).to_numpy()
             ax.scatter(x[clock], y[clock], s=60, facecolors="white",

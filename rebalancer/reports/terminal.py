@@ -72,8 +72,8 @@ def clock_line(summary: Summary) -> str:
                 "found so far, and a re-run may give a different one.")
     limit = summary.config.get("solver", {}).get("time_limit")
     return (f"The clock cut the {stage} stage short (time limit {limit:g}s): a re-run may give "
-            "a different plan. A longer --time-limit lets every stage run its whole budget, "
-            "and then the same inputs give the same plan.")
+            "a different plan. Give --work (with a --time-limit above it) for identical "
+            "re-runs, or a longer --time-limit.")
 
 
 def _caveats(summary: Summary) -> list[str]:
