@@ -430,20 +430,30 @@ def check(
     decisions: DecisionsOpt = None,
     travel: TravelOpt = None,
     config: ConfigOpt = None,
+    trust_plan_config: Annotated[bool, typer.Option(
+        "--trust-plan-config", help="Check against the configuration the plan folder records "
+        "instead of --config or the shipped defaults (the output then says so).")] = False,
 ) -> None:
-    """Re-verify a plan against the inputs, independently of the model (exit 1 on violation)."""
+    """Re-verify a plan against the inputs, independently of the model (exit 1 on violation).
+
+    The rules and weights come from --config (or the shipped defaults), never from the folder
+    being checked: a plan whose recorded configuration differs fails with CONFIG_MISMATCH."""
     from rebalancer.check.independent import check_plan
     from rebalancer.io.inputs import load_inputs
     from rebalancer.io.planfolder import read_plan_folder
 
     with _plan_folder():
         folder = read_plan_folder(plan, verify=False)
-    # the plan's own settings, unless the user gives a configuration to check against
+    # the user's configuration or the shipped defaults: a folder is not trusted to say by which
+    # rules it should be judged, unless the user says so
     with _inputs_rejected():
-        cfg = load_config(config) if config is not None else folder.config()
+        cfg = folder.config() if trust_plan_config else load_config(config)
         inputs = load_inputs(workers, children, decisions, travel, cfg, config)
     report = check_plan(inputs, cfg, folder.plan, folder.raw, folder.workers)
     report.mismatches[:0] = folder.changed
+    if trust_plan_config:
+        report.unchecked.insert(0, "configuration taken from the plan (--trust-plan-config): "
+                                   "its rules and weights were not checked against yours")
     typer.echo(check_text(report, len(inputs.children)))
     if not report.ok:
         raise typer.Exit(1)

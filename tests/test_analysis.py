@@ -57,8 +57,11 @@ def test_sweep_on_a_local_cluster(county: Path, tmp_path: Path) -> None:
         for k in ("unallocated", "moves", "moves_discretionary", "total_overload_points",
                   "children_2plus_changes"):
             assert summary["kpis"]["after"][k] == pytest.approx(getattr(row, k))
-        c = runner.invoke(app, ["check", *args(county)[:4], "--plan", row.folder])
+        # a scenario's configuration is the scenario's own: checked as such, and said so
+        c = runner.invoke(app, ["check", *args(county)[:4], "--plan", row.folder,
+                                "--trust-plan-config"])
         assert c.exit_code == 0, c.output
+        assert "NOT CHECKED configuration taken from the plan" in c.output
     results = pd.read_csv(out / "results.csv", encoding="utf-8-sig")
     assert list(results["scenario"]) == sorted(df["scenario"])
     assert (out / "results.parquet").is_file() and (out / "sweep.html").is_file()

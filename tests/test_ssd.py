@@ -81,7 +81,8 @@ def test_imported_county_rebalances_and_passes_the_check(
     r = runner.invoke(app, ["rebalance", *args, "--config", str(cfg), "--out",
                             str(tmp_path / "plan"), "--time-limit", "8", "--quiet"])
     assert r.exit_code == 0, r.output
-    c = runner.invoke(app, ["check", *args, "--plan", str(tmp_path / "plan")])
+    c = runner.invoke(app, ["check", *args, "--config", str(cfg), "--plan",
+                            str(tmp_path / "plan")])
     assert c.exit_code == 0, c.output
     # no personal field reaches any output or message
     texts = [r.output, c.output] + [p.read_text(errors="ignore") for p in

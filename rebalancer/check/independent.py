@@ -195,6 +195,7 @@ def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
     v += max_new
     forced, max_moves = _max_moves(world, before, after, groups, allowed)
     v += max_moves
+    v += _config_mismatch(cfg, summary)
     recomputed = _recompute(world, before, after, forced)
     previous_problems = _previous_term(summary, after, recomputed, cfg)
     mismatches = previous_problems + _plan_columns(world, plan, before, after)
@@ -334,6 +335,36 @@ def _max_moves(world: _World, before: dict[str, str], after: dict[str, str],
         v.append(Violation("MAX_MOVES", f"{len(discretionary)} discretionary moves, budget "
                            f"{budget}", discretionary))
     return forced, v
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for k, v in tree.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: tree}
+
+
+def _config_mismatch(cfg: Config, summary: dict[str, Any] | None) -> list[Violation]:
+    # CONFIG_MISMATCH: the plan was made by the rules and weights it is checked against (the
+    # solver's own settings, time and threads, do not decide what a valid plan is)
+    if summary is None or not isinstance(summary.get("config"), dict):
+        return []
+    recorded = _flatten(summary["config"])
+    given = _flatten(cfg.to_dict())
+    out = []
+    for key in sorted(set(recorded) | set(given)):
+        if key.startswith("solver."):
+            continue
+        a, b = recorded.get(key), given.get(key)
+        same = a == b or (isinstance(a, int | float) and isinstance(b, int | float)
+                          and math.isclose(a, b, rel_tol=1e-12))
+        if not same:
+            out.append(Violation("CONFIG_MISMATCH", f"{key}: the plan records {a!r}, it is "
+                                 f"checked against {b!r} (give the --config the plan was made "
+                                 "with)"))
+    return out
 
 
 def _previous_term(summary: dict[str, Any] | None, after: dict[str, str],

@@ -147,10 +147,18 @@ def load_mapping(path: Path) -> Mapping:
                    open_end_dates={s[:10] for s in sentinels})
 
 
+POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$")  # spaces removed
+DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
+
+
 def _district(postcode: str) -> str:
-    """The outward code: upper case, spaces removed, the 3-character inward code dropped."""
+    """The outward code of a UK postcode (upper case, spaces removed, the inward code dropped);
+    "" for anything that is not shaped like one, which is never echoed (it may be a name or an
+    address typed into the wrong field)."""
     p = re.sub(r"\s+", "", str(postcode)).upper()
-    return p[:-3] if len(p) > 4 else p
+    if POSTCODE.match(p):
+        return p[:-3]
+    return p if DISTRICT.match(p) else ""
 
 
 @dataclass
@@ -358,10 +366,14 @@ class _Import:
             is_open = _open(a_start.map(lambda d: d or dt.date.min),
                             self.dates("ssd_address", "addr_address_end_date"), day)
             cur = ad.loc[is_open].assign(_s=a_start[is_open].map(lambda d: d or dt.date.min))
-            for pid, post in cur.sort_values("_s")[["addr_person_id", "addr_address_postcode"]] \
-                    .itertuples(index=False):
-                if post:
+            unknown_shape = []
+            for pid, post, row in cur.sort_values("_s")[
+                    ["addr_person_id", "addr_address_postcode", "_row"]].itertuples(index=False):
+                if post and _district(post):
                     self.address[pid] = _district(post)  # the latest open address wins
+                elif post:
+                    unknown_shape.append({"table": "ssd_address", "row": row})
+            self.report["postcodes_not_recognised"] = unknown_shape
         dept = t.get("ssd_department")
         if dept is not None:
             self.team_name = dict(zip(dept["dept_team_id"], dept["dept_team_name"], strict=True))
@@ -527,6 +539,8 @@ def report_text(report: dict[str, Any]) -> str:
     lines.append(f"changes of social worker in the 12 months to the plan: {ch['1']} children "
                  f"with 1, {ch['2']} with 2, {ch['3+']} with 3 or more")
     sections = [
+        ("postcode cells that are not a postcode (not shown; fix them in the case system)",
+         "postcodes_not_recognised", lambda x: f"{x['table']} {x['row']}"),
         ("job titles no pattern matched (worker left out)", "job_titles_unmatched",
          lambda x: f"{x['worker_id']}: {x['job_title']!r} (add a pattern under [grades])"),
         ("workers whose team has no locality (left out)", "workers_without_locality",
@@ -541,7 +555,7 @@ def report_text(report: dict[str, Any]) -> str:
          lambda x: f"{x['child_id']}: worker {x['worker_id']}"),
     ]
     for title, key, fmt in sections:
-        items = report[key]
+        items = report.get(key, [])
         if items:
             lines.append(f"{title}: {len(items)}")
             lines += [f"  - {fmt(x)}" for x in items[:50]]
