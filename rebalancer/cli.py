@@ -254,6 +254,8 @@ def review_cmd(
     try:
         with _plan_folder(), _inputs_rejected():
             path, n = review_workbook(plan, out)
+    except OutputError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out") from None
     except OSError as exc:
         raise typer.BadParameter(f"cannot write {out}: {exc.strerror or exc}",
                                  param_hint="--out") from None
@@ -636,11 +638,17 @@ def compare_cmd(
                                              "outcome differs.")] = None,
 ) -> None:
     """KPI deltas side by side, and the children whose outcome differs."""
-    from rebalancer.analysis.compare import compare
+    from rebalancer.analysis.compare import compare, protected
+    from rebalancer.io.outputs import refuse_overwrite
     from rebalancer.model.kpi import KPI_BY_NAME, Kpi
 
     with _plan_folder(hint=None):
         kpis, diff, warnings = compare(plan_a, plan_b)
+        if out is not None:
+            try:
+                refuse_overwrite(out, protected(plan_a, plan_b))
+            except OutputError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--out") from None
     for w in warnings:
         typer.echo(f"WARNING: {w}")
     typer.echo(f"{'':<24}{'A':>14}{'B':>14}{'B - A':>14}")

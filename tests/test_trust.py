@@ -84,3 +84,33 @@ def test_a_postcode_cell_holding_a_name_and_address_is_never_echoed(tmp_path: Pa
     assert len(rows) == 1 and rows[0]["row"].startswith(f"row {at + 2} ")
     assert kid in {x["child_id"] for x in report["children_left_out"]["no_locality"]}
     assert "postcode cells that are not a postcode" in r.output
+
+
+def _county(case: Case) -> tuple[list[str], Path]:
+    case.run([worker("A", leaving_on="2026-12-05"), worker("B")],
+             [child("K", current="A"), child("L")])
+    c = case.root
+    return ["--workers", str(c / "workers.csv"), "--children", str(c / "children.csv"),
+            "--config", str(c / "config.toml")], c / "out"
+
+
+def test_no_command_writes_over_an_input_or_a_plan(case: Case) -> None:
+    args, out = _county(case)
+    before = {p: p.read_bytes() for p in [*case.root.glob("*.csv"), *out.iterdir()]}
+    r = runner.invoke(app, ["review", "--plan", str(out), "--out",
+                            str(case.root / "children.csv")])
+    assert r.exit_code == 2 and ".xlsx" in r.output
+    r = runner.invoke(app, ["review", "--plan", str(out), "--out",
+                            str(case.root / "children.xlsx")])
+    assert r.exit_code == 0, r.output  # a new file is fine
+    r = runner.invoke(app, ["compare", str(out), str(out), "--out", str(out / "plan.csv")])
+    assert r.exit_code == 2 and "would overwrite" in r.output
+    r = runner.invoke(app, ["compare", str(out), str(out), "--out",
+                            str(case.root / "workers.csv")])
+    assert r.exit_code == 2 and "would overwrite" in r.output
+    assert runner.invoke(app, ["review", "--plan", str(out)]).exit_code == 0
+    r = runner.invoke(app, ["replan", *args, "--plan", str(out), "--review",
+                            str(out / "review.xlsx"), "--out", str(out), "--quiet"])
+    assert r.exit_code == 2 and "the plan being reviewed" in r.output
+    for p, data in before.items():
+        assert p.read_bytes() == data, p

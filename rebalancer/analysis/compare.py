@@ -10,6 +10,13 @@ from rebalancer.analysis.scenarios import KPI_COLUMNS
 from rebalancer.model.summary import Summary
 
 
+def protected(a: Path, b: Path) -> set[Path]:
+    """The files of both plan folders and their inputs: compare --out writes none of them."""
+    from rebalancer.io.planfolder import read_plan_folder
+
+    return read_plan_folder(a).protected() | read_plan_folder(b).protected()
+
+
 def compare(a: Path, b: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """KPI deltas side by side, every child whose outcome differs (with both explanations), and
     warnings when the two plans were not made from the same county."""

@@ -48,6 +48,16 @@ def unneutralise(v: object) -> object:
     return v
 
 
+def refuse_overwrite(target: Path, protected: Iterable[Path], option: str = "--out") -> None:
+    """A file no command may write over: an input, a file of a plan folder, the plan being
+    reviewed. Raised before anything is written."""
+    t = target.resolve()
+    for p in protected:
+        if t == p.resolve():
+            raise OutputError(f"{option} {target} would overwrite {p}, an input or a file of a "
+                              "plan folder; choose another path")
+
+
 def check_output_dir(out: Path, inputs: Iterable[Path], fmt: str) -> None:
     """Fail early, before a long solve, if the plan could not be written or would hit an input."""
     targets = {(out / f"{name}.{fmt}").resolve() for name in ("plan", "workers")}

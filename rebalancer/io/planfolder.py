@@ -40,6 +40,14 @@ class PlanFolder:
         """The configuration the plan was made with."""
         return config_from_tree(self.raw["config"], None, str(self.path / SUMMARY))
 
+    def protected(self) -> set[Path]:
+        """What no command may write over: the folder's summary and files, and its inputs."""
+        files = {self.path / SUMMARY, self.path / "report.html"}
+        files |= {self.path / str(v.get("file", "")) for v in self.raw.get("outputs", {}).values()
+                  if isinstance(v, dict)}
+        files |= set(self.input_paths().values())
+        return {p.resolve() for p in files}
+
     def input_paths(self) -> dict[str, Path]:
         return {k: Path(v["path"]) for k, v in self.raw["inputs"].items()}
 

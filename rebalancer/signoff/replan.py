@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from rebalancer.config import Config
+from rebalancer.io.outputs import OutputError, refuse_overwrite
 from rebalancer.io.planfolder import read_plan_folder, reload_inputs
 from rebalancer.pipeline import InputPaths, Result, rebalance
 from rebalancer.problems import InputRejected
@@ -32,6 +33,10 @@ def review_workbook(folder: Path, out: Path | None = None) -> tuple[Path, int]:
     pf = read_plan_folder(folder)
     inputs, _ = reload_inputs(pf)
     path = out if out is not None else folder / "review.xlsx"
+    if path.suffix.lower() != ".xlsx":
+        raise OutputError(f"--out {path}: a review workbook is written as .xlsx; give a path "
+                          "ending in .xlsx")
+    refuse_overwrite(path, pf.protected())
     n = write_review(path, pf.plan, pf.workers, inputs.children, pf.summary,
                      pf.summary.plan_file.sha256)
     return path, n
@@ -59,6 +64,9 @@ def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_file: Path, ou
     """Read the workbook (refusing a bad one, nothing written), re-plan, write the plan folder
     with decisions.csv and the review summary, and record the decisions in the audit trail."""
     pf = read_plan_folder(plan_dir)
+    if out.resolve() == plan_dir.resolve():
+        raise OutputError(f"--out {out} is the plan being reviewed: its files are the record of "
+                          "what the managers decided on; choose another --out folder")
     plan_sha = pf.summary.plan_file.sha256
     review, problems = read_review(review_file, pf.plan, plan_sha)
     if review is None:
