@@ -102,9 +102,13 @@ def test_validate_ok(tmp_path: Path) -> None:
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     inp = generated(tmp_path)
-    assert rebalance(inp, tmp_path / "out", "--threads", "0").exit_code == 2
-    assert rebalance(inp, tmp_path / "out", "--format", "xlsx").exit_code == 2
-    assert runner.invoke(app, ["rebalance"]).exit_code == 2
+    r = rebalance(inp, tmp_path / "out", "--threads", "0")
+    assert r.exit_code == 2 and "--threads" in r.output
+    r = rebalance(inp, tmp_path / "out", "--format", "xlsx")
+    assert r.exit_code == 2 and "xlsx" in r.output
+    r = runner.invoke(app, ["rebalance"])
+    assert r.exit_code == 2 and "Missing option" in r.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_output_folder_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:

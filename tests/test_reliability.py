@@ -93,8 +93,10 @@ def test_a_folder_whose_write_was_cut_short_holds_no_summary(tmp_path: Path,
     out = tampered(planned, tmp_path)
     plan = read_table_file(out / "plan.csv")
     bad = plan.assign(points=object())  # cannot be written as a table: the write fails
-    with pytest.raises(Exception):  # noqa: B017
-        write_outputs(out, "parquet", {"plan": bad}, {"x": 1})
+    import pyarrow as pa
+
+    with pytest.raises(pa.ArrowInvalid):  # the table cannot be converted: nothing lands
+        write_outputs(out, "parquet", {"plan": bad}, lambda outputs: {"x": 1})
     assert not (out / "summary.json").exists()
     c = check(planned[0], out)
     assert c.exit_code == 2 and "no summary.json" in c.output
@@ -113,6 +115,7 @@ def test_out_of_range_flags_are_usage_errors(tmp_path: Path, flag: str, value: s
     inp = generated(tmp_path, children=20, workers=3)
     r = rebalance(inp, tmp_path / "out", flag, value)
     assert r.exit_code == 2, r.output
+    assert flag in r.output and not (tmp_path / "out").exists()
 
 
 def test_huge_weights_are_refused_not_solved_wrongly(tmp_path: Path) -> None:
@@ -187,6 +190,8 @@ def test_check_fails_false_claims_in_the_summary(tmp_path: Path, planned: tuple[
     (out / "summary.json").write_text(json.dumps(s))
     c = check(planned[0], out)
     assert c.exit_code == 1, c.output
+    expect = "max_new_yielded" if claim == "excess" else "status"
+    assert expect.split("_")[0].upper() in c.output.upper(), c.output
 
 
 def test_check_compares_input_hashes(tmp_path: Path, planned: tuple[Path, Path]) -> None:
@@ -212,7 +217,7 @@ def test_no_message_quotes_more_than_40_characters_of_a_cell(tmp_path: Path) -> 
         "child_id,case_type,locality,current_worker_id,excluded_worker_ids\n"
         f"{'K' * 64},cin,North,{'Q' * 64},{secret}\n")
     r = _validate(tmp_path / "w.csv", tmp_path / "c.csv")
-    assert r.exit_code == 1
+    assert r.exit_code == 1 and "excluded_worker_ids" in r.output
     for line in r.output.splitlines():
         for run in __import__("re").findall(r"[STKQ]{41,}", line):
             raise AssertionError(f"{len(run)} characters of a cell in: {line[:120]}")

@@ -42,8 +42,12 @@ def test_input_text_is_never_written_as_a_formula(case: Case) -> None:
 
 
 def test_an_untouched_workbook_with_a_formula_like_id_is_accepted(case: Case) -> None:
+    import json
+
     r = _replan(case, _reviewed(case))
     assert r.exit_code == 0, r.output
+    review = json.loads((case.root / "out2" / "summary.json").read_text())["review"]
+    assert review["counts"] == {"accepted": 0, "rejected": 0, "undecided": 2}
 
 
 def _edit(path: Path, column: str, child_id: str, value: str) -> None:
