@@ -446,6 +446,10 @@ def check(
 
     with _plan_folder():
         folder = read_plan_folder(plan, verify=False)
+    in_force = folder.raw.get("outputs", {}).get("decisions")
+    if decisions is None and isinstance(in_force, dict):  # a re-plan's decisions in force
+        decisions = plan / str(in_force["file"])
+        typer.echo(f"decisions in force: {decisions} (the re-plan's own; --decisions overrides)")
     # the user's configuration or the shipped defaults: a folder is not trusted to say by which
     # rules it should be judged, unless the user says so
     with _inputs_rejected():
@@ -453,6 +457,12 @@ def check(
         inputs = load_inputs(workers, children, decisions, travel, cfg, config)
     report = check_plan(inputs, cfg, folder.plan, folder.raw, folder.workers)
     report.mismatches[:0] = folder.changed
+    if isinstance(in_force, dict) and decisions == plan / str(in_force["file"]):
+        from rebalancer.io.inputs import file_sha256
+
+        if file_sha256(decisions) != in_force.get("sha256"):
+            report.mismatches.insert(0, f"{decisions}: differs from the decisions in force the "
+                                        "plan folder names (sha256)")
     if trust_plan_config:
         report.unchecked.insert(0, "configuration taken from the plan (--trust-plan-config): "
                                    "its rules and weights were not checked against yours")

@@ -96,7 +96,6 @@ def test_discretionary_reasons_state_the_moves_own_effect(case: Case) -> None:
     from tests.test_cli import generated
 
     inp = generated(case.root, children=300, workers=24, seed=11, scenario="steady")
-    import pandas as pd
 
     from rebalancer.config import load_config
     from rebalancer.io.inputs import load_inputs

@@ -111,6 +111,7 @@ def read_plan_folder(folder: Path, verify: bool = True) -> PlanFolder:
 def reload_inputs(folder: PlanFolder) -> tuple[Inputs, Config]:
     """The inputs the plan was made from, refusing any that changed since."""
     files = folder.input_paths()
+    files.pop("decisions_given", None)  # a re-plan's decisions in force replace it
     for name, path in files.items():
         if not path.is_file() or file_sha256(path) != folder.raw["inputs"][name]["sha256"]:
             raise PlanFolderError(f"the {name} input {path} is missing or has changed since the "

@@ -11,6 +11,7 @@ proposed worker unless a rejection forces a change.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,9 @@ import pandas as pd
 
 from rebalancer.config import Config
 from rebalancer.io.outputs import OutputError, refuse_overwrite
-from rebalancer.io.planfolder import read_plan_folder, reload_inputs
+from rebalancer.io.planfolder import PlanFolder, read_plan_folder, reload_inputs
 from rebalancer.pipeline import InputPaths, Result, rebalance
-from rebalancer.problems import InputRejected
+from rebalancer.problems import InputRejected, Problem
 from rebalancer.signoff import audit
 from rebalancer.signoff.workbook import Review, read_review, review_decisions, write_review
 from solvers.solve import Progress
@@ -58,6 +59,37 @@ def _review_summary(review: Review, reviewed: pd.DataFrame, result: Result) -> d
                          "why": str(now.at[c, "explanation"])[:300]} for c in changed]}
 
 
+def same_inputs(paths: InputPaths, pf: PlanFolder) -> None:
+    """A review applies to the county it was made of: inputs that differ from the reviewed
+    plan's (by sha256) are refused, each named; new data is `rebalance --previous`."""
+    from rebalancer.io.inputs import file_sha256
+
+    problems = []
+    for name, path in (("workers", paths.workers), ("children", paths.children),
+                       ("travel", paths.travel)):
+        recorded = pf.raw.get("inputs", {}).get(name, {}).get("sha256")
+        if path is None and recorded is None:
+            continue
+        if path is None or recorded is None or not path.is_file() \
+                or file_sha256(path) != recorded:
+            problems.append(Problem(
+                str(path) if path is not None else name, "-", "-",
+                f"the {name} input differs from the one the reviewed plan was made from",
+                "give the inputs the reviewed plan names in its summary.json (inputs); to plan "
+                "new data close to a reviewed plan, use rebalance --previous"))
+    if problems:
+        raise InputRejected(problems)
+
+
+def decisions_in_force(paths: InputPaths, pf: PlanFolder) -> InputPaths:
+    """Decisions carry forward: a re-plan of a re-plan keeps the reviewed plan's decisions in
+    force (its decisions.csv) unless a decisions file is given."""
+    entry = pf.raw.get("outputs", {}).get("decisions")
+    if paths.decisions is not None or not isinstance(entry, dict):
+        return paths
+    return dataclasses.replace(paths, decisions=pf.path / str(entry["file"]))
+
+
 def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_file: Path, out: Path,
            fmt: str = "parquet", reviewer: str = "", audit_db: Path | None = None,
            progress: Progress | None = None) -> Result:
@@ -68,6 +100,8 @@ def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_file: Path, ou
         raise OutputError(f"--out {out} is the plan being reviewed: its files are the record of "
                           "what the managers decided on; choose another --out folder")
     plan_sha = pf.summary.plan_file.sha256
+    same_inputs(paths, pf)
+    paths = decisions_in_force(paths, pf)
     review, problems = read_review(review_file, pf.plan, plan_sha)
     if review is None:
         raise InputRejected(problems)
@@ -81,10 +115,17 @@ def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_file: Path, ou
 
         assert result.inputs is not None
         # the decisions in force: the file's, with the review's replacing them child by child
-        # (merged once, by load_inputs, which also checked them)
+        # (merged once, by load_inputs, which also checked them); summary.inputs names them, so
+        # check and the next re-plan find them
         safe = neutralise(result.inputs.decisions[DECISION_COLUMNS])
-        return {"decisions": ("decisions.csv", lambda p: safe.to_csv(
-            p, index=False, lineterminator="\n", encoding="utf-8-sig"))}
+        data = safe.to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
+        inputs = dict(result.summary.inputs)
+        if "decisions" in inputs:
+            inputs["decisions_given"] = inputs["decisions"]
+        inputs["decisions"] = {"path": str((out / "decisions.csv").resolve()),
+                               "sha256": hashlib.sha256(data).hexdigest()}
+        result.summary = dataclasses.replace(result.summary, inputs=inputs)
+        return {"decisions": ("decisions.csv", lambda p: p.write_bytes(data))}
 
     db = audit_db if audit_db is not None else audit.default_path(out)
     result = rebalance(paths, cfg, out, fmt, progress=progress, previous=plan_dir,

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from rebalancer.io.schema import MAX_TEXT_LENGTH
 from rebalancer.model.kpi import KPI_NAMES
 from rebalancer.model.summary import Summary
 from rebalancer.problems import Problem, shown
@@ -253,6 +254,9 @@ def _header_problems(header: list[str], file: str) -> list[Problem]:
     return []
 
 
+MAX_NOTE_CHARS = MAX_TEXT_LENGTH * 5  # what the decisions table accepts in its note column
+
+
 class _RowReader:
     """The moves sheet row by row: each row a proposed move, unedited but for its decision and
     note; every problem is kept, so all are reported at once."""
@@ -301,6 +305,9 @@ class _RowReader:
         elif decision not in ("", *DECISION_WORDS):
             bad("decision", f"{shown(cells['decision'])} is not a decision",
                 "choose accept or reject from the list, or leave it empty")
+        if len(cells["note"]) > MAX_NOTE_CHARS:  # decisions.csv could not carry it forward
+            bad("note", f"is {len(cells['note']):,} characters long, more than the "
+                f"{MAX_NOTE_CHARS:,} a decision's note may hold", "shorten the note")
         self.out.append({"child_id": cid, "from_worker_id": cells["from_worker_id"],
                          "to_worker_id": cells["to_worker_id"], "action": cells["action"],
                          "decision": decision, "note": cells["note"]})
