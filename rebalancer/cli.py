@@ -71,6 +71,16 @@ def _reject(exc: InputRejected) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _audit_key(path: Path | None) -> bytes | None:
+    """The key from --audit-key or the environment; an unreadable key file is a usage error."""
+    from rebalancer.signoff.audit import AuditError, load_key
+
+    try:
+        return load_key(path)
+    except AuditError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--audit-key") from None
+
+
 @contextlib.contextmanager
 def _inputs_rejected() -> Iterator[None]:
     """Inputs that validation rejects: every problem listed, exit 1, nothing written."""
@@ -118,6 +128,7 @@ def _run(config: Path | None, overrides: dict[str, Any], quiet: bool,
          go: Callable[[Any, Any], Any]) -> Summary:
     """Configuration, a progress line, and every outcome mapped to its exit code."""
     from rebalancer.progress import ProgressLine
+    from rebalancer.signoff.audit import AuditError
 
     with _inputs_rejected():
         cfg = load_config(config, overrides)
@@ -127,6 +138,8 @@ def _run(config: Path | None, overrides: dict[str, Any], quiet: bool,
             result = go(cfg, progress)
     except OutputError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from None
+    except AuditError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--audit") from None
     except KeyboardInterrupt:
         typer.echo("interrupted before any plan was found: nothing was written", err=True)
         raise typer.Exit(130) from None
@@ -167,6 +180,9 @@ ThreadsOpt = Annotated[int | None, typer.Option(
     "--threads", help="Solver threads, 1 to 64 [default: solver.threads, 2].")]
 AuditOpt = Annotated[Path | None, typer.Option(
     "--audit", help="SQLite audit trail [default: rebalancer-audit.sqlite beside --out].")]
+AuditKeyOpt = Annotated[Path | None, typer.Option(
+    "--audit-key", help="A file holding the audit trail's key: every link becomes an HMAC that "
+    "nobody without the key can recompute [default: the REBALANCER_AUDIT_KEY variable, if set].")]
 
 
 @app.command()
@@ -187,6 +203,7 @@ def rebalance(
         "--previous", help="A plan folder to stay close to (e.g. last week's plan): each child "
         "whose outcome differs from it costs weights.previous_change.")] = None,
     audit: AuditOpt = None,
+    audit_key: AuditKeyOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Write a minimal-disruption plan with a reason for every change."""
@@ -196,7 +213,8 @@ def rebalance(
     overrides = _overrides(time_limit, max_moves, seed, threads, work)
     paths = pipeline.InputPaths(workers, children, decisions, travel, config)
     summary = _run(config, overrides, quiet, lambda cfg, progress: pipeline.rebalance(
-        paths, cfg, out, format.value, progress=progress, previous=previous, audit_db=audit))
+        paths, cfg, out, format.value, progress=progress, previous=previous, audit_db=audit,
+        audit_key=_audit_key(audit_key)))
     typer.echo(before_after(summary))
     typer.echo(f"outputs written to {out}/ (with report.html)")
     typer.echo(next_steps(out, workers, children, config, summary.kpis.after.moves))
@@ -215,6 +233,7 @@ def replan(
     reviewer: Annotated[str, typer.Option("--reviewer", help="Who reviewed (for the audit "
                                           "trail).")] = "",
     audit: AuditOpt = None,
+    audit_key: AuditKeyOpt = None,
     format: FormatOpt = Format.parquet,
     time_limit: TimeLimitOpt = None,
     work: WorkOpt = None,
@@ -232,7 +251,8 @@ def replan(
     overrides = _overrides(time_limit, max_moves, seed, threads, work)
     paths = pipeline.InputPaths(workers, children, decisions, travel, config)
     summary = _run(config, overrides, quiet, lambda cfg, progress: replan(
-        paths, cfg, plan, review, out, format.value, reviewer[:64], audit, progress))
+        paths, cfg, plan, review, out, format.value, reviewer[:64], audit, progress,
+        _audit_key(audit_key)))
     typer.echo(before_after(summary))
     r = summary.review or {}
     c = r["counts"]
@@ -278,22 +298,53 @@ def report_cmd(
 @app.command("audit")
 def audit_cmd(
     db: Annotated[Path, typer.Option("--db", help="The SQLite audit trail.")],
-    verify: Annotated[bool, typer.Option("--verify", help="Check the hash chain; exit 1 at the "
-                                         "first broken link.")] = False,
+    verify: Annotated[bool, typer.Option("--verify", help="Check the chain, and the entries "
+                                         "each --plan folder recorded; exit 1 at the first "
+                                         "problem.")] = False,
+    plans: Annotated[list[Path] | None, typer.Option(
+        "--plan", help="A plan folder whose recorded audit entries must be in the trail, "
+        "unchanged (repeatable).")] = None,
+    audit_key: AuditKeyOpt = None,
 ) -> None:
-    """List the audit trail's entries, or verify its hash chain."""
+    """List the audit trail's entries, or verify it (see the README for what each mode
+    detects)."""
+    import json
+
     from rebalancer.signoff import audit as trail
 
     if not db.is_file():
         raise typer.BadParameter(f"no audit trail at {db}", param_hint="--db")
-    if verify:
-        broken = trail.verify(db)
-        if broken:
-            typer.echo(f"audit trail broken: {broken}")
+    key = _audit_key(audit_key)
+    recorded: list[tuple[str, int, str]] = []
+    for folder in plans or []:
+        try:
+            info = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("audit")
+        except (OSError, ValueError):
+            raise typer.BadParameter(f"{folder} has no readable summary.json",
+                                     param_hint="--plan") from None
+        if not isinstance(info, dict) or not info.get("entries"):
+            raise typer.BadParameter(f"{folder} records no audit entries (made before 0.3?)",
+                                     param_hint="--plan")
+        if Path(str(info.get("db"))).resolve() != db.resolve():
+            typer.echo(f"audit trail broken: the plan in {folder} was recorded in "
+                       f"{info.get('db')}, not in {db}")
             raise typer.Exit(1)
-        typer.echo(f"audit trail intact: {len(trail.entries(db))} entries")
-        return
-    for e in trail.entries(db):
+        recorded += [(str(folder), int(e["seq"]), str(e["hash"])) for e in info["entries"]]
+    try:
+        if verify or recorded:
+            broken = trail.verify(db, key, recorded)
+            if broken:
+                typer.echo(f"audit trail broken: {broken}")
+                raise typer.Exit(1)
+            typer.echo(f"audit trail intact: {len(trail.entries(db))} entries"
+                       + (f"; the {len(recorded)} entries {len(plans or [])} plan folder(s) "
+                          "recorded are there, unchanged" if recorded else "")
+                       + ("; links are HMACs checked with the key" if key else ""))
+            return
+        shown_entries = trail.entries(db)
+    except trail.AuditError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--db") from None
+    for e in shown_entries:
         p = e.payload
         if e.kind == "plan":
             what = (f"plan {str(p.get('plan_sha256', ''))[:12]} {p.get('status')} objective "

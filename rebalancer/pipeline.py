@@ -183,38 +183,73 @@ def previous_from_folder(folder: Path) -> tuple[pd.Series, dict[str, Any]]:
     return series, info
 
 
+@dataclass(frozen=True)
+class AuditTarget:
+    """Where a plan is recorded: the trail, its key, and entries to add after the plan's own
+    (a re-plan's decisions)."""
+
+    db: Path
+    key: bytes | None = None
+    extra: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = ()
+
+    @classmethod
+    def beside(cls, out: Path, db: Path | None = None, key: bytes | None = None
+               ) -> AuditTarget:
+        """The trail given, else rebalancer-audit.sqlite beside the output folder, checked
+        usable before any solving (AuditError)."""
+        from rebalancer.signoff import audit
+
+        target = cls(db if db is not None else audit.default_path(out), key)
+        audit.check_usable(target.db)
+        return target
+
+
 def write_plan_folder(out: Path, fmt: str, result: Result,
-                      extra_files: dict[str, tuple[str, Any]] | None = None) -> None:
-    """The plan folder as one set: tables, report.html, then summary.json naming them all."""
+                      extra_files: dict[str, tuple[str, Any]] | None = None,
+                      audit_to: AuditTarget | None = None) -> None:
+    """The plan folder as one set: tables, report.html, the audit entries, then summary.json
+    naming them all. The entries are written once the tables' hashes are known and before the
+    summary lands, so the summary records them (seq and link) and a deleted entry is found."""
     from rebalancer.reports.plan_page import render
 
     page = render(result.plan, result.workers, result.summary)
     files = {"report": ("report.html", lambda p: p.write_text(page, encoding="utf-8")),
              **(extra_files or {})}
+
+    def sealed(outputs: dict[str, dict[str, str]]) -> dict[str, Any]:
+        result.summary = dataclasses.replace(
+            result.summary, outputs={k: OutputFile(**v) for k, v in outputs.items()})
+        if audit_to is not None:
+            result.summary = dataclasses.replace(result.summary,
+                                                 audit=_record(audit_to, out, result.summary))
+        return result.summary.to_json()
+
     with deferred_interrupts():
-        result.paths, written = write_outputs(
-            out, fmt, {"plan": result.plan, "workers": result.workers},
-            lambda outputs: dataclasses.replace(
-                result.summary, outputs={k: OutputFile(**v) for k, v in outputs.items()}
-            ).to_json(), files)
-    result.summary = dataclasses.replace(
-        result.summary, outputs={k: OutputFile(**v) for k, v in written.items()})
+        result.paths, _ = write_outputs(
+            out, fmt, {"plan": result.plan, "workers": result.workers}, sealed, files)
 
 
-def record_plan(audit_db: Path | None, out: Path, result: Result) -> None:
-    """Every plan produced goes into the audit trail (default: beside the output folder)."""
+def _record(target: AuditTarget, out: Path, summary: Summary) -> dict[str, Any]:
+    """Every plan produced goes into the audit trail, with what its run decided."""
     from rebalancer.signoff import audit
 
-    db = audit_db if audit_db is not None else audit.default_path(out)
-    plan_sha = result.summary.plan_file.sha256
-    audit.append(db, "plan", [audit.plan_payload(result.summary, plan_sha, out)])
+    plan_sha = summary.plan_file.sha256
+    entries = audit.append(target.db, "plan", [audit.plan_payload(summary, plan_sha, out)],
+                           key=target.key)
+    for kind, payloads in target.extra:
+        if payloads:
+            entries += audit.append(target.db, kind, list(payloads), key=target.key)
+    return {"db": str(target.db.resolve()), "keyed": target.key is not None,
+            "entries": [{"seq": e.seq, "hash": e.hash} for e in entries]}
 
 
 def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "parquet",
               progress: Progress | None = None, stop: threading.Event | None = None,
               previous: Path | None = None, audit_db: Path | None = None,
               decisions: pd.DataFrame | None = None,
-              finish: Callable[[Result], dict[str, tuple[str, Any]]] | None = None) -> Result:
+              finish: Callable[[Result], dict[str, tuple[str, Any]]] | None = None,
+              audit_key: bytes | None = None,
+              audit_extra: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = ()) -> Result:
     """load -> plan -> write; I/O happens only in the first and last steps.
 
     `previous` is a plan folder to stay close to; `decisions` (already in the contract's form)
@@ -222,6 +257,8 @@ def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "parquet",
     and names extra files for the set (the re-plan's review and decisions.csv)."""
     t0 = time.perf_counter()
     check_output_dir(out, paths.all(), fmt)
+    target = dataclasses.replace(AuditTarget.beside(out, audit_db, audit_key),
+                                 extra=audit_extra)
     inputs = load_inputs(paths.workers, paths.children, paths.decisions, paths.travel, cfg,
                          paths.config, extra_decisions=decisions)
     info = None
@@ -238,6 +275,5 @@ def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "parquet",
         extra_files = finish(result) if finish is not None else None
         result.summary = dataclasses.replace(result.summary,
                                              wall_time=round(time.perf_counter() - t0, 3))
-        write_plan_folder(out, fmt, result, extra_files)
-    record_plan(audit_db, out, result)
+        write_plan_folder(out, fmt, result, extra_files, target)
     return result

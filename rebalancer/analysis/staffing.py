@@ -9,7 +9,7 @@ from typing import Any
 from rebalancer.analysis.scenarios import Scenario, apply_what_ifs
 from rebalancer.config import Config
 from rebalancer.io.inputs import load_inputs
-from rebalancer.pipeline import InputPaths, Result, plan, write_plan_folder
+from rebalancer.pipeline import AuditTarget, InputPaths, Result, plan, write_plan_folder
 
 
 def staffing(paths: InputPaths, base: Config, out: Path, fmt: str, target: float = 1.0,
@@ -60,7 +60,7 @@ def staffing(paths: InputPaths, base: Config, out: Path, fmt: str, target: float
                              "skills": tags})
         result = plan(apply_what_ifs(inputs, Scenario("staffing", add_workers=tuple(spec))),
                       base)
-    write_plan_folder(out, fmt, result)
+    write_plan_folder(out, fmt, result, audit_to=AuditTarget.beside(out))
     k = result.summary.kpis.after
     confirmed = k.unallocated == 0 and k.total_overload_points <= 1e-6
     rec = {"target_utilisation": target, "confirmed": confirmed,

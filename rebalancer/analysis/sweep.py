@@ -16,7 +16,7 @@ from rebalancer.analysis.scenarios import KPI_COLUMNS, Scenario, apply_what_ifs
 from rebalancer.config import Config
 from rebalancer.io.inputs import load_inputs
 from rebalancer.model.kpi import COUNT_KPIS
-from rebalancer.pipeline import InputPaths, plan, write_plan_folder
+from rebalancer.pipeline import AuditTarget, InputPaths, plan, write_plan_folder
 from rebalancer.problems import InputRejected
 
 
@@ -45,7 +45,7 @@ def run_scenario(paths: InputPaths, base: Config, s: Scenario, out: Path, fmt: s
                              paths.config)
         result = plan(apply_what_ifs(inputs, s), cfg)
         folder = out / s.name
-        write_plan_folder(folder, fmt, result)
+        write_plan_folder(folder, fmt, result, audit_to=AuditTarget.beside(folder))
         summary = result.summary
         row.update(status=summary.status, objective=summary.objective,
                    gap=summary.gap, **{k: summary.kpis.after.value(k) for k in KPI_COLUMNS},

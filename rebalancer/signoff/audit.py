@@ -1,17 +1,22 @@
 """The audit trail: an append-only, hash-chained log in SQLite of every plan and every decision.
 
-Each entry's hash covers its own content and the previous entry's hash, so editing or deleting
-any row breaks the chain from that row on, and `rebalancer audit --verify` names the first broken
-link. Triggers refuse UPDATE and DELETE through SQLite itself; the chain catches what goes around
-them (another tool, a copied file). Entries hold IDs, hashes, counts and settings: no child data
-beyond IDs.
+Each entry's link covers its own content and the previous entry's link, so editing or deleting a
+row inside the chain breaks it from that row on. That alone proves nothing against someone who
+holds the file: they can delete the last entries, or edit one and recompute every link after it.
+Two things close that gap. Every plan folder's summary.json records the entries its run wrote
+(sequence number and link), so `audit --verify --plan DIR` finds them missing or changed; and
+with a key (`--audit-key FILE` or REBALANCER_AUDIT_KEY) every link is an HMAC, which nobody
+without the key can recompute. Triggers refuse UPDATE and DELETE through SQLite itself. Entries
+hold IDs, hashes, counts and settings: no child data beyond IDs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -33,6 +38,9 @@ CREATE TABLE IF NOT EXISTS entries (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS meta_no_update BEFORE UPDATE ON meta
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
@@ -50,13 +58,58 @@ class Entry:
     hash: str
 
 
-def entry_hash(prev_hash: str, seq: int, at: str, kind: str, payload: str) -> str:
-    """The link: the previous hash, then this entry's fields, unambiguously separated."""
-    h = hashlib.sha256()
-    for part in (prev_hash, str(seq), at, kind, payload):
-        h.update(part.encode("utf-8"))
-        h.update(b"\x1f")
-    return h.hexdigest()
+KEY_ENV = "REBALANCER_AUDIT_KEY"
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class AuditError(Exception):
+    """The audit trail cannot be used (not SQLite, a folder, locked, keyed differently)."""
+
+
+def entry_hash(prev_hash: str, seq: int, at: str, kind: str, payload: str,
+               key: bytes | None = None) -> str:
+    """The link: the previous link, then this entry's fields, unambiguously separated; an HMAC
+    of them when the trail is keyed."""
+    message = b"".join(part.encode("utf-8") + b"\x1f"
+                       for part in (prev_hash, str(seq), at, kind, payload))
+    if key is not None:
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hashlib.sha256(message).hexdigest()
+
+
+def load_key(key_file: Path | None) -> bytes | None:
+    """The audit key: a file's bytes (surrounding whitespace removed), else the environment
+    variable's; None when neither is given."""
+    if key_file is not None:
+        try:
+            key = key_file.read_bytes().strip()
+        except OSError as exc:
+            raise AuditError(f"cannot read the audit key {key_file}: {exc.strerror or exc}") \
+                from None
+        if not key:
+            raise AuditError(f"the audit key file {key_file} is empty")
+        return key
+    value = os.environ.get(KEY_ENV, "").strip()
+    return value.encode("utf-8") if value else None
+
+
+def check_usable(path: Path) -> None:
+    """Refuse, before any solving, a trail that could not be written: a folder, a file that is
+    not SQLite, a locked database."""
+    if path.is_dir():
+        raise AuditError(f"{path} is a folder, not an audit trail; give a file path")
+    if path.exists():
+        with path.open("rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+        if head and head != SQLITE_HEADER:
+            raise AuditError(f"{path} is not an SQLite audit trail; give another path")
+    try:
+        with closing(sqlite3.connect(path, timeout=1, isolation_level=None)) as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        raise AuditError(f"the audit trail {path} cannot be written ({exc}); is another "
+                         "program holding it?") from None
 
 
 def default_path(out: Path) -> Path:
@@ -67,25 +120,44 @@ def default_path(out: Path) -> Path:
 @contextmanager
 def _connect(path: Path) -> Iterator[sqlite3.Connection]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(path, timeout=30, isolation_level=None)) as db:
-        db.executescript(_SCHEMA)
-        yield db
+    try:
+        with closing(sqlite3.connect(path, timeout=30, isolation_level=None)) as db:
+            db.executescript(_SCHEMA)
+            yield db
+    except sqlite3.DatabaseError as exc:
+        raise AuditError(f"{path} cannot be used as an audit trail ({exc})") from None
+
+
+def _mode(db: sqlite3.Connection) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE name = 'links'").fetchone()
+    return None if row is None else str(row[0])
 
 
 def append(path: Path, kind: str, payloads: list[dict[str, Any]],
-           now: dt.datetime | None = None) -> list[Entry]:
-    """Append entries in one transaction (all or none), each chained to the one before."""
+           now: dt.datetime | None = None, key: bytes | None = None) -> list[Entry]:
+    """Append entries in one transaction (all or none), each chained to the one before. A trail
+    is keyed or not from its first entry on; mixing is refused."""
     at = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     out = []
+    want = "hmac-sha256" if key is not None else "sha256"
     with _connect(path) as db:
         db.execute("BEGIN IMMEDIATE")
         try:
+            mode = _mode(db)
+            if mode is None and db.execute("SELECT 1 FROM entries LIMIT 1").fetchone():
+                mode = "sha256"  # a trail from before keys existed
+            if mode is None:
+                db.execute("INSERT INTO meta (name, value) VALUES ('links', ?)", (want,))
+            elif mode != want:
+                keyed = mode == "hmac-sha256"
+                raise AuditError(f"the audit trail {path} is {'' if keyed else 'not '}keyed; "
+                                 f"give {'its key' if keyed else 'no key'}, or another trail")
             last = db.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev = (last[0], last[1]) if last else (0, GENESIS)
             for payload in payloads:
                 seq += 1
                 text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-                h = entry_hash(prev, seq, at, kind, text)
+                h = entry_hash(prev, seq, at, kind, text, key)
                 db.execute("INSERT INTO entries (seq, at, kind, payload, prev_hash, hash) "
                            "VALUES (?, ?, ?, ?, ?, ?)", (seq, at, kind, text, prev, h))
                 out.append(Entry(seq, at, kind, payload, prev, h))
@@ -113,11 +185,28 @@ def _is_json(text: str) -> bool:
     return True
 
 
-def verify(path: Path) -> str | None:
-    """None when the chain holds; else what is wrong at the first broken link."""
+def verify(path: Path, key: bytes | None = None,
+           recorded: list[tuple[str, int, str]] | None = None) -> str | None:
+    """None when the chain holds; else what is wrong at the first broken link. `recorded` are
+    (plan folder, seq, link) the plan folders wrote down: each must be in the trail unchanged.
+    A keyed trail needs its key."""
     with _connect(path) as db:
+        mode = _mode(db)
         rows = db.execute("SELECT seq, at, kind, payload, prev_hash, hash FROM entries "
                           "ORDER BY seq").fetchall()
+    if mode is None and rows:
+        mode = "sha256"  # a trail from before keys existed
+    if mode == "hmac-sha256" and key is None:
+        raise AuditError(f"the audit trail {path} is keyed: give --audit-key or {KEY_ENV}")
+    if mode != "hmac-sha256":
+        key = None
+    links = {r[0]: r[5] for r in rows}
+    for folder, seq, link in recorded or []:
+        if seq not in links:
+            return f"entry {seq}, which the plan in {folder} recorded, is missing (deleted)"
+        if links[seq] != link:
+            return (f"entry {seq} differs from the one the plan in {folder} recorded (edited, "
+                    "or the chain was rebuilt)")
     prev, expected_seq = GENESIS, 1
     for seq, at, kind, payload, prev_hash, h in rows:
         if seq != expected_seq:
@@ -125,7 +214,7 @@ def verify(path: Path) -> str | None:
         if prev_hash != prev:
             return f"entry {seq}: its link to entry {seq - 1} is broken (an entry was changed " \
                    "or removed)"
-        if entry_hash(prev_hash, seq, at, kind, payload) != h:
+        if entry_hash(prev_hash, seq, at, kind, payload, key) != h:
             return f"entry {seq}: its content does not match its hash (it was edited)"
         prev, expected_seq = h, seq + 1
     return None

@@ -92,7 +92,7 @@ def decisions_in_force(paths: InputPaths, pf: PlanFolder) -> InputPaths:
 
 def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_file: Path, out: Path,
            fmt: str = "parquet", reviewer: str = "", audit_db: Path | None = None,
-           progress: Progress | None = None) -> Result:
+           progress: Progress | None = None, audit_key: bytes | None = None) -> Result:
     """Read the workbook (refusing a bad one, nothing written), re-plan, write the plan folder
     with decisions.csv and the review summary, and record the decisions in the audit trail."""
     pf = read_plan_folder(plan_dir)
@@ -127,8 +127,7 @@ def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_file: Path, ou
         result.summary = dataclasses.replace(result.summary, inputs=inputs)
         return {"decisions": ("decisions.csv", lambda p: p.write_bytes(data))}
 
-    db = audit_db if audit_db is not None else audit.default_path(out)
-    result = rebalance(paths, cfg, out, fmt, progress=progress, previous=plan_dir,
-                       audit_db=db, decisions=new, finish=finish)
-    audit.append(db, "decision", audit.decision_payloads(review.rows, reviewer, plan_sha))
-    return result
+    decided = tuple(audit.decision_payloads(review.rows, reviewer, plan_sha))
+    return rebalance(paths, cfg, out, fmt, progress=progress, previous=plan_dir,
+                     audit_db=audit_db, decisions=new, finish=finish, audit_key=audit_key,
+                     audit_extra=(("decision", decided),))
