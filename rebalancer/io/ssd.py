@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import re2
 
 from rebalancer.config import GRADES
 from rebalancer.io.tomlfile import read_toml
@@ -65,7 +66,7 @@ NO_WORKER = {"", "-1", "0", "none", "null"}
 @dataclass
 class Mapping:
     roles: set[str]
-    grades: list[tuple[str, re.Pattern[str]]]  # in order: first match wins
+    grades: list[tuple[str, Any]]  # RE2 patterns, in order: first match wins
     localities: list[tuple[str, str]]  # (team pattern, locality)
     postcodes: dict[str, str]  # district -> locality
     legal_status: set[str]
@@ -106,14 +107,15 @@ def load_mapping(path: Path) -> Mapping:
     if not roles:
         bad("roles.allocated_worker", "no allocated-worker role codes",
             'list the invo_professional_role_id values, e.g. ["CW", "SW"]')
-    grades: list[tuple[str, re.Pattern[str]]] = []
+    grades: list[tuple[str, Any]] = []
     for grade, patterns in raw.get("grades", {}).items():
         for pat in strings(f"grades.{grade}", patterns):
             try:
-                grades.append((grade, re.compile(pat, re.IGNORECASE)))
-            except re.error as exc:
+                grades.append((grade, _linear_time(pat)))
+            except re2.error as exc:
                 bad(f"grades.{grade}", f"{shown(pat)} is not a valid pattern ({exc})",
-                    "fix the regular expression")
+                    "fix the regular expression (RE2 syntax: no backreferences or "
+                    "lookarounds)")
     localities = []
     for pattern, loc in raw.get("localities", {}).items():
         if not isinstance(loc, str) or not loc.strip():
@@ -253,6 +255,14 @@ def _locality_of_team(team: str, parent: str, mapping: Mapping) -> str:
     return ""
 
 
+def _linear_time(pattern: str) -> Any:
+    """A case-insensitive pattern that runs in time linear in the text (RE2), so a pattern
+    such as (a+)+$ cannot hang the import on a long job title."""
+    options = re2.Options()
+    options.case_sensitive = False
+    return re2.compile(pattern, options)
+
+
 def _grade(title: str, mapping: Mapping) -> str:
     for grade, pattern in mapping.grades:
         if pattern.search(title):
@@ -389,6 +399,12 @@ class _Import:
         has_worker = ~inv["invo_professional_id"].str.lower().isin(NO_WORKER).to_numpy()
         is_open = _open(inv_start, inv_end, self.plan_date)
         history = role_ok & has_worker
+        # an open involvement with no start date still names the child's worker: kept, reported
+        no_start = history & inv_start.isna().to_numpy() & inv_end.map(
+            lambda d: d is None or d > self.plan_date).to_numpy(bool)
+        self.report["involvements_without_start_date"] = [
+            {"table": "ssd_involvements", "row": r} for r in inv.loc[no_start, "_row"]]
+        is_open = is_open | no_start
         self.changes = worker_changes_12m(inv.loc[history, "invo_person_id"],
                                           inv.loc[history, "invo_professional_id"],
                                           inv_start[history],
@@ -412,10 +428,27 @@ class _Import:
         self.current = alloc.drop_duplicates("invo_person_id", keep="last") \
             .set_index("invo_person_id")
 
+    def _professionals(self) -> pd.DataFrame:
+        # one row per professional: identical repeated rows are reported and merged; repeated
+        # IDs with different values are refused (which row is right is the case system's call)
+        prof = self.t["ssd_professionals"]
+        cols = list(TABLES["ssd_professionals"][1])
+        dup = prof[prof.duplicated("prof_professional_id", keep=False)]
+        repeated = []
+        for pid, g in dup.groupby("prof_professional_id", sort=True):
+            repeated.append({"professional_id": pid, "rows": list(g["_row"])})
+            if len(g[cols].drop_duplicates()) > 1:
+                self.problems.append(Problem(
+                    str(self.folder / "ssd_professionals.csv"), f"professional {shown(pid)[1:-1]}",
+                    "prof_professional_id", f"appears on {len(g)} rows with different values",
+                    "keep one row per professional in the extract"))
+        self.report["professionals_repeated"] = repeated
+        return prof.drop_duplicates("prof_professional_id")
+
     def workers(self) -> pd.DataFrame:
         # every professional whose title and team the mapping places, with FTE and agency
         alloc, team_name, mapping = self.alloc, self.team_name, self.mapping
-        prof = self.t["ssd_professionals"].drop_duplicates("prof_professional_id")
+        prof = self._professionals()
         team_of_worker = alloc.assign(team=alloc["invo_professional_team"].map(
             lambda x: team_name.get(x, x))).groupby("invo_professional_id")["team"].agg(
             lambda s: Counter(s).most_common(1)[0][0])
@@ -475,10 +508,23 @@ class _Import:
         t, mapping, current = self.t, self.mapping, self.current
         worker_loc = dict(zip(w["worker_id"], w["locality"], strict=True))
         persons = t["ssd_person"]["pers_person_id"].drop_duplicates()
+        # a person with an open case but no ssd_person row is still a child with a case
+        known = set(persons)
+        open_case = set().union(*self.open_sets.values())
+        missing = sorted(open_case - known)
+        self.report["children_without_person_row"] = missing
+        persons = pd.concat([persons, pd.Series(missing, dtype=object)], ignore_index=True)
         family: dict[str, str] = {}
+        two_families: dict[str, list[str]] = {}
         if "ssd_family" in t:
             fam = t["ssd_family"]
-            family = dict(zip(fam["fami_person_id"], fam["fami_family_id"], strict=False))
+            for pid, fid in zip(fam["fami_person_id"], fam["fami_family_id"], strict=False):
+                if pid in family and family[pid] != fid:  # the first family is kept, reported
+                    two_families.setdefault(pid, [family[pid]]).append(fid)
+                family.setdefault(pid, fid)
+        self.report["children_in_two_families"] = [
+            {"child_id": pid, "families": fams, "kept": fams[0]}
+            for pid, fams in sorted(two_families.items())]
         kids: list[dict[str, str]] = []
         no_open_case = 0
         no_locality_kids: list[dict[str, str]] = []
@@ -539,6 +585,14 @@ def report_text(report: dict[str, Any]) -> str:
     lines.append(f"changes of social worker in the 12 months to the plan: {ch['1']} children "
                  f"with 1, {ch['2']} with 2, {ch['3+']} with 3 or more")
     sections = [
+        ("children with an open case but no ssd_person row (imported)",
+         "children_without_person_row", lambda x: str(x)),
+        ("open involvements with no start date (worker kept, allocated_on empty)",
+         "involvements_without_start_date", lambda x: f"{x['table']} {x['row']}"),
+        ("professionals on more than one identical row (merged)", "professionals_repeated",
+         lambda x: f"{x['professional_id']}: {', '.join(x['rows'][:5])}"),
+        ("children in two families (the first kept)", "children_in_two_families",
+         lambda x: f"{x['child_id']}: {', '.join(x['families'])} -> {x['kept']}"),
         ("postcode cells that are not a postcode (not shown; fix them in the case system)",
          "postcodes_not_recognised", lambda x: f"{x['table']} {x['row']}"),
         ("job titles no pattern matched (worker left out)", "job_titles_unmatched",
