@@ -212,7 +212,8 @@ def write_plan_folder(out: Path, fmt: str, result: Result,
     summary lands, so the summary records them (seq and link) and a deleted entry is found."""
     from rebalancer.reports.plan_page import render
 
-    page = render(result.plan, result.workers, result.summary)
+    page = render(result.plan, result.workers, result.summary,
+                  charts_drawn=not result.summary.solver.interrupted)
     files = {"report": ("report.html", lambda p: p.write_text(page, encoding="utf-8")),
              **(extra_files or {})}
 
@@ -264,16 +265,33 @@ def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "parquet",
     info = None
     if previous is not None:
         inputs.previous, info = previous_from_folder(previous)
-    with output_lock(out):
-        result = plan(inputs, cfg, progress=progress, stop=stop, started=t0)
-        if info is not None:
-            from rebalancer.model.plan import assigned_workers_from_plan, changed_from_previous
+    created = not out.exists()
+    try:
+        with output_lock(out):
+            result = _plan_and_write(inputs, cfg, out, fmt, target, info, finish, progress,
+                                     stop, t0)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # interrupted or refused before any plan: leave nothing behind
+        raise
+    return result
 
-            info["changed"] = changed_from_previous(
-                result.model, assigned_workers_from_plan(result.model, result.plan))
-            result.summary = dataclasses.replace(result.summary, previous_plan=info)
-        extra_files = finish(result) if finish is not None else None
-        result.summary = dataclasses.replace(result.summary,
-                                             wall_time=round(time.perf_counter() - t0, 3))
-        write_plan_folder(out, fmt, result, extra_files, target)
+
+def _plan_and_write(inputs: Inputs, cfg: Config, out: Path, fmt: str, target: AuditTarget,
+                    info: dict[str, Any] | None,
+                    finish: Callable[[Result], dict[str, tuple[str, Any]]] | None,
+                    progress: Progress | None, stop: threading.Event | None,
+                    t0: float) -> Result:
+    """Plan, add what a re-plan adds, and write the folder as one set."""
+    result = plan(inputs, cfg, progress=progress, stop=stop, started=t0)
+    if info is not None:
+        from rebalancer.model.plan import assigned_workers_from_plan, changed_from_previous
+
+        info["changed"] = changed_from_previous(
+            result.model, assigned_workers_from_plan(result.model, result.plan))
+        result.summary = dataclasses.replace(result.summary, previous_plan=info)
+    extra_files = finish(result) if finish is not None else None
+    result.summary = dataclasses.replace(result.summary,
+                                         wall_time=round(time.perf_counter() - t0, 3))
+    write_plan_folder(out, fmt, result, extra_files, target)
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from rebalancer.cli import app
@@ -384,3 +385,37 @@ def test_a_catastrophic_pattern_cannot_hang_the_import(tmp_path: Path) -> None:
     (folder / "mapping.toml").write_text(back)
     r = _import(folder, tmp_path / "imp2")
     assert r.exit_code == 1 and "is not a valid pattern" in r.output
+
+
+def test_an_interrupt_before_any_plan_leaves_no_folder(case: Case,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import rebalancer.pipeline as pipeline
+    from rebalancer.config import load_config
+
+    _county(case)
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "plan", interrupted)
+    out = case.root / "never"
+    cfg = load_config(case.root / "config.toml")
+    paths = pipeline.InputPaths(case.root / "workers.csv", case.root / "children.csv",
+                                config=case.root / "config.toml")
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.rebalance(paths, cfg, out, "csv", audit_db=case.root / "t.sqlite")
+    assert not out.exists() and not (case.root / "t.sqlite").exists()
+
+
+def test_an_interrupted_plan_is_written_without_waiting_for_charts(case: Case) -> None:
+    import dataclasses
+
+    from rebalancer.reports.plan_page import render
+
+    r = case.run([worker("A"), worker("B")], [child("K"), child("L")])
+    s = dataclasses.replace(r.summary, solver=dataclasses.replace(r.summary.solver,
+                                                                  interrupted=True))
+    page = render(r.plan, r.workers, s, charts_drawn=not s.solver.interrupted)
+    assert "<svg" not in page and "rebalancer report --plan DIR" in page
+    assert "interrupted: best plan so far" in page
+    assert "<svg" in render(r.plan, r.workers, r.summary)

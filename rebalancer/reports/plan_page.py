@@ -70,8 +70,9 @@ def _kpis(summary: Summary) -> str:
 
 
 def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary,
-           children_locality: pd.Series | None = None) -> str:
-    """The whole page as one string."""
+           children_locality: pd.Series | None = None, charts_drawn: bool = True) -> str:
+    """The whole page as one string. Without charts (an interrupted run stops within half a
+    second, and drawing them takes longer) the page says how to draw them."""
     parts = [f"<h1>Caseload rebalance: plan of {html.escape(summary.config['plan_date'])}"
              "</h1>",
              f"<p class=note>Plan status: {html.escape(str(summary.status))}; objective "
@@ -80,11 +81,15 @@ def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary,
                 if summary.gap is not None else "")
              + (" (interrupted: best plan so far)" if summary.solver.interrupted else "")
              + ".</p>",
-             "<h2>Before and after</h2>", _kpis(summary),
-             "<h2>Utilisation per worker</h2>", "<div class=charts><figure>",
-             utilisation_chart(workers), "</figure></div>"]
+             "<h2>Before and after</h2>", _kpis(summary)]
+    if charts_drawn:
+        parts += ["<h2>Utilisation per worker</h2>", "<div class=charts><figure>",
+                  utilisation_chart(workers), "</figure></div>"]
+    else:
+        parts.append("<p class=note>Charts were left out so that the interrupted run could stop "
+                     "at once: <code>rebalancer report --plan DIR</code> draws them.</p>")
     dc = [r for r in summary.shortfall["before"]["demand_and_capacity"]
-          if r["grade_band"] == "any"]
+          if r["grade_band"] == "any"] if charts_drawn else []
     charts = []
     if dc:
         charts.append(bar_chart([r["locality"] for r in dc],
@@ -93,7 +98,7 @@ def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary,
                                 [r["capacity_points"] for r in dc], ("demand", "capacity")))
     reasons = plan.loc[plan["action"] == "move", "reasons"].str.split(";").explode()
     reasons = reasons[reasons.fillna("") != ""].value_counts()
-    if len(reasons):
+    if len(reasons) and charts_drawn:
         charts.append(bar_chart(list(reasons.index), [float(x) for x in reasons.to_numpy()],
                                 "Changes of worker by reason", "children"))
     if charts:

@@ -98,6 +98,12 @@ def check_usable(path: Path) -> None:
     not SQLite, a locked database."""
     if path.is_dir():
         raise AuditError(f"{path} is a folder, not an audit trail; give a file path")
+    if not path.exists():  # created on the first entry; nothing is made before then
+        parent = next((p for p in path.resolve().parents if p.exists()), None)
+        if parent is None or not os.access(parent, os.W_OK):
+            raise AuditError(f"the audit trail {path} cannot be created there; give another "
+                             "path")
+        return
     if path.exists():
         with path.open("rb") as f:
             head = f.read(len(SQLITE_HEADER))
