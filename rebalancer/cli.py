@@ -506,6 +506,11 @@ def check(
     with _inputs_rejected():
         cfg = folder.config() if trust_plan_config else load_config(config)
         inputs = load_inputs(workers, children, decisions, travel, cfg, config)
+        if folder.raw.get("what_ifs"):
+            from rebalancer.io.planfolder import with_recorded_what_ifs
+
+            inputs = with_recorded_what_ifs(inputs, folder)
+            typer.echo("what-ifs applied as the plan records them (summary.json what_ifs)")
     report = check_plan(inputs, cfg, folder.plan, folder.raw, folder.workers)
     report.mismatches[:0] = folder.changed
     if isinstance(in_force, dict) and decisions == plan / str(in_force["file"]):
@@ -620,6 +625,16 @@ def sweep(
         raise typer.BadParameter(f"{bad_key[0].message}; {bad_key[0].fix}", param_hint="--grid")
     with _inputs_rejected():
         named = load_scenarios(scenarios) if scenarios else []
+        if named:  # what each what-if names must exist: every problem before anything runs
+            from rebalancer.io.inputs import load_inputs
+            from rebalancer.io.whatifs import check_what_ifs
+            from rebalancer.problems import InputRejected
+
+            county = load_inputs(workers, children, decisions, travel, cfg, config)
+            problems = [p for s in named for p in check_what_ifs(
+                county, s.what_ifs, f"{scenarios} [scenario.{s.name}]")]
+            if problems:
+                raise InputRejected(problems)
     todo = repeated(plan_of(g, named), repeats)
     typer.echo(f"{len(todo)} scenario(s) on "
                + (scheduler or "a local Dask cluster") + f"; results in {out}/results.csv")

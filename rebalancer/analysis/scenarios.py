@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
+from rebalancer.config import unknown_dotted_keys
 from rebalancer.io.inputs import Inputs
 from rebalancer.io.tomlfile import read_toml
+from rebalancer.io.whatifs import WhatIfs, read_what_ifs
+from rebalancer.io.whatifs import apply_what_ifs as apply
 from rebalancer.model.kpi import KPI_NAMES
 from rebalancer.problems import InputRejected, Problem, shown
 
@@ -34,6 +35,10 @@ class Scenario:
     remove_team: tuple[str, ...] = ()
     cancel_leaver: tuple[str, ...] = ()
 
+    @property
+    def what_ifs(self) -> WhatIfs:
+        return WhatIfs(self.add_workers, self.remove_team, self.cancel_leaver)
+
 
 def _value(text: str) -> Any:
     """A grid value as TOML reads it: 300 -> int, 1.5 -> float, true -> bool, else text."""
@@ -49,7 +54,13 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
         if "=" not in item:
             raise ValueError(f"{item!r}: write KEY=V1,V2,... e.g. weights.move=100,300")
         key, values = item.split("=", 1)
-        grid[key.strip()] = [_value(v.strip()) for v in values.split(",") if v.strip()]
+        key = key.strip()
+        if key == "solver.threads":  # each scenario runs with its Dask worker's threads
+            raise ValueError("solver.threads cannot be swept: each scenario uses its Dask "
+                             "worker's threads (start workers with --nthreads)")
+        grid[key] = [_value(v.strip()) for v in values.split(",") if v.strip()]
+        if not grid[key]:
+            raise ValueError(f"{item!r} gives {key} no values: write {key}=V1,V2,...")
     return grid
 
 
@@ -65,16 +76,27 @@ def load_scenarios(path: Path) -> list[Scenario]:
             problems.append(Problem(file, "-", f"scenario.{shown(name)[1:-1]}", "not a usable "
                                     "name", "use letters, digits, '-', '_' (it names a folder)"))
             continue
+        if not isinstance(spec, dict):
+            problems.append(Problem(file, "-", f"scenario.{name}", "is not a table",
+                                    f"write [scenario.{name}]"))
+            continue
         bad = set(spec) - WHAT_IFS
         if bad:
             problems.append(Problem(file, "-", f"scenario.{name}", "unknown key(s) "
                                     f"{', '.join(sorted(bad))}",
                                     f"use {', '.join(sorted(WHAT_IFS))}"))
             continue
-        out.append(Scenario(name, dict(spec.get("overrides", {})), {},
-                            tuple(spec.get("add_workers", [])),
-                            tuple(spec.get("remove_team", [])),
-                            tuple(spec.get("cancel_leaver", []))))
+        overrides = spec.get("overrides", {})
+        if not isinstance(overrides, dict):
+            problems.append(Problem(file, "-", f"scenario.{name}.overrides",
+                                    f"{shown(overrides)} is not a table of dotted keys",
+                                    'write overrides = { "weights.move" = 100 }'))
+            overrides = {}
+        problems += unknown_dotted_keys(list(overrides), file)
+        what_ifs, found = read_what_ifs(spec, file, f"scenario.{name}")
+        problems += found
+        out.append(Scenario(name, dict(overrides), {}, what_ifs.add_workers,
+                            what_ifs.remove_team, what_ifs.cancel_leaver))
     extra = set(raw) - {"scenario"}
     if extra:
         problems.append(Problem(file, "-", ", ".join(sorted(extra)), "unknown section",
@@ -116,38 +138,8 @@ def scenarios(grid: dict[str, list[Any]], named: list[Scenario]) -> list[Scenari
 
 
 def apply_what_ifs(inputs: Inputs, s: Scenario) -> Inputs:
-    """Staffing what-ifs on the tables in memory: virtual workers, a team removed, a leaver
-    who stays."""
-    w = inputs.workers.copy()
-    c = inputs.children.copy()
-    if s.cancel_leaver:
-        unknown = set(s.cancel_leaver) - set(w["worker_id"])
-        if unknown:
-            raise InputRejected([Problem("scenario " + s.name, "-", "cancel_leaver",
-                                         f"unknown worker(s) {', '.join(sorted(unknown))}",
-                                         "name workers of the workers table")])
-        w.loc[w["worker_id"].isin(s.cancel_leaver), "leaving_on"] = None
-    if s.remove_team:
-        gone = w["team"].isin(s.remove_team)
-        c.loc[c["current_worker_id"].isin(set(w.loc[gone, "worker_id"])),
-              ["current_worker_id", "allocated_on"]] = ["", None]
-        c.loc[c["pinned"] & (c["current_worker_id"] == ""), "pinned"] = False
-        w = w[~gone]
-    rows = []
-    for j, spec in enumerate(s.add_workers):
-        for k in range(int(spec.get("count", 1))):
-            rows.append({"worker_id": f"NEW-{j + 1}-{k + 1}",
-                         "team": spec.get("team", f"{spec['locality']} (new)"),
-                         "locality": spec["locality"], "grade": spec.get("grade", "sw"),
-                         "fte": float(spec.get("fte", 1.0)), "agency": False,
-                         "capacity_points": float("nan"), "reduction_pct": 0.0,
-                         "available": True, "leaving_on": None, "base_lat": float("nan"),
-                         "base_lon": float("nan"), "skills": tuple(spec.get("skills", ())),
-                         "max_new_cases": float("nan"), "_row": f"virtual worker {j + 1}"})
-    if rows:
-        w = pd.concat([w, pd.DataFrame(rows)], ignore_index=True)
-    return dataclasses.replace(inputs, workers=w.reset_index(drop=True),
-                               children=c.reset_index(drop=True))
+    """The scenario's staffing what-ifs on the tables in memory (see io.whatifs)."""
+    return apply(inputs, s.what_ifs, f"scenario {s.name}")
 
 
 def repeated(todo: list[Scenario], repeats: int) -> list[Scenario]:

@@ -9,6 +9,7 @@ from typing import Any
 from rebalancer.analysis.scenarios import Scenario, apply_what_ifs
 from rebalancer.config import Config
 from rebalancer.io.inputs import load_inputs
+from rebalancer.io.whatifs import WhatIfs
 from rebalancer.pipeline import AuditTarget, InputPaths, Result, plan, write_plan_folder
 
 
@@ -21,12 +22,14 @@ def staffing(paths: InputPaths, base: Config, out: Path, fmt: str, target: float
 
     inputs = load_inputs(paths.workers, paths.children, paths.decisions, paths.travel, base,
                          paths.config)
+    scaled: tuple[tuple[str, float], ...] = ()
     if target != 1.0:  # utilisation against a target: every capacity scaled by it
         from rebalancer.model.build import worker_capacity
 
         w = inputs.workers.copy()
         w["capacity_points"] = worker_capacity(w, base.capacity) * target
         inputs = dataclasses.replace(inputs, workers=w)
+        scaled = tuple(zip(w["worker_id"], w["capacity_points"].astype(float), strict=True))
     added: dict[tuple[str, str], float] = {}
     skills: dict[tuple[str, str], set[str]] = {}
     history = []
@@ -58,8 +61,13 @@ def staffing(paths: InputPaths, base: Config, out: Path, fmt: str, target: float
             if part > 0:
                 spec.append({"locality": loc, "grade": grade, "fte": part, "count": 1,
                              "skills": tags})
-        result = plan(apply_what_ifs(inputs, Scenario("staffing", add_workers=tuple(spec))),
-                      base)
+        staff = Scenario("staffing", add_workers=tuple(spec))
+        result = plan(apply_what_ifs(inputs, staff), base)
+        recorded = dataclasses.replace(staff.what_ifs, capacity_points=scaled)
+        result.summary = dataclasses.replace(result.summary, what_ifs=recorded.to_json())
+    if scaled and result.summary.what_ifs is None:  # no worker added: the target still holds
+        result.summary = dataclasses.replace(
+            result.summary, what_ifs=WhatIfs(capacity_points=scaled).to_json())
     write_plan_folder(out, fmt, result, audit_to=AuditTarget.beside(out))
     k = result.summary.kpis.after
     confirmed = k.unallocated == 0 and k.total_overload_points <= 1e-6

@@ -7,6 +7,7 @@ and is byte-identical to a single `rebalance` with the same configuration.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,12 @@ from rebalancer.config import Config
 from rebalancer.io.inputs import load_inputs
 from rebalancer.model.kpi import COUNT_KPIS
 from rebalancer.pipeline import AuditTarget, InputPaths, plan, write_plan_folder
-from rebalancer.problems import InputRejected
+from rebalancer.problems import InputRejected, Problem
 
 
 def run_scenario(paths: InputPaths, base: Config, s: Scenario, out: Path, fmt: str,
-                 time_limit: float | None, threads: int | None = None) -> dict[str, Any]:
+                 time_limit: float | None, threads: int | None = None,
+                 expected: dict[str, str] | None = None) -> dict[str, Any]:
     """One row of the results; a scenario that fails has its error in its row."""
     import socket
 
@@ -41,9 +43,13 @@ def run_scenario(paths: InputPaths, base: Config, s: Scenario, out: Path, fmt: s
         if threads is not None:
             overrides["solver.threads"] = threads
         cfg = base.with_overrides(overrides)
+        _same_files_here(expected or {})
         inputs = load_inputs(paths.workers, paths.children, paths.decisions, paths.travel, cfg,
                              paths.config)
         result = plan(apply_what_ifs(inputs, s), cfg)
+        if s.what_ifs:  # recorded, so explain, check and review work on the folder
+            result.summary = dataclasses.replace(result.summary,
+                                                 what_ifs=s.what_ifs.to_json())
         folder = out / s.name
         write_plan_folder(folder, fmt, result, audit_to=AuditTarget.beside(folder))
         summary = result.summary
@@ -58,6 +64,61 @@ def run_scenario(paths: InputPaths, base: Config, s: Scenario, out: Path, fmt: s
     except Exception as exc:  # a scenario's failure must not stop the others
         row.update(status="error", host=host, error=f"{type(exc).__name__}: {exc}"[:500])
     return row
+
+
+def _same_files_here(expected: dict[str, str]) -> None:
+    """The inputs this worker reads are the ones the sweep was started with (by sha256)."""
+    from rebalancer.io.inputs import file_sha256
+
+    for path, sha in expected.items():
+        p = Path(path)
+        if not p.is_file() or file_sha256(p) != sha:
+            raise InputRejected([Problem(path, "-", "-", "is missing or differs on this Dask "
+                                         "worker from the file the sweep was started with",
+                                         "give the workers the same files, at the same "
+                                         "absolute paths")])
+
+
+def _remove_stale(out: Path, names: set[str]) -> None:
+    """A reused output folder keeps no scenario of an earlier sweep: plan folders its
+    results.csv lists and this sweep does not plan are removed."""
+    import shutil
+
+    old = out / "results.csv"
+    if not old.is_file():
+        return
+    try:
+        listed = pd.read_csv(old, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, ValueError):
+        return
+    for name in set(listed.get("scenario", pd.Series(dtype=str))) - names:
+        folder = out / str(name)
+        if folder.parent == out and (folder / "summary.json").is_file():
+            shutil.rmtree(folder)
+
+
+def _finished_on_disk(out: Path, todo: list[Scenario], have: set[str], base: Config
+                      ) -> list[dict[str, Any]]:
+    """Scenarios whose plan folders landed before an interrupt, though their rows had not
+    come back: kept, from their own summary.json."""
+    from rebalancer.model.summary import Summary
+
+    rows = []
+    for s in todo:
+        summary_file = out / s.name / "summary.json"
+        if s.name in have or not summary_file.is_file():
+            continue
+        import json
+
+        summary = Summary.from_json(json.loads(summary_file.read_text(encoding="utf-8")))
+        rows.append({"scenario": s.name, **s.grid, "status": summary.status,
+                     "objective": summary.objective, "gap": summary.gap,
+                     **{k: summary.kpis.after.value(k) for k in KPI_COLUMNS},
+                     "reproducible": summary.solver.reproducible, "work": summary.solver.work,
+                     "plan_sha256": summary.plan_file.sha256, "wall_time": summary.wall_time,
+                     "threads": base.solver.threads, "host": "", "folder": str(out / s.name),
+                     "error": ""})
+    return rows
 
 
 def write_results(out: Path, rows: list[dict[str, Any]], grid_keys: list[str]) -> pd.DataFrame:
@@ -87,7 +148,18 @@ def sweep(paths: InputPaths, base: Config, todo: list[Scenario], out: Path, fmt:
     scheduler address is given); rows are written as they finish, so Ctrl-C keeps them."""
     from distributed import Client, LocalCluster, as_completed
 
+    from rebalancer.io.inputs import file_sha256
+
+    # a Dask worker may run elsewhere: absolute paths, and the inputs' sha256 checked there
+    out = out.resolve()
+    def absolute(p: Path | None) -> Path | None:
+        return None if p is None else p.resolve()
+
+    paths = InputPaths(paths.workers.resolve(), paths.children.resolve(),
+                       absolute(paths.decisions), absolute(paths.travel), absolute(paths.config))
+    expected = {str(p): file_sha256(p) for p in paths.all()}
     out.mkdir(parents=True, exist_ok=True)
+    _remove_stale(out, {s.name for s in todo})
     cluster = None
     if scheduler:
         client = Client(scheduler, timeout="20s")
@@ -101,7 +173,8 @@ def sweep(paths: InputPaths, base: Config, todo: list[Scenario], out: Path, fmt:
     rows: list[dict[str, Any]] = []
     try:
         futures = [client.submit(run_scenario, paths, base, s, out, fmt, time_limit,
-                                 key=f"scenario-{s.name}", pure=False) for s in todo]
+                                 None, expected, key=f"scenario-{s.name}", pure=False)
+                   for s in todo]
         try:
             for fut in as_completed(futures):
                 row = fut.result()
@@ -113,6 +186,7 @@ def sweep(paths: InputPaths, base: Config, todo: list[Scenario], out: Path, fmt:
                      + (f" ({row['error'][:120]})" if row.get("error") else ""))
         except KeyboardInterrupt:
             client.cancel(futures)
+            rows += _finished_on_disk(out, todo, {r["scenario"] for r in rows}, base)
             echo(f"interrupted: {len(rows)} of {len(todo)} scenarios finished and kept")
     finally:
         client.close()

@@ -119,4 +119,13 @@ def reload_inputs(folder: PlanFolder) -> tuple[Inputs, Config]:
     cfg = folder.config()
     inputs = load_inputs(files["workers"], files["children"], files.get("decisions"),
                          files.get("travel"), cfg, files.get("config"))
-    return inputs, cfg
+    return with_recorded_what_ifs(inputs, folder), cfg
+
+
+def with_recorded_what_ifs(inputs: Inputs, folder: PlanFolder) -> Inputs:
+    """The inputs as the plan saw them: with the staffing what-ifs its summary records (a
+    sweep's or staffing's virtual workers, removed teams, cancelled leavers)."""
+    from rebalancer.io.whatifs import WhatIfs, apply_what_ifs
+
+    what_ifs = WhatIfs.from_json(folder.raw.get("what_ifs"))
+    return apply_what_ifs(inputs, what_ifs, str(folder.path / SUMMARY)) if what_ifs else inputs

@@ -120,6 +120,7 @@ class Summary:
     no_eligible_worker: dict[str, int]  # by the rule that emptied a child's list
     previous_plan: dict[str, Any] | None = None  # a re-plan's reviewed plan, or --previous
     review: dict[str, Any] | None = None  # a re-plan's decisions: counts and changed children
+    what_ifs: dict[str, Any] | None = None  # staffing what-ifs the plan was made with
     audit: dict[str, Any] | None = None  # the trail and the entries this run wrote (seq, hash)
     outputs: dict[str, OutputFile] | None = None  # the set, once written
 
@@ -134,7 +135,8 @@ class Summary:
         out: dict[str, Any] = {}
         for f in fields(self):
             v = getattr(self, f.name)
-            if v is None and f.name in ("previous_plan", "review", "audit", "outputs"):
+            if v is None and f.name in ("previous_plan", "review", "what_ifs", "audit",
+                                        "outputs"):
                 continue
             if f.name == "outputs":
                 v = {k: dataclasses.asdict(o) for k, o in v.items()}
