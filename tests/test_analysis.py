@@ -42,9 +42,9 @@ def test_sweep_on_a_local_cluster(county: Path, tmp_path: Path) -> None:
                       dashboard_address=None) as cluster, Client(cluster):
         paths = InputPaths(county / "in/workers.csv", county / "in/children.csv",
                            config=county / "c.toml")
-        cfg = load_config(county / "c.toml")
+        cfg = load_config(county / "c.toml", {"solver.work": 3})  # rows that compare
         grid = scenarios.parse_grid(["weights.move=100,300", "rules.max_moves=0,3,-1"])
-        df = sweep.sweep(paths, cfg, scenarios.scenarios(grid, []), out, "csv", 4.0,
+        df = sweep.sweep(paths, cfg, scenarios.scenarios(grid, []), out, "csv", 60.0,
                             cluster.scheduler_address, list(grid), echo=lambda _: None)
         workers = set(cluster.workers[w].worker_address for w in cluster.workers)
     assert len(df) == 6
@@ -68,8 +68,9 @@ def test_sweep_on_a_local_cluster(county: Path, tmp_path: Path) -> None:
     # each scenario's plan is the plan a single rebalance makes with that configuration
     one = good[good["weights.move"].astype(int) == 300].iloc[0]
     r = runner.invoke(app, ["rebalance", *args(county), "--out", str(tmp_path / "single"),
-                            "--format", "csv", "--time-limit", "4", "--threads", "1",
-                            "--quiet", "--max-moves", str(one["rules.max_moves"])])
+                            "--format", "csv", "--work", "3", "--time-limit", "60",
+                            "--threads", "1", "--quiet", "--max-moves",
+                            str(one["rules.max_moves"])])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "single/plan.csv").read_bytes() == \
         (Path(one["folder"]) / "plan.csv").read_bytes()

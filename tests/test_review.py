@@ -116,6 +116,10 @@ def test_replan_honours_every_decision_and_changes_little_else(reviewed: Path,
     others = [c for c in new.index if c not in rejected
               and new.at[c, "to_worker_id"] != old.at[c, "to_worker_id"]]
     assert summary["review"]["changed_beyond_rejected"] == len(others)
+    # the README's claim: accepted and undecided rows keep their worker unless a rejection
+    # forces a change, and every such change says why
+    assert all(c["reasons"] and c["why"] for c in summary["review"]["changed"]), \
+        summary["review"]["changed"]
     assert len(others) <= 5, others
     decisions = read_table_file(out / "decisions.csv")
     assert set(decisions["child_id"]) == set(accepted) | set(rejected)

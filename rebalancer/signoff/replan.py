@@ -53,10 +53,22 @@ def _review_summary(review: Review, reviewed: pd.DataFrame, result: Result) -> d
                != before.at[c] and c not in rejected]
     return {"counts": review.counts(),
             "changed_beyond_rejected": len(changed),
-            "changed": [{"child_id": c, "reviewed_worker_id": str(before.at[c]),
-                         "worker_id": str(now.at[c, "to_worker_id"]),
-                         "reasons": str(now.at[c, "reasons"]),
-                         "why": str(now.at[c, "explanation"])[:300]} for c in changed]}
+            "changed": [_changed(c, str(before.at[c]), now.loc[c]) for c in changed]}
+
+
+def _changed(child_id: str, reviewed: str, row: pd.Series) -> dict[str, str]:
+    """A child whose outcome differs from the reviewed plan though nobody rejected it: its
+    reason code and why. A child kept with its own worker has no move reason on its plan row,
+    so the why says what happened: the reviewed plan moved it, and now staying costs less."""
+    reasons, why = str(row["reasons"]), str(row["explanation"])
+    worker = str(row["to_worker_id"])
+    if not reasons and row["action"] == "keep":
+        reasons = "BALANCE"
+        why = (f"stays with {worker}, its current worker, which the reviewed plan had moved to "
+               f"{reviewed or '(unallocated)'}: after the rejections, keeping it costs less "
+               "than that move")
+    return {"child_id": child_id, "reviewed_worker_id": reviewed, "worker_id": worker,
+            "reasons": reasons, "why": why[:300]}
 
 
 def same_inputs(paths: InputPaths, pf: PlanFolder) -> None:
