@@ -225,7 +225,9 @@ def replan(
     workers: WorkersOpt,
     children: ChildrenOpt,
     plan: Annotated[Path, typer.Option("--plan", help="The plan folder that was reviewed.")],
-    review: Annotated[Path, typer.Option("--review", help="The review workbook (xlsx).")],
+    review: Annotated[list[Path], typer.Option(
+        "--review", help="A review workbook (xlsx), or a folder of them (every team's); "
+        "repeatable.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the new plan.")],
     decisions: DecisionsOpt = None,
     travel: TravelOpt = None,
@@ -257,8 +259,18 @@ def replan(
     r = summary.review or {}
     c = r["counts"]
     typer.echo(f"review: {c['accepted']} accepted, {c['rejected']} rejected, {c['undecided']} "
-               f"undecided; {r['changed_beyond_rejected']} other child(ren) changed (see "
-               "review.changed in summary.json)")
+               f"undecided, from {len(r.get('workbooks', []))} workbook(s)")
+    for team, t in sorted(r.get("by_team", {}).items()):
+        typer.echo(f"  {team[:40]:<40} {t['accepted']:>4} accepted {t['rejected']:>4} rejected "
+                   f"{t['undecided']:>4} undecided")
+    for d in r.get("disagreements", []):
+        typer.echo(f"disagreement on {d['child_id']}: accepted by {', '.join(d['accepted_by'])}, "
+                   f"rejected by {', '.join(d['rejected_by'])}: the reject wins")
+    typer.echo(f"against the reviewed plan: {r['changed_beyond_rejected']} other child(ren) "
+               "changed, each with a reason and why (review.changed in summary.json):")
+    for ch in r.get("changed", [])[:20]:
+        typer.echo(f"  {ch['child_id']}: {ch['reviewed_worker_id'] or '(none)'} → "
+                   f"{ch['worker_id'] or '(none)'} [{ch['reasons']}] {ch['why'][:100]}")
     typer.echo(f"outputs written to {out}/ (with decisions.csv and report.html)")
 
 
@@ -266,13 +278,23 @@ def replan(
 def review_cmd(
     plan: Annotated[Path, typer.Option("--plan", help="A plan folder (with summary.json).")],
     out: Annotated[Path | None, typer.Option("--out", help="The workbook to write "
-                                             "[default: DIR/review.xlsx].")] = None,
+                                             "[default: DIR/review.xlsx]; with --by-team, "
+                                             "the folder [default: DIR/review/].")] = None,
+    by_team: Annotated[bool, typer.Option(
+        "--by-team", help="One workbook per team, each with only the children leaving or "
+        "joining that team, and index.csv.")] = False,
 ) -> None:
     """Write the review workbook: one row per proposed change, with accept/reject and a note."""
-    from rebalancer.signoff.replan import review_workbook
+    from rebalancer.signoff.replan import review_workbook, team_workbooks
 
     try:
         with _plan_folder(), _inputs_rejected():
+            if by_team:
+                folder, index = team_workbooks(plan, out)
+                typer.echo(f"wrote {len(index)} team workbook(s) and index.csv to {folder}:")
+                for x in index:
+                    typer.echo(f"  {x['file']:<50} {x['rows']:>5} row(s)  {x['team'][:40]}")
+                return
             path, n = review_workbook(plan, out)
     except OutputError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from None
@@ -285,14 +307,22 @@ def review_cmd(
 @app.command("report")
 def report_cmd(
     plan: Annotated[Path, typer.Option("--plan", help="A plan folder (with summary.json).")],
+    by_team: Annotated[bool, typer.Option(
+        "--by-team", help="Also a page per team (report-<team>.html) with only that team's "
+        "workers and the children leaving or joining it.")] = False,
 ) -> None:
-    """Rewrite the plan folder's report.html."""
+    """Rewrite the plan folder's report.html (with its charts)."""
     from rebalancer.io.planfolder import read_plan_folder
     from rebalancer.reports.plan_page import write_report
 
     with _plan_folder():
         pf = read_plan_folder(plan)
     typer.echo(f"wrote {write_report(plan, pf.plan, pf.workers, pf.summary)}")
+    if by_team:
+        from rebalancer.reports.team_page import write_team_reports
+
+        pages = write_team_reports(plan, pf.plan, pf.workers, pf.summary)
+        typer.echo(f"wrote {len(pages)} team page(s) in {plan}: report-<team>.html")
 
 
 @app.command("audit")

@@ -155,6 +155,9 @@ def explanations(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> li
                 why = _why_leave(cm, i, idx[src], w, reasons, load_after, (tb[i], ta[i]))
                 head = f"from {src} to {dst}" if why == "a manager's decision" \
                     else f"from {src} ({why}) to {dst}"
+                teams = f.workers["team"].to_numpy(object)
+                if teams[idx[src]] != teams[w]:  # both teams' managers read this row
+                    head += f" (team {teams[idx[src]][:40]} → {teams[w][:40]})"
             else:
                 head = f"allocated to {dst}" + (" with its siblings" if with_siblings[i] else "")
             if "DECISION" in reasons and cm.decision_kind.iat[i] == "assign":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -105,6 +106,8 @@ def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary,
         parts += ["<h2>Demand, capacity and reasons</h2>", "<div class=charts>"]
         parts += [f"<figure>{c}</figure>" for c in charts]
         parts.append("</div>")
+    if summary.review:
+        parts += _against_reviewed(summary.review)
     need = summary.shortfall["after"]
     parts.append("<h2>Shortfall</h2>")
     if need["by_locality_and_grade"]:
@@ -117,22 +120,50 @@ def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary,
     else:
         parts.append("<p>Every worker is within capacity and every child has a worker.</p>")
     parts.append("<h2>Proposed changes by team</h2>")
-    changed = plan[plan["action"].isin(["move", "allocate", "unallocated"])].copy()
-    team = workers.set_index("worker_id")["team"].to_dict()
-    changed["team"] = [team.get(t) or team.get(f) or "(no team)" for t, f in
-                       zip(changed["to_worker_id"], changed["from_worker_id"], strict=True)]
-    cols = ["child_id", "family_id", "from_worker_id", "to_worker_id", "action", "reasons",
-            "explanation"]
-    for name, rows in changed.groupby("team", sort=True):
-        shown_rows = rows.sort_values(["family_id", "child_id"])[
-            [c for c in cols if c in rows.columns]]
+    parts.append("<p class=note>Each team lists the children who leave it and those who join "
+                 "it: a move between two teams is under both.</p>")
+    from rebalancer.reports.team_page import CHANGE_COLUMNS, team_changes
+
+    changed = team_changes(plan, workers)
+    cols = [c for c in CHANGE_COLUMNS if c in changed.columns]
+    teams = sorted((set(changed["from_team"]) | set(changed["to_team"])) - {""})
+    for name in teams:
+        rows = changed[(changed["from_team"] == name) | (changed["to_team"] == name)]
+        shown_rows = rows.sort_values(["family_id", "child_id"])[cols]
         more = len(shown_rows) - MAX_ROWS_PER_TEAM
         parts.append(f"<details><summary>{html.escape(str(name))}: {len(rows)} change(s)"
                      "</summary>" + table(shown_rows.head(MAX_ROWS_PER_TEAM))
-                     + (f"<p class=note>… and {more} more in review.xlsx</p>" if more > 0
-                        else "") + "</details>")
+                     + (f"<p class=note>… and {more} more in the team's workbook</p>"
+                        if more > 0 else "") + "</details>")
+    unplaced = changed[(changed["from_team"] == "") & (changed["to_team"] == "")]
+    if len(unplaced):
+        parts.append(f"<details><summary>(no team: unallocated before and after): "
+                     f"{len(unplaced)} child(ren)</summary>" + table(unplaced[cols])
+                     + "</details>")
     body = "\n".join(parts)
     return page(f"Caseload rebalance {summary.config['plan_date']}", body)
+
+
+def _against_reviewed(review: dict[str, Any]) -> list[str]:
+    """A re-plan against the plan the managers reviewed: their decisions by team, the
+    disagreements and how they were settled, and every other child whose outcome changed."""
+    parts = ["<h2>Against the reviewed plan</h2>"]
+    by_team = review.get("by_team") or {}
+    if by_team:
+        parts.append(table(pd.DataFrame([{"team": t, **c} for t, c in sorted(by_team.items())]),
+                           {"accepted", "rejected", "undecided"}))
+    if review.get("disagreements"):
+        dis = pd.DataFrame([{"child_id": d["child_id"], "accepted by": ", ".join(d["accepted_by"]),
+                             "rejected by": ", ".join(d["rejected_by"]),
+                             "outcome": d["outcome"]} for d in review["disagreements"]])
+        parts += ["<p>Disagreements (a reject from either team wins):</p>", table(dis)]
+    changed = review.get("changed") or []
+    parts.append(f"<p>{len(changed)} other child(ren) changed from the reviewed plan "
+                 "(not rejected), each with its reason:</p>")
+    if changed:
+        parts.append(table(pd.DataFrame(changed)[["child_id", "reviewed_worker_id",
+                                                  "worker_id", "reasons", "why"]]))
+    return parts
 
 
 def write_report(folder: Path, plan: pd.DataFrame, workers: pd.DataFrame,

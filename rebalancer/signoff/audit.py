@@ -239,5 +239,6 @@ def decision_payloads(rows: Any, reviewer: str, plan_sha256: str) -> list[dict[s
     """One entry per manager decision read from a workbook (undecided rows are not decisions)."""
     return [{"child_id": r.child_id, "proposed_worker_id": r.to_worker_id,
              "from_worker_id": r.from_worker_id, "decision": r.decision, "note": r.note,
-             "reviewer": reviewer, "plan_sha256": plan_sha256}
+             "reviewer": getattr(r, "reviewer", "") or reviewer,
+             "workbook_sha256": getattr(r, "workbook_sha256", ""), "plan_sha256": plan_sha256}
             for r in rows.itertuples(index=False) if r.decision]

@@ -23,7 +23,13 @@ from rebalancer.io.planfolder import PlanFolder, read_plan_folder, reload_inputs
 from rebalancer.pipeline import InputPaths, Result, rebalance
 from rebalancer.problems import InputRejected, Problem
 from rebalancer.signoff import audit
-from rebalancer.signoff.workbook import Review, read_review, review_decisions, write_review
+from rebalancer.signoff.teams import Merged
+from rebalancer.signoff.workbook import (
+    moves_table,
+    read_review,
+    review_decisions,
+    write_review,
+)
 from solvers.solve import Progress
 
 DECISION_COLUMNS = ["child_id", "decision", "worker_id", "note"]
@@ -43,7 +49,34 @@ def review_workbook(folder: Path, out: Path | None = None) -> tuple[Path, int]:
     return path, n
 
 
-def _review_summary(review: Review, reviewed: pd.DataFrame, result: Result) -> dict[str, Any]:
+def team_workbooks(folder: Path, out: Path | None = None) -> tuple[Path, list[dict[str, Any]]]:
+    """One workbook per team that has a child leaving or joining it (default DIR/review/),
+    and index.csv: team, file, rows, sha256."""
+    from rebalancer.io.inputs import file_sha256
+    from rebalancer.io.outputs import atomic_write
+    from rebalancer.signoff.teams import INDEX, team_file_name
+
+    pf = read_plan_folder(folder)
+    inputs, _ = reload_inputs(pf)
+    target = out if out is not None else folder / "review"
+    refuse_overwrite(target, pf.protected())
+    target.mkdir(parents=True, exist_ok=True)
+    moves = moves_table(pf.plan, pf.workers, None)
+    teams = sorted((set(moves["from_team"]) | set(moves["to_team"])) - {""})
+    taken: set[str] = set()
+    index = []
+    for team in teams:
+        path = target / team_file_name(team, taken)
+        n = write_review(path, pf.plan, pf.workers, inputs.children, pf.summary,
+                         pf.summary.plan_file.sha256, team=team)
+        index.append({"team": team, "file": path.name, "rows": n, "sha256": file_sha256(path)})
+    frame = pd.DataFrame(index, columns=["team", "file", "rows", "sha256"])
+    atomic_write(target / INDEX, lambda p: frame.to_csv(p, index=False, lineterminator="\n",
+                                                        encoding="utf-8-sig"))
+    return target, index
+
+
+def _review_summary(review: Merged, reviewed: pd.DataFrame, result: Result) -> dict[str, Any]:
     """Counts of the decisions, and every child whose outcome changed though it was not
     rejected, with why."""
     before = reviewed.set_index("child_id")["to_worker_id"]
@@ -102,7 +135,35 @@ def decisions_in_force(paths: InputPaths, pf: PlanFolder) -> InputPaths:
     return dataclasses.replace(paths, decisions=pf.path / str(entry["file"]))
 
 
-def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_file: Path, out: Path,
+def read_reviews(files: list[Path], pf: PlanFolder, reviewer: str) -> Merged:
+    """Every workbook read against the plan's proposed rows (a team's against its own), then
+    merged by the cross-team rule; every problem in every workbook refused at once."""
+    from rebalancer.signoff.teams import merge_reviews, workbooks_in
+
+    expected = moves_table(pf.plan, pf.workers, None)
+    plan_sha = pf.summary.plan_file.sha256
+    reviews, problems = [], []
+    books = workbooks_in(files)
+    if not books:
+        problems.append(Problem(", ".join(map(str, files)), "-", "-", "holds no workbook",
+                                "give the review workbooks, or the folder they are in"))
+    for f in books:
+        review, found = read_review(f, expected, plan_sha)
+        problems += found
+        if review is not None:
+            reviews.append(review)
+    if problems:
+        raise InputRejected(problems)
+    merged, problems = merge_reviews(reviews, reviewer)
+    if problems:
+        raise InputRejected(problems)
+    merged.workbooks = [{"file": str(Path(rv.file).resolve()), "team": rv.team,
+                         "reviewer": rv.reviewer, "sha256": rv.sha256} for rv in reviews]
+    return merged
+
+
+def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_files: list[Path],
+           out: Path,
            fmt: str = "parquet", reviewer: str = "", audit_db: Path | None = None,
            progress: Progress | None = None, audit_key: bytes | None = None) -> Result:
     """Read the workbook (refusing a bad one, nothing written), re-plan, write the plan folder
@@ -114,15 +175,15 @@ def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_file: Path, ou
     plan_sha = pf.summary.plan_file.sha256
     same_inputs(paths, pf)
     paths = decisions_in_force(paths, pf)
-    review, problems = read_review(review_file, pf.plan, plan_sha)
-    if review is None:
-        raise InputRejected(problems)
+    review = read_reviews(review_files, pf, reviewer)
     new = review_decisions(review, reviewer)
 
     def finish(result: Result) -> dict[str, tuple[str, Any]]:
         result.summary = dataclasses.replace(result.summary, review={
-            "workbook": str(review_file.resolve()), "reviewer": reviewer,
-            "plan_sha256": plan_sha, **_review_summary(review, pf.plan, result)})
+            "workbooks": review.workbooks,
+            "reviewer": reviewer, "plan_sha256": plan_sha,
+            "by_team": review.by_team, "disagreements": review.disagreements,
+            **_review_summary(review, pf.plan, result)})
         from rebalancer.io.outputs import neutralise
 
         assert result.inputs is not None

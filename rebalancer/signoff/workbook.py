@@ -23,26 +23,40 @@ MOVES = "moves"
 WORKERS = "workers"
 SUMMARY = "summary"
 REVIEWED_ACTIONS = ("move", "allocate", "unallocated")
-MOVES_COLUMNS = ["child_id", "family_id", "case_type", "team", "locality", "from_worker_id",
-                 "to_worker_id", "action", "reasons", "explanation", "to_utilisation_before",
-                 "to_utilisation_after", "decision", "note"]
-TEXT_COLUMNS = {"child_id", "family_id", "case_type", "team", "locality", "from_worker_id",
-                "to_worker_id", "action", "reasons", "explanation", "decision", "note"}
-CHECKED_COLUMNS = ("from_worker_id", "to_worker_id", "action")  # must be as the plan proposed
+MOVES_COLUMNS = ["child_id", "family_id", "case_type", "team", "from_team", "to_team",
+                 "cross_team", "locality", "from_worker_id", "to_worker_id", "action", "reasons",
+                 "explanation", "to_utilisation_before", "to_utilisation_after", "decision",
+                 "note"]
+TEXT_COLUMNS = {"child_id", "family_id", "case_type", "team", "from_team", "to_team",
+                "cross_team", "locality", "from_worker_id", "to_worker_id", "action", "reasons",
+                "explanation", "decision", "note"}
+# must be as the plan proposed: a different outcome is asked for by 'reject', not by editing
+CHECKED_COLUMNS = ("from_worker_id", "to_worker_id", "action", "from_team", "to_team")
+TEAM_LABEL = "team"
+REVIEWER_LABEL = "reviewer"
 DECISION_WORDS = ("accept", "reject")
 PLAN_HASH_LABEL = "plan_sha256"
 
 
-def moves_table(plan: pd.DataFrame, workers: pd.DataFrame, children: pd.DataFrame
+def moves_table(plan: pd.DataFrame, workers: pd.DataFrame, children: pd.DataFrame | None
                 ) -> pd.DataFrame:
-    """One row per child whose action is move, allocate or unallocated; families together."""
+    """One row per child whose action is move, allocate or unallocated; families together.
+    `from_team` and `to_team` are the sending and receiving workers' teams; a move between two
+    teams is `cross_team` and appears in both teams' workbooks."""
     rows = plan[plan["action"].isin(REVIEWED_ACTIONS)].copy()
     w = workers.set_index("worker_id")
-    locality = children.set_index("child_id")["locality"]
     team_of = w["team"].to_dict()
-    rows["team"] = [team_of.get(t) or team_of.get(f, "") for t, f in
-                    zip(rows["to_worker_id"], rows["from_worker_id"], strict=True)]
-    rows["locality"] = rows["child_id"].map(locality).fillna("")
+    rows["from_team"] = rows["from_worker_id"].map(lambda x: team_of.get(x, "")).astype(object)
+    rows["to_team"] = rows["to_worker_id"].map(lambda x: team_of.get(x, "")).astype(object)
+    rows["team"] = rows["to_team"].where(rows["to_team"] != "", rows["from_team"])
+    rows["cross_team"] = ((rows["from_team"] != "") & (rows["to_team"] != "")
+                          & (rows["from_team"] != rows["to_team"])).map({True: "yes",
+                                                                         False: ""})
+    if children is not None:
+        locality = children.set_index("child_id")["locality"]
+        rows["locality"] = rows["child_id"].map(locality).fillna("")
+    else:
+        rows["locality"] = ""
     util_b, util_a = w["utilisation_before"].to_dict(), w["utilisation_after"].to_dict()
     rows["to_utilisation_before"] = rows["to_worker_id"].map(util_b)
     rows["to_utilisation_after"] = rows["to_worker_id"].map(util_a)
@@ -58,8 +72,11 @@ def moves_table(plan: pd.DataFrame, workers: pd.DataFrame, children: pd.DataFram
 
 
 def write_review(path: Path, plan: pd.DataFrame, workers: pd.DataFrame,
-                 children: pd.DataFrame, summary: Summary, plan_sha256: str) -> int:
-    """The workbook, written whole then renamed into place; returns the number of rows."""
+                 children: pd.DataFrame, summary: Summary, plan_sha256: str,
+                 team: str | None = None) -> int:
+    """The workbook, written whole then renamed into place; returns the number of rows. With
+    a team, only the rows where a child leaves or joins that team, only its workers, and its
+    own figures: a manager sees no other team's children."""
     from openpyxl import Workbook
     from openpyxl.formatting.rule import CellIsRule
     from openpyxl.styles import Font, PatternFill
@@ -69,6 +86,10 @@ def write_review(path: Path, plan: pd.DataFrame, workers: pd.DataFrame,
     from rebalancer.io.outputs import atomic_write
 
     moves = moves_table(plan, workers, children)
+    if team is not None:
+        moves = moves[(moves["from_team"] == team) | (moves["to_team"] == team)]
+        moves = moves.reset_index(drop=True)
+        workers = workers[workers["team"] == team]
     wb = Workbook()
     ws = wb.active
     ws.title = MOVES
@@ -85,7 +106,8 @@ def write_review(path: Path, plan: pd.DataFrame, workers: pd.DataFrame,
         col = get_column_letter(MOVES_COLUMNS.index(name) + 1)
         for r in range(2, n + 2):
             ws[f"{col}{r}"].number_format = "0%"
-    widths = {"explanation": 90, "reasons": 22, "note": 40, "team": 28}
+    widths = {"explanation": 90, "reasons": 22, "note": 40, "team": 28, "from_team": 28,
+              "to_team": 28}
     for i, name in enumerate(MOVES_COLUMNS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = widths.get(name, 14)
 
@@ -112,20 +134,53 @@ def write_review(path: Path, plan: pd.DataFrame, workers: pd.DataFrame,
     ws3.append(["kpi", "before", "after"])
     for cell in ws3[1]:
         cell.font = Font(bold=True)
-    before, after = summary.kpis.before, summary.kpis.after
-    for key in KPI_NAMES:
-        ws3.append([key, before.value(key), after.value(key)])
+    if team is None:
+        before, after = summary.kpis.before, summary.kpis.after
+        for key in KPI_NAMES:
+            ws3.append([key, before.value(key), after.value(key)])
+    else:
+        for row in team_kpis(workers, moves, team):
+            ws3.append(row)
     ws3.append([])
     ws3.append(["status", summary.status])
     ws3.append(["objective", summary.objective])
     ws3.append(["plan_date", summary.config["plan_date"]])
     ws3.append([PLAN_HASH_LABEL, plan_sha256])
+    ws3.append([TEAM_LABEL, team or "(every team)"])
+    ws3.append([REVIEWER_LABEL, None])  # the manager writes their name here
+    ws3[f"B{ws3.max_row}"].fill = PatternFill("solid", fgColor="FFF2CC")
     ws3.column_dimensions["A"].width = 26
     ws3.column_dimensions["B"].width = 68
     for sheet in wb:
         _text_never_formula(sheet)
     atomic_write(path, lambda p: wb.save(p))
     return n
+
+
+def team_kpis(workers: pd.DataFrame, moves: pd.DataFrame, team: str) -> list[list[Any]]:
+    """A team's own figures, before and after the plan: its workers' load, capacity, overload
+    and peak, and the children leaving and joining it."""
+    cap = workers["capacity_points"].astype(float)
+    out: list[list[Any]] = [["workers", len(workers), len(workers)]]
+    for side in ("before", "after"):
+        load = workers[f"load_{side}"].astype(float)
+        out_row = {"children": int(workers[f"children_{side}"].sum()),
+                   "load_points": round(float(load.sum()), 1),
+                   "workers_over_capacity": int((load > cap + 1e-9).sum()),
+                   "points_over_capacity": round(float((load - cap).clip(lower=0).sum()), 1),
+                   "peak_utilisation": round(float((load / cap).max()), 4) if len(cap) else 0.0}
+        if side == "before":
+            before = out_row
+        else:
+            out += [[k, before[k], v] for k, v in out_row.items()]
+    out.append(["capacity_points", round(float(cap.sum()), 1), round(float(cap.sum()), 1)])
+    out.append(["children_leaving", "", int((moves["from_team"] == team).sum()
+                                            - ((moves["from_team"] == team)
+                                               & (moves["to_team"] == team)).sum())])
+    out.append(["children_joining", "", int((moves["to_team"] == team).sum()
+                                            - ((moves["from_team"] == team)
+                                               & (moves["to_team"] == team)).sum())])
+    return out
 
 
 def _write_frame(ws: Any, df: pd.DataFrame, text: set[str]) -> None:
@@ -170,6 +225,10 @@ class Review:
     """What a manager decided: one row per reviewed child."""
 
     rows: pd.DataFrame  # child_id, from_worker_id, to_worker_id, action, decision, note
+    team: str = ""  # "" for the whole county's workbook
+    reviewer: str = ""  # the workbook's reviewer cell
+    file: str = ""
+    sha256: str = ""
 
     def counts(self) -> dict[str, int]:
         d = self.rows["decision"]
@@ -185,9 +244,10 @@ def _text(v: Any) -> str:
     return str(v).strip()
 
 
-def read_review(path: Path, plan: pd.DataFrame, plan_sha256: str) -> tuple[Review | None,
+def read_review(path: Path, expected: pd.DataFrame, plan_sha256: str) -> tuple[Review | None,
                                                                              list[Problem]]:
-    """The decisions in a workbook, checked against the plan it was written for."""
+    """The decisions in a workbook, checked against the rows the plan proposes (`expected`, the
+    plan itself or its `moves_table`; a team's workbook against that team's rows)."""
     from openpyxl import load_workbook
 
     file = str(path)
@@ -202,6 +262,11 @@ def read_review(path: Path, plan: pd.DataFrame, plan_sha256: str) -> tuple[Revie
     problems = _workbook_problems(wb, file, plan_sha256)
     if problems:
         return None, problems
+    labels = _summary_cells(wb)
+    team = labels.get(TEAM_LABEL, "")
+    team = "" if team == "(every team)" else team
+    if team and "from_team" in expected.columns:  # a team's workbook holds its own rows
+        expected = expected[(expected["from_team"] == team) | (expected["to_team"] == team)]
     cell_rows = list(wb[MOVES].iter_rows())
     rows = [tuple(c.value for c in r) for r in cell_rows]
     formula = [tuple(getattr(c, "data_type", "") == "f" for c in r) for r in cell_rows]
@@ -209,7 +274,7 @@ def read_review(path: Path, plan: pd.DataFrame, plan_sha256: str) -> tuple[Revie
     problems = _header_problems(header, file)
     if problems:
         return None, problems
-    reader = _RowReader(file, header, plan)
+    reader = _RowReader(file, header, expected)
     for r, values in enumerate(rows[1:], start=2):
         reader.read(r, values, formula[r - 1])
     problems = reader.problems + reader.deleted_rows()
@@ -217,7 +282,18 @@ def read_review(path: Path, plan: pd.DataFrame, plan_sha256: str) -> tuple[Revie
         return None, problems
     frame = pd.DataFrame(reader.out, columns=["child_id", "from_worker_id", "to_worker_id",
                                               "action", "decision", "note"])
-    return Review(frame), []
+    from rebalancer.io.inputs import file_sha256
+
+    return Review(frame, team, labels.get(REVIEWER_LABEL, "")[:64], file, file_sha256(path)), []
+
+
+def _summary_cells(wb: Any) -> dict[str, str]:
+    """The summary sheet's labelled cells (team, reviewer, plan hash), as text."""
+    out = {}
+    for row in wb[SUMMARY].iter_rows(values_only=True):
+        if row and isinstance(row[0], str) and len(row) > 1:
+            out[row[0]] = _text(row[1])
+    return out
 
 
 def _workbook_problems(wb: Any, file: str, plan_sha256: str) -> list[Problem]:
@@ -246,7 +322,8 @@ def _header_problems(header: list[str], file: str) -> list[Problem]:
         return [Problem(file, f"sheet {MOVES}, row 1", ", ".join(twice),
                         "column heading(s) appear more than once, so which one holds the "
                         "answer is unclear", "delete the added column(s)")]
-    missing = [c for c in ("child_id", *CHECKED_COLUMNS, "decision", "note") if c not in header]
+    missing = [c for c in ("child_id", "from_worker_id", "to_worker_id", "action", "decision",
+                           "note") if c not in header]
     if missing:
         return [Problem(file, f"sheet {MOVES}, row 1", ", ".join(missing),
                         "column(s) missing from the header",
@@ -265,6 +342,8 @@ class _RowReader:
         self.file = file
         self.col = {name: header.index(name) for name in header if name}
         self.proposed = plan[plan["action"].isin(REVIEWED_ACTIONS)].set_index("child_id")
+        self.checked = [c for c in CHECKED_COLUMNS
+                        if c in self.proposed.columns and c in self.col]
         self.seen: dict[str, int] = {}
         self.out: list[dict[str, str]] = []
         self.problems: list[Problem] = []
@@ -283,6 +362,12 @@ class _RowReader:
         where = f"sheet {MOVES}, row {r}" + (f" (child_id {shown(cid)[1:-1]})" if cid else "")
         bad = lambda name, msg, fix: self.problems.append(  # noqa: E731
             Problem(self.file, where, self.cell(name, r), msg, fix))
+        raw_id = values[self.col["child_id"]] if self.col["child_id"] < len(values) else None
+        if isinstance(raw_id, int | float) and not isinstance(raw_id, bool):
+            bad("child_id", f"holds the number {shown(raw_id)}: the spreadsheet turned the ID "
+                "into a number (leading zeros are lost)", "restore the ID as text, as the "
+                "workbook had it (format the column as Text first)")
+            return
         if cid not in self.proposed.index:
             bad("child_id", f"{shown(cid)} is not a child whose move the plan proposes (a row "
                 "added, or its ID edited)", "delete the row or restore the ID the workbook had")
@@ -292,7 +377,7 @@ class _RowReader:
                 "keep one row per child")
             return
         self.seen[cid] = r
-        for name in CHECKED_COLUMNS:
+        for name in self.checked:
             if cells[name] != str(self.proposed.at[cid, name]):
                 bad(name, f"{shown(cells[name])} was edited (the plan proposes "
                     f"{shown(self.proposed.at[cid, name])})", "restore the value: a different "
@@ -323,13 +408,14 @@ class _RowReader:
                         "restore the deleted rows (leave decision empty if undecided)")]
 
 
-def review_decisions(review: Review, reviewer: str) -> pd.DataFrame:
+def review_decisions(review: Any, reviewer: str) -> pd.DataFrame:
     """The contract's decisions that hold the manager's choices: accept -> assign the proposed
     worker; reject -> forbid the proposed worker and keep the current one where there is one
     (the keep yields, as any keep does, if the rules no longer allow that worker)."""
     rows = []
     for r in review.rows.itertuples(index=False):
-        note = r.note or f"{r.decision}ed in review" + (f" by {reviewer}" if reviewer else "")
+        who = getattr(r, "reviewer", "") or reviewer
+        note = r.note or f"{r.decision}ed in review" + (f" by {who}" if who else "")
         if r.decision == "accept" and r.to_worker_id:
             rows.append((r.child_id, "assign", r.to_worker_id, note))
         elif r.decision == "reject":

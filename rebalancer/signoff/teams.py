@@ -1,0 +1,121 @@
+"""Every team manager signs off their own team: a workbook per team out, several workbooks in,
+merged by one rule.
+
+A move between two teams is in both teams' workbooks. A reject from either team wins (the
+receiving team cannot take the child, or the sending team must keep it); an accept counts when
+the other team accepted or left the row undecided. Every accept-against-reject is reported as a
+disagreement. Two workbooks of the same team that decide differently are refused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rebalancer.problems import Problem
+from rebalancer.signoff.workbook import Review
+
+INDEX = "index.csv"
+
+
+def team_file_name(team: str, taken: set[str]) -> str:
+    """A file name safe on every system (ASCII letters, digits, '-', at most 60 characters),
+    unique in the folder."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", team).strip("-").lower()[:60] or "team"
+    name, k = f"review-{slug}.xlsx", 2
+    while name.lower() in taken:
+        name, k = f"review-{slug}-{k}.xlsx", k + 1
+    taken.add(name.lower())
+    return name
+
+
+def workbooks_in(paths: list[Path]) -> list[Path]:
+    """Each --review: a workbook, or a folder meaning every workbook in it."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out += sorted(x for x in p.glob("*.xlsx") if not x.name.startswith(("~$", ".")))
+        else:
+            out.append(p)
+    return out
+
+
+@dataclass
+class Merged:
+    """The decisions in force after every workbook: one row per reviewed child."""
+
+    rows: pd.DataFrame  # child_id, from_worker_id, to_worker_id, action, decision, note,
+    # reviewer, workbook_sha256
+    disagreements: list[dict[str, Any]] = field(default_factory=list)
+    by_team: dict[str, dict[str, int]] = field(default_factory=dict)
+    workbooks: list[dict[str, str]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        d = self.rows["decision"]
+        return {"accepted": int((d == "accept").sum()), "rejected": int((d == "reject").sum()),
+                "undecided": int((d == "").sum())}
+
+
+def merge_reviews(reviews: list[Review], default_reviewer: str) -> tuple[Merged, list[Problem]]:
+    """One decision per child from every team's workbook (the rule in this module's doc)."""
+    problems = _same_team_conflicts(reviews)
+    by_child: dict[str, list[tuple[Review, pd.Series]]] = {}
+    base: dict[str, pd.Series] = {}
+    by_team: dict[str, dict[str, int]] = {}
+    for rv in reviews:
+        counts = by_team.setdefault(rv.team or "(every team)",
+                                    {"accepted": 0, "rejected": 0, "undecided": 0})
+        for k, v in rv.counts().items():
+            counts[k] += v
+        for _, row in rv.rows.iterrows():
+            by_child.setdefault(row["child_id"], []).append((rv, row))
+            base.setdefault(row["child_id"], row)
+    rows, disagreements = [], []
+    for cid, entries in by_child.items():
+        rejects = [(rv, r) for rv, r in entries if r["decision"] == "reject"]
+        accepts = [(rv, r) for rv, r in entries if r["decision"] == "accept"]
+        decided = rejects or accepts
+        rv, r = decided[0] if decided else entries[0]
+        if rejects and accepts:
+            disagreements.append({"child_id": cid, "outcome": "reject",
+                                  "accepted_by": [_who(a, default_reviewer) for a, _ in accepts],
+                                  "rejected_by": [_who(x, default_reviewer) for x, _ in rejects]})
+        row = base[cid]
+        rows.append({"child_id": cid, "from_worker_id": row["from_worker_id"],
+                     "to_worker_id": row["to_worker_id"], "action": row["action"],
+                     "decision": r["decision"] if decided else "",
+                     "note": "; ".join(dict.fromkeys(x["note"] for _, x in decided
+                                                     if x["note"]))[:1000],
+                     "reviewer": _who(rv, default_reviewer) if decided else "",
+                     "workbook_sha256": rv.sha256 if decided else ""})
+    frame = pd.DataFrame(rows, columns=["child_id", "from_worker_id", "to_worker_id", "action",
+                                        "decision", "note", "reviewer", "workbook_sha256"])
+    return Merged(frame, disagreements, by_team), problems
+
+
+def _who(rv: Review, default: str) -> str:
+    """The workbook's reviewer cell, else --reviewer; and its team."""
+    name = rv.reviewer or default or "(unnamed)"
+    return f"{name} ({rv.team})" if rv.team else name
+
+
+def _same_team_conflicts(reviews: list[Review]) -> list[Problem]:
+    """Two workbooks of one team must not decide one child differently."""
+    seen: dict[tuple[str, str], tuple[str, str]] = {}
+    problems = []
+    for rv in reviews:
+        for _, row in rv.rows.iterrows():
+            key = (rv.team, row["child_id"])
+            if key in seen and seen[key][0] != row["decision"]:
+                problems.append(Problem(
+                    rv.file, "sheet moves", f"decision of {row['child_id']}",
+                    f"{row['decision'] or 'undecided'} here, but "
+                    f"{seen[key][0] or 'undecided'} in {seen[key][1]}, a workbook of the same "
+                    f"team ({rv.team or 'every team'})",
+                    "give one workbook per team, or make them agree"))
+            seen.setdefault(key, (row["decision"], rv.file))
+    return problems
