@@ -256,6 +256,10 @@ def replan(
         paths, cfg, plan, review, out, format.value, reviewer[:64], audit, progress,
         _audit_key(audit_key)))
     typer.echo(before_after(summary))
+    from rebalancer.io.planfolder import read_plan_folder
+    from rebalancer.reports.terminal import against_reviewed
+
+    typer.echo(against_reviewed(read_plan_folder(plan).summary, summary))
     r = summary.review or {}
     c = r["counts"]
     typer.echo(f"review: {c['accepted']} accepted, {c['rejected']} rejected, {c['undecided']} "

@@ -114,6 +114,7 @@ def test_two_team_workbooks_merge_by_the_rule_and_the_audit_names_both(case: Cas
     assert r.exit_code == 0, r.output
     assert ("disagreement on K2: accepted by Bob (North B), rejected by Alice (North A): the "
             "reject wins") in r.output
+    assert "against the reviewed plan" in r.output and "North A" in r.output
     review = json.loads((p2 / "summary.json").read_text())["review"]
     assert review["disagreements"] == [{"child_id": "K2", "outcome": "reject",
                                         "accepted_by": ["Bob (North B)"],

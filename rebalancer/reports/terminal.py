@@ -95,6 +95,18 @@ def _caveats(summary: Summary) -> list[str]:
     return out
 
 
+def against_reviewed(reviewed: Summary, now: Summary) -> str:
+    """The re-plan against the plan the managers reviewed, KPI by KPI."""
+    from rebalancer.model.kpi import KPIS
+
+    width = max(len(k.label) for k in KPIS) + 2
+    lines = ["", f"{'against the reviewed plan':<{width}}{'reviewed':>10}{'now':>10}"]
+    for k in KPIS:
+        lines.append(f"{k.label:<{width}}{k.fmt(reviewed.kpis.after.value(k.name)):>10}"
+                     f"{k.fmt(now.kpis.after.value(k.name)):>10}")
+    return "\n".join(lines)
+
+
 def next_steps(out: Path, workers: Path, children: Path, config: Path | None,
                moves: int) -> str:
     """What a workforce lead does with a plan folder next, as commands to copy."""
