@@ -273,8 +273,8 @@ def solve_connected(p: AssignmentProblem, s: Settings, *, progress: Progress | N
                  report=report)
     try:
         run.greedy_start()
-        if run.best is None and p.n_pairs > PROBE_MAX_PAIRS:  # the probe would come too late
-            run.rescue()
+        # no stage is skipped because another failed: with no greedy plan, the LP-guided stage
+        # (which finds plans greedy cannot on tight instances) still runs before the rescue
         run.excess()
         x = run.lp(lp_x)
         run.lp_fix(x)

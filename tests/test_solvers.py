@@ -157,3 +157,22 @@ def test_lns_neighbours_match_a_brute_force_count() -> None:
                   if b != a}
         assert dict(zip(near.tolist(), shared.tolist(), strict=True)) == {
             b: n for b, n in expect.items() if n}
+
+
+def test_when_greedy_fails_the_lp_guided_stage_runs_before_the_rescue(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Items 5, 4, 5, 3, 3 on two agents of 10: cheapest-first puts 5 and 4 on agent 0 (cost 0
+    # each), then has no room for the last 3 anywhere. The LP's optimum is the plan {5, 5} on
+    # agent 0 and {4, 3, 3} on agent 1 (cost 1). The instance stands in for a large one (the
+    # probe's and the LP-guided stage's size thresholds set to 0): the LP-guided stage must
+    # find the plan, and no rescue run.
+    import solvers.stages as stages
+
+    p = gap_problem(cost=[[0, 0, 0, 9, 9], [10, 1, 5, 0, 0]],
+                    use=[[5, 4, 5, 3, 3], [5, 4, 5, 3, 3]], cap=[10, 10])
+    assert not evaluate(p, greedy(p)).feasible
+    monkeypatch.setattr(stages, "PROBE_MAX_PAIRS", 0)
+    monkeypatch.setattr(stages, "LP_FIX_MIN_PAIRS", 0)
+    s = stages.solve_connected(p, stages.Settings(time_limit=5, threads=1))
+    assert evaluate(p, s.item_pair).feasible
+    assert s.source == "lp_fix" and "rescue_seconds" not in s.stats
