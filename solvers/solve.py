@@ -17,6 +17,7 @@ import numpy as np
 from solvers.cpsat import least_excess
 from solvers.evaluate import evaluate
 from solvers.greedy import greedy, pairs_by_item
+from solvers.polish import polish
 from solvers.problem import AssignmentProblem, IntArray, Solution, Status, hint_in, take
 from solvers.stages import EXCESS_SHARE, LP_SHARE, Progress, Settings, solve_connected
 
@@ -296,6 +297,23 @@ class _Components:
                         interrupted, stats)
 
 
+def _polished(p: AssignmentProblem, sol: Solution) -> Solution:
+    """The plan with no single item's new pair that staying (or another agent with room) would
+    beat (solvers.polish); an optimal plan has none."""
+    if sol.status is not Status.FEASIBLE:
+        return sol
+    t0 = time.perf_counter()
+    plan, made = polish(p, sol.item_pair)
+    sol.stats["polish_seconds"] = time.perf_counter() - t0
+    sol.stats["polish_changes"] = float(made)
+    if not made:
+        return sol
+    objective = float(evaluate(p, plan).objective)
+    status = Status.OPTIMAL if objective <= sol.bound + 1e-6 else Status.FEASIBLE
+    return dataclasses.replace(sol, item_pair=plan, objective=objective, status=status,
+                               wall_time=sol.wall_time + time.perf_counter() - t0)
+
+
 def _in_parallel(fn: Callable[[int], None], jobs: list[int], threads: int,
                  stop: threading.Event) -> None:
     """Run jobs on `threads` daemon threads (none outlives an interrupted process); a job not
@@ -382,7 +400,8 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
         if stop.is_set():
             sol.interrupted = True
             sol.stats["deadline_hit"] = 1.0
-        return sol
+            return sol
+        return _polished(p, sol)
     with lock:  # interrupted, and the stages did not stop in time: the best plan reported
         plan = latest[0] if latest else None
     wall = time.perf_counter() - t0

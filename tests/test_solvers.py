@@ -176,3 +176,23 @@ def test_when_greedy_fails_the_lp_guided_stage_runs_before_the_rescue(
     s = stages.solve_connected(p, stages.Settings(time_limit=5, threads=1))
     assert evaluate(p, s.item_pair).feasible
     assert s.source == "lp_fix" and "rescue_seconds" not in s.stats
+
+
+def test_polish_undoes_a_move_that_staying_would_beat() -> None:
+    # Item 0 is on agent 0 (its own, new = 0) or agent 1 (new = 1), item 1 on agent 1 only.
+    # A plan that moved item 0 to agent 1 (cost 5, and agent 1 goes to 6/5: 1 over, 10 a point)
+    # is beaten by staying (cost 0, no overload): polish makes that one change and no other.
+    from solvers.polish import polish
+
+    p = AssignmentProblem(
+        n_items=2, n_agents=2, pair_item=np.array([0, 0, 1]), pair_agent=np.array([0, 1, 1]),
+        pair_cost=np.array([0, 5, 0]), pair_load=np.array([3, 3, 3]),
+        item_must=np.ones(2, bool), item_skip_cost=np.zeros(2, np.int64),
+        agent_capacity=np.array([5, 5]), overload_cost=10,
+        pair_new=np.array([0, 1, 0]))
+    moved = np.array([1, 2])
+    assert evaluate(p, moved).objective == 5 + 10
+    plan, made = polish(p, moved)
+    assert made == 1 and plan.tolist() == [0, 2]
+    assert evaluate(p, plan).objective == 0
+    assert polish(p, plan)[1] == 0  # nothing left to improve

@@ -497,3 +497,25 @@ def test_a_reused_sweep_folder_keeps_no_stale_scenario(tmp_path: Path) -> None:
                                                                 index=False)
     _remove_stale(out, {"move=300"})
     assert sorted(p.name for p in out.iterdir()) == ["move=300", "notes", "results.csv"]
+
+
+def test_check_warns_about_a_move_staying_would_beat(case: Case) -> None:
+    # K moved from A (idle) to B for no reason: staying saves its move cost (300 + months) and
+    # nothing else changes much; check warns, and the plan still keeps every rule.
+    import pandas as pd
+
+    case.run([worker("A"), worker("B")], [child("K", current="A", allocated_on="2026-06-01")],
+             fmt="csv")
+    plan = pd.read_csv(case.root / "out" / "plan.csv", dtype=str, keep_default_na=False,
+                       encoding="utf-8-sig")
+    assert plan.loc[0, "to_worker_id"] == "A"  # the solver kept it
+    from rebalancer.check.independent import _World, staying_would_beat
+    from rebalancer.config import load_config
+    from rebalancer.io.inputs import load_inputs
+
+    cfg = load_config(case.root / "config.toml")
+    inputs = load_inputs(case.root / "workers.csv", case.root / "children.csv", None, None, cfg)
+    world = _World(inputs, cfg)
+    warned = staying_would_beat(world, {"K": "A"}, {"K": "B"}, set(), lambda _: ["A", "B"])
+    assert len(warned) == 1 and warned[0].startswith("K: staying with A instead of moving to B")
+    assert staying_would_beat(world, {"K": "A"}, {"K": "A"}, set(), lambda _: ["A", "B"]) == []

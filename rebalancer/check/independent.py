@@ -45,6 +45,7 @@ class CheckReport:
     mismatches: list[str]
     recomputed: dict[str, Any]
     unchecked: list[str] = field(default_factory=list)  # what could not be checked, and why
+    warnings: list[str] = field(default_factory=list)  # allowed, but worth a look
 
     @property
     def ok(self) -> bool:
@@ -195,6 +196,8 @@ def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
     v += max_new
     forced, max_moves = _max_moves(world, before, after, groups, allowed)
     v += max_moves
+    stay = [] if (summary or {}).get("previous_plan") else staying_would_beat(
+        world, before, after, forced, allowed)
     v += _config_mismatch(cfg, summary)
     recomputed = _recompute(world, before, after, forced)
     previous_problems = _previous_term(summary, after, recomputed, cfg)
@@ -213,7 +216,7 @@ def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
         unchecked.append("summary.json: none was given, so KPIs, objective, input hashes and "
                          "declared MAX_NEW excess were not compared, and the configuration and "
                          "plan date used are the ones given, not the plan's own")
-    return CheckReport(v, mismatches, recomputed, unchecked)
+    return CheckReport(v, mismatches, recomputed, unchecked, stay)
 
 
 class _Allowed:
@@ -434,15 +437,7 @@ def _recompute(world: _World, before: dict[str, str], after: dict[str, str],
     kpis["after"]["moves"] = len(moved)
     kpis["after"]["moves_forced"] = sum(1 for c in moved if c in forced)
     kpis["after"]["moves_discretionary"] = len(moved) - kpis["after"]["moves_forced"]
-    move_cost = 0.0
-    for cid in moved:
-        c = world.children[cid]
-        factor = ((w.move_factor_proceedings if c["in_proceedings"] else 1.0)
-                  * (w.move_factor_cla if c["case_type"] == "cla" else 1.0)
-                  * (1 + w.move_factor_recent_change
-                     * min(_recent_changes(c), w.recent_changes_cap)))
-        base = 0.0 if cid in forced else w.move
-        move_cost += (base + w.move_per_month * _months(world, cid)) * factor
+    move_cost = sum(_move_cost(world, cid, cid in forced) for cid in moved)
     travel_cost = 0.0
     for cid, wid in after.items():
         if wid:
@@ -462,23 +457,85 @@ def _recompute(world: _World, before: dict[str, str], after: dict[str, str],
     return {"kpis": kpis, "objective_terms": terms, "objective": sum(terms.values())}
 
 
-def _banded_overload(world: _World, after: dict[str, str]) -> float:
-    """Each point above capacity costs `overload`; each point above a band's utilisation costs
-    the band's multiplier times `overload` instead (the contract's words, worker by worker)."""
+def _move_cost(world: _World, cid: str, forced: bool) -> float:
+    """A move's cost in the contract's words: (move + months x per month) x its factors; a forced
+    move its months only."""
+    w = world.cfg.weights
+    c = world.children[cid]
+    factor = ((w.move_factor_proceedings if c["in_proceedings"] else 1.0)
+              * (w.move_factor_cla if c["case_type"] == "cla" else 1.0)
+              * (1 + w.move_factor_recent_change * min(_recent_changes(c), w.recent_changes_cap)))
+    base = 0.0 if forced else w.move
+    return (base + w.move_per_month * _months(world, cid)) * factor
+
+
+def _worker_overload(world: _World, wid: str, load: float) -> float:
+    """One worker's banded overload cost at a load."""
+    w = world.cfg.weights
+    cap = world.capacity(wid)
+    edges = [(1.0, 1.0), *w.overload_bands]
+    total = 0.0
+    for j, (util, multiplier) in enumerate(edges):
+        top = edges[j + 1][0] * cap if j + 1 < len(edges) else float("inf")
+        total += w.overload * multiplier * max(min(load, top) - util * cap, 0.0)
+    return total
+
+
+def _travel_cost(world: _World, cid: str, wid: str) -> float:
+    w = world.cfg.weights
+    t, unit = world.travel_measure(cid, wid)
+    return 0.0 if t is None else t * (w.travel_minute if unit == "minutes" else w.travel_km)
+
+
+def staying_would_beat(world: _World, before: dict[str, str], after: dict[str, str],
+                       forced: set[str], allowed: Any) -> list[str]:
+    """Discretionary moves of children with no sibling that reverting alone would make
+    cheaper (the move's cost, travel, the two workers' overload and the peak): a plan stopped
+    short of a local optimum. Warnings, not violations: the plan keeps every rule."""
     w = world.cfg.weights
     load: dict[str, float] = defaultdict(float)
     for cid, wid in after.items():
         if wid:
             load[wid] += world.points(cid)
-    total = 0.0
-    for wid in world.workers:
-        cap = world.capacity(wid)
-        edges = [(1.0, 1.0), *w.overload_bands]
-        for j, (util, multiplier) in enumerate(edges):
-            top = edges[j + 1][0] * cap if j + 1 < len(edges) else float("inf")
-            points_in_band = max(min(load[wid], top) - util * cap, 0.0)
-            total += w.overload * multiplier * points_in_band
-    return total
+    util = {wid: load[wid] / world.capacity(wid) for wid in world.workers}
+    peak = max(util.values(), default=0.0)
+    family: dict[str, int] = defaultdict(int)
+    for c in world.children.values():
+        if c["family_id"]:
+            family[c["family_id"]] += 1
+    out = []
+    for cid, new in after.items():
+        old = before[cid]
+        c = world.children[cid]
+        if not old or not new or old == new or cid in forced or family[c["family_id"]] > 1:
+            continue
+        if old not in allowed(cid):
+            continue
+        pts = world.points(cid)
+        delta = (-_move_cost(world, cid, False)
+                 + _travel_cost(world, cid, old) - _travel_cost(world, cid, new)
+                 + _worker_overload(world, old, load[old] + pts)
+                 - _worker_overload(world, old, load[old])
+                 + _worker_overload(world, new, load[new] - pts)
+                 - _worker_overload(world, new, load[new]))
+        rest = max((u for wid, u in util.items() if wid not in (old, new)), default=0.0)
+        new_peak = max(rest, (load[old] + pts) / world.capacity(old),
+                       (load[new] - pts) / world.capacity(new))
+        delta += w.peak * 100 * (new_peak - peak)
+        if delta < -1e-6:
+            out.append(f"{cid}: staying with {old} instead of moving to {new} would lower the "
+                       f"objective by {-delta:,.1f}")
+    return out
+
+
+def _banded_overload(world: _World, after: dict[str, str]) -> float:
+    """Each point above capacity costs `overload`; each point above a band's utilisation costs
+    the band's multiplier times `overload` instead (the contract's words, worker by worker)."""
+    load: dict[str, float] = defaultdict(float)
+    for cid, wid in after.items():
+        if wid:
+            load[wid] += world.points(cid)
+    return sum(_worker_overload(world, wid, load[wid]) for wid in world.workers)
 
 
 def _plan_columns(world: _World, plan: pd.DataFrame, before: dict[str, str],

@@ -65,7 +65,7 @@ def clock_line(summary: Summary) -> str:
     solver = summary.solver
     if solver.reproducible and not solver.interrupted:
         return ""
-    stages = list(solver.stage_seconds)
+    stages = [s for s in solver.stage_seconds if s != "polish"]  # polish runs after the clock
     stage = STAGE_WORDS.get(stages[-1], stages[-1]) if stages else "first"
     if solver.interrupted:
         return (f"Interrupted (Ctrl-C or SIGTERM) during the {stage} stage: this is the best plan "
@@ -127,6 +127,9 @@ def check_text(report: Any, n_children: int) -> str:
     lines = [f"VIOLATION {v}" for v in report.violations]
     lines += [f"MISMATCH {m}" for m in report.mismatches]
     lines += [f"NOT CHECKED {n}" for n in report.unchecked]
+    lines += [f"WARNING {x}" for x in report.warnings[:20]]
+    if len(report.warnings) > 20:
+        lines.append(f"WARNING ... and {len(report.warnings) - 20} more moves staying would beat")
     if not report.ok:
         lines.append(f"check failed: {len(report.violations)} rule violation(s), "
                      f"{len(report.mismatches)} mismatch(es) with the plan folder")
