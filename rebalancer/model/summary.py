@@ -16,6 +16,11 @@ from typing import Any
 from rebalancer.model.kpi import KPI_NAMES
 
 
+def _known(cls: Any, d: dict[str, Any]) -> dict[str, Any]:
+    """The dataclass's fields from a JSON object; a field the object lacks reads as None."""
+    return {f.name: d.get(f.name) for f in fields(cls)}
+
+
 @dataclass(frozen=True)
 class KpiValues:
     """One side (before or after) of the headline figures; field order is `kpi.KPIS` order."""
@@ -47,8 +52,7 @@ class KpiValues:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> KpiValues:
         """Missing figures (a plan folder written before they existed) read as None."""
-        values: dict[str, Any] = {f.name: d.get(f.name) for f in fields(cls)}
-        return cls(**values)
+        return cls(**_known(cls, d))
 
 
 @dataclass(frozen=True)
@@ -88,8 +92,7 @@ class SolverReport:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> SolverReport:
-        values: dict[str, Any] = {f.name: d.get(f.name) for f in fields(cls)}
-        return cls(**values)
+        return cls(**_known(cls, d))
 
 
 @dataclass(frozen=True)
