@@ -83,7 +83,7 @@ def _solver_summary(cm: CaseModel, sol: Solution, work: float) -> SolverReport:
         stage_objectives={k: round(v / COST_SCALE, 4) for k, v in sol.sources.items()
                           if math.isfinite(v)},
         stage_seconds={k: round(v, 3) for k, v in sol.timings.items()},
-        excess_cap=int(sol.stats.get("excess_cap", 0)),
+        excess_cap=sol.stats.excess_cap,
         work=round(work, 3),
     )
 

@@ -7,7 +7,8 @@ directly.
 
 from solvers.evaluate import Evaluation, evaluate
 from solvers.greedy import greedy
-from solvers.problem import AssignmentProblem, Solution, Status
+from solvers.problem import AssignmentProblem, Solution, SolveStats, Status
 from solvers.solve import solve
 
-__all__ = ["AssignmentProblem", "Evaluation", "Solution", "Status", "evaluate", "greedy", "solve"]
+__all__ = ["AssignmentProblem", "Evaluation", "Solution", "SolveStats", "Status", "evaluate",
+           "greedy", "solve"]

@@ -142,6 +142,27 @@ class AssignmentProblem:
 
 
 @dataclass
+class SolveStats:
+    """The solver's own account of a solve, typed: what the summary and the checks read."""
+
+    pairs: int = 0
+    components: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage, in the order they ran
+    sources: dict[str, float] = field(default_factory=dict)  # best objective each stage reached
+    lp_bound: float | None = None  # solver units
+    excess_cap: int = 0
+    deadline_hit: bool = False  # the clock or an interrupt cut a stage: a re-run may differ
+    polish_changes: int = 0
+
+    def add_seconds(self, other: SolveStats) -> None:
+        """A component's stage seconds, excess and clock cuts added into the whole's."""
+        for k, v in other.seconds.items():
+            self.seconds[k] = self.seconds.get(k, 0.0) + v
+        self.excess_cap += other.excess_cap
+        self.deadline_hit = self.deadline_hit or other.deadline_hit
+
+
+@dataclass
 class Solution:
     """The chosen pair per item (-1: unassigned), with the solver's own account of quality."""
 
@@ -152,30 +173,27 @@ class Solution:
     wall_time: float
     source: str = "cp-sat"  # "cp-sat", or "greedy" when the solver found nothing in time
     interrupted: bool = False
-    stats: dict[str, float] = field(default_factory=dict)
+    stats: SolveStats = field(default_factory=SolveStats)
 
     @property
     def lp_bound(self) -> float | None:
         """The LP relaxation's bound, when the LP was solved (solver units)."""
-        v = self.stats.get("lp_bound")
-        return None if v is None else float(v)
+        return self.stats.lp_bound
 
     @property
     def reproducible(self) -> bool:
         """Every stage ran its fixed budget: the same inputs, seed and threads give this plan."""
-        return not self.stats.get("deadline_hit", 0.0)
+        return not self.stats.deadline_hit
 
     @property
     def timings(self) -> dict[str, float]:
         """Seconds per stage."""
-        return {k.removesuffix("_seconds"): v for k, v in self.stats.items()
-                if k.endswith("_seconds")}
+        return dict(self.stats.seconds)
 
     @property
     def sources(self) -> dict[str, float]:
         """The best objective each stage reached (solver units)."""
-        return {k.removeprefix("source_"): v for k, v in self.stats.items()
-                if k.startswith("source_")}
+        return dict(self.stats.sources)
 
     @property
     def gap(self) -> float:

@@ -18,7 +18,15 @@ from solvers.cpsat import least_excess
 from solvers.evaluate import evaluate
 from solvers.greedy import greedy, pairs_by_item
 from solvers.polish import polish
-from solvers.problem import AssignmentProblem, IntArray, Solution, Status, hint_in, take
+from solvers.problem import (
+    AssignmentProblem,
+    IntArray,
+    Solution,
+    SolveStats,
+    Status,
+    hint_in,
+    take,
+)
 from solvers.stages import EXCESS_SHARE, LP_SHARE, Progress, Settings, solve_connected
 
 __all__ = ["Progress", "components", "solve", "subproblem"]
@@ -150,7 +158,7 @@ class _Components:
         self.t0, self.time_limit, self.seed, self.threads = t0, time_limit, seed, threads
         self.use_lp, self.use_lns = use_lp, use_lns
         self.stop, self.progress, self.report = stop, progress, report
-        self.stats: dict[str, float] = {"pairs": float(p.n_pairs), "components": float(n_comp)}
+        self.stats = SolveStats(pairs=p.n_pairs, components=n_comp)
         self.deadline = t0 + (time_limit if wall_limit is None else wall_limit)
         self.wall_total = self.deadline - t0
         self.pairs_per = np.bincount(item_comp[p.pair_item], minlength=n_comp)
@@ -185,8 +193,8 @@ class _Components:
                     begin = greedy(dataclasses.replace(sub, hint=None), initial=placed)
                 self.excess_total += cap
             self.parts.append(_Part(items, agents, sub, ks, begin, cap))
-        self.stats["excess_seconds"] = time.perf_counter() - t0
-        self.stats["excess_cap"] = float(self.excess_total)
+        self.stats.seconds["excess"] = time.perf_counter() - t0
+        self.stats.excess_cap = int(self.excess_total)
 
     def bound_from_lp(self) -> None:
         # the bound: the global LP, or each component's LP without the peak plus a peak floor
@@ -202,11 +210,11 @@ class _Components:
 
             lp = lp_bound(p, self.excess_total if p.new_limit_soft else None,
                           time_limit=max(LP_SHARE * self.time_limit, 0.1))
-            self.stats["lp_seconds"] = (time.perf_counter() - self.t0
-                                        - self.stats["excess_seconds"])
+            self.stats.seconds["lp"] = (time.perf_counter() - self.t0
+                                        - self.stats.seconds["excess"])
             if lp.status is Status.OPTIMAL:
                 self.lp_x, self.bound = lp.x, lp.bound
-                self.stats["lp_bound"] = lp.bound
+                self.stats.lp_bound = lp.bound
 
     def _per_component_lp(self) -> None:
         from solvers.lp import lp_bound
@@ -229,10 +237,10 @@ class _Components:
             bound += res.bound
             assert lp_x is not None
             lp_x[part.ks] = res.x
-        self.stats["lp_seconds"] = time.perf_counter() - t0 - self.stats["excess_seconds"]
+        self.stats.seconds["lp"] = time.perf_counter() - t0 - self.stats.seconds["excess"]
         self.bound, self.lp_x = bound, lp_x
         if lp_x is not None:
-            self.stats["lp_bound"] = bound
+            self.stats.lp_bound = bound
 
     def solve_each(self) -> None:
         # every component's start is a whole plan at once; then each component's stages
@@ -284,11 +292,9 @@ class _Components:
             return Solution(Status.NO_SOLUTION, plan, float("nan"), self.bound, wall, "none",
                             interrupted, stats)
         for s in results.values():
-            for k, v in s.stats.items():
-                if k.endswith("_seconds") or k == "excess_cap" or k == "deadline_hit":
-                    stats[k] = stats.get(k, 0.0) + v
-        stats["deadline_hit"] = float(time.perf_counter() >= self.deadline - 0.06 or interrupted
-                                      or self.clock_cut or stats.get("deadline_hit", 0.0) > 0)
+            stats.add_seconds(s.stats)
+        stats.deadline_hit = (time.perf_counter() >= self.deadline - 0.06 or interrupted
+                              or self.clock_cut or stats.deadline_hit)
         all_optimal = all(s.status is Status.OPTIMAL for s in results.values())
         objective = float(ev.objective)
         status = Status.OPTIMAL if (all_optimal and not p.peak_cost) or \
@@ -304,8 +310,8 @@ def _polished(p: AssignmentProblem, sol: Solution) -> Solution:
         return sol
     t0 = time.perf_counter()
     plan, made = polish(p, sol.item_pair)
-    sol.stats["polish_seconds"] = time.perf_counter() - t0
-    sol.stats["polish_changes"] = float(made)
+    sol.stats.seconds["polish"] = time.perf_counter() - t0
+    sol.stats.polish_changes = made
     if not made:
         return sol
     objective = float(evaluate(p, plan).objective)
@@ -399,7 +405,7 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
         sol: Solution = done["solution"]
         if stop.is_set():
             sol.interrupted = True
-            sol.stats["deadline_hit"] = 1.0
+            sol.stats.deadline_hit = True
             return sol
         return _polished(p, sol)
     with lock:  # interrupted, and the stages did not stop in time: the best plan reported
@@ -407,7 +413,7 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
     wall = time.perf_counter() - t0
     if plan is None:
         return Solution(Status.NO_SOLUTION, np.full(p.n_items, -1, np.int64), float("nan"),
-                        float("-inf"), wall, "none", True, {"deadline_hit": 1.0})
+                        float("-inf"), wall, "none", True, SolveStats(deadline_hit=True))
     value = float(evaluate(p, plan).objective)
     return Solution(Status.FEASIBLE, plan, value, float("-inf"), wall, "interrupted", True,
-                    {"deadline_hit": 1.0, "pairs": float(p.n_pairs)})
+                    SolveStats(pairs=p.n_pairs, deadline_hit=True))

@@ -23,7 +23,7 @@ from solvers.cpsat import _parameters, add_hint, build, least_excess, restrict
 from solvers.evaluate import evaluate
 from solvers.greedy import greedy
 from solvers.lns import improve
-from solvers.problem import AssignmentProblem, IntArray, Solution, Status
+from solvers.problem import AssignmentProblem, IntArray, Solution, SolveStats, Status
 
 Progress = Callable[[float, float, float], None]  # elapsed seconds, best objective, best bound
 
@@ -125,7 +125,7 @@ class Stages:
         self.start, self.excess_cap = start, excess_cap
         self.t0 = time.perf_counter()
         self.deadline = self.t0 + (s.time_limit if s.wall_limit is None else s.wall_limit)
-        self.stats: dict[str, float] = {"pairs": float(p.n_pairs)}
+        self.stats = SolveStats(pairs=p.n_pairs, components=1)
         self.best: IntArray | None = None
         self.best_key = (np.inf, np.inf)
         self.bound = float("-inf")
@@ -141,7 +141,7 @@ class Stages:
         ev = evaluate(self.p, plan)
         if ev.feasible and (ev.excess, ev.objective) < self.best_key:
             self.best, self.best_key = plan, (ev.excess, ev.objective)
-            self.stats["source_" + source] = float(ev.objective)
+            self.stats.sources[source] = float(ev.objective)
             if self.report is not None:
                 self.report(plan)
             if self.progress is not None:
@@ -151,7 +151,7 @@ class Stages:
     def timed(self, name: str) -> Iterator[None]:
         began = time.perf_counter()
         yield
-        self.stats[f"{name}_seconds"] = time.perf_counter() - began
+        self.stats.seconds[name] = time.perf_counter() - began
 
     def greedy_start(self) -> None:
         # the given start (a warm start, or a component's), else the greedy construction
@@ -180,7 +180,7 @@ class Stages:
                                                    s.seed, s.threads, wall_cap=self.left())
             if placed is not None:
                 self.offer(greedy(dataclasses.replace(p, hint=None), initial=placed), "excess")
-            self.stats["excess_cap"] = float(self.excess_cap)
+            self.stats.excess_cap = int(self.excess_cap)
 
     def lp(self, given: np.ndarray | None) -> np.ndarray | None:
         # the LP relaxation: the bound, and the guide of the next stage (unless given already)
@@ -194,7 +194,7 @@ class Stages:
             if lp.status is not Status.OPTIMAL:
                 return None
             self.bound = max(self.bound, lp.bound)
-            self.stats["lp_bound"] = lp.bound
+            self.stats.lp_bound = lp.bound
             return lp.x
 
     def lp_fix(self, x: np.ndarray | None) -> None:
@@ -243,8 +243,8 @@ class Stages:
     def solution(self) -> Solution:
         """The best plan with its status and bound; a run the clock cut says so."""
         wall = time.perf_counter() - self.t0
-        self.stats["deadline_hit"] = float(time.perf_counter() >= self.deadline - 0.06
-                                           or self.interrupted)
+        self.stats.deadline_hit = time.perf_counter() >= self.deadline - 0.06 \
+            or self.interrupted
         if self.best is None:
             status = Status.INFEASIBLE if self.bound == float("inf") else Status.NO_SOLUTION
             return Solution(status, np.full(self.p.n_items, -1, np.int64), float("nan"),
@@ -252,8 +252,8 @@ class Stages:
         objective = float(self.best_key[1])
         bound = min(self.bound, objective) if self.bound > objective else self.bound
         status = Status.OPTIMAL if objective <= bound + 1e-6 else Status.FEASIBLE
-        source = max((k for k in self.stats if k.startswith("source_")),
-                     key=lambda k: -self.stats[k]).removeprefix("source_")
+        sources = self.stats.sources
+        source = max(sources, key=lambda k: -sources[k])
         return Solution(status, self.best, objective, bound, wall, source, self.interrupted,
                         self.stats)
 

@@ -175,7 +175,7 @@ def test_when_greedy_fails_the_lp_guided_stage_runs_before_the_rescue(
     monkeypatch.setattr(stages, "LP_FIX_MIN_PAIRS", 0)
     s = stages.solve_connected(p, stages.Settings(time_limit=5, threads=1))
     assert evaluate(p, s.item_pair).feasible
-    assert s.source == "lp_fix" and "rescue_seconds" not in s.stats
+    assert s.source == "lp_fix" and "rescue" not in s.stats.seconds
 
 
 def test_polish_undoes_a_move_that_staying_would_beat() -> None:

@@ -165,3 +165,25 @@ def _rows(path: Path) -> list[list[str]]:
 
     with path.open(encoding="utf-8-sig") as f:
         return list(csv.reader(f))[1:]
+
+
+def make_fixture() -> None:  # pragma: no cover - run by hand when the plan's bytes change
+    """Rebuild the LibreOffice fixture: North A's workbook of this county, decided (Alice: K1
+    accept, K2 reject, K3 'Accept '), then opened and saved by Debian's LibreOffice Calc
+    (`apt-get install libreoffice-calc-nogui`). Run: python -m tests.test_teams"""
+    import subprocess
+    import tempfile
+
+    root = Path(tempfile.mkdtemp())
+    case = Case(root)
+    out = county(case)
+    assert runner.invoke(app, ["review", "--plan", str(out), "--by-team"]).exit_code == 0
+    book = out / "review" / "review-north-a.xlsx"
+    decide(book, {"K1": "accept", "K2": "reject", "K3": "Accept "}, reviewer="Alice")
+    subprocess.run(["soffice", "--headless", "--convert-to", "xlsx:Calc MS Excel 2007 XML",
+                    "--outdir", str(root / "lo"), str(book)], check=True)
+    shutil.copy(root / "lo" / book.name, FIXTURE)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    make_fixture()
