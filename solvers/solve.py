@@ -127,6 +127,7 @@ def _solve(p: AssignmentProblem, *, time_limit: float, seed: int, threads: int,
                       wall_limit=wall_limit, seed=seed, threads=threads, use_lp=use_lp,
                       use_lns=use_lns, stop=stop, progress=progress, report=report)
     run.starts()
+    run.whole_start()  # a whole plan exists from here on: an interrupt during the LP keeps it
     run.bound_from_lp()
     run.solve_each()
     return run.solution()
@@ -196,6 +197,14 @@ class _Components:
         self.stats.seconds["excess"] = time.perf_counter() - t0
         self.stats.excess_cap = int(self.excess_total)
 
+    def whole_start(self) -> None:
+        # every component's start, put together: the first whole plan, reported at once
+        for part in self.parts:
+            chosen = part.begin >= 0
+            self.plan[part.items[chosen]] = part.ks[part.begin[chosen]]
+        if evaluate(self.p, self.plan).feasible:
+            self.report(self.plan.copy())
+
     def bound_from_lp(self) -> None:
         # the bound: the global LP, or each component's LP without the peak plus a peak floor
         p = self.p
@@ -247,12 +256,7 @@ class _Components:
         budget = SOLVE_SHARE * self.time_limit
         self.shares = budget * self.pairs_per / self.pairs_per.sum() * max(
             1, min(self.threads, self.n_comp))
-        for part in self.parts:
-            chosen = part.begin >= 0
-            self.plan[part.items[chosen]] = part.ks[part.begin[chosen]]
         self.lock = threading.Lock()
-        if evaluate(self.p, self.plan).feasible:
-            self.report(self.plan.copy())
         order = np.argsort(-self.pairs_per, kind="stable")  # largest first, for an even finish
         _in_parallel(self._run, order.tolist(), self.threads, self.stop)
 
