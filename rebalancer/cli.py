@@ -226,8 +226,8 @@ def replan(
     children: ChildrenOpt,
     plan: Annotated[Path, typer.Option("--plan", help="The plan folder that was reviewed.")],
     review: Annotated[list[Path], typer.Option(
-        "--review", help="A review workbook (xlsx), or a folder of them (every team's); "
-        "repeatable.")],
+        "--review", metavar="<path>", help="A review workbook (xlsx), or a folder of them "
+        "(every team's); repeatable.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the new plan.")],
     decisions: DecisionsOpt = None,
     travel: TravelOpt = None,
@@ -336,8 +336,8 @@ def audit_cmd(
                                          "each --plan folder recorded; exit 1 at the first "
                                          "problem.")] = False,
     plans: Annotated[list[Path] | None, typer.Option(
-        "--plan", help="A plan folder whose recorded audit entries must be in the trail, "
-        "unchanged (repeatable).")] = None,
+        "--plan", metavar="<path>", help="A plan folder whose recorded audit entries must be "
+        "in the trail, unchanged (repeatable).")] = None,
     audit_key: AuditKeyOpt = None,
 ) -> None:
     """List the audit trail's entries, or verify it (see the README for what each mode
