@@ -101,6 +101,8 @@ def _finished_on_disk(out: Path, todo: list[Scenario], have: set[str], base: Con
                       ) -> list[dict[str, Any]]:
     """Scenarios whose plan folders landed before an interrupt, though their rows had not
     come back: kept, from their own summary.json."""
+    import json
+
     from rebalancer.model.summary import Summary
 
     rows = []
@@ -108,8 +110,6 @@ def _finished_on_disk(out: Path, todo: list[Scenario], have: set[str], base: Con
         summary_file = out / s.name / "summary.json"
         if s.name in have or not summary_file.is_file():
             continue
-        import json
-
         summary = Summary.from_json(json.loads(summary_file.read_text(encoding="utf-8")))
         rows.append({"scenario": s.name, **s.grid, "status": summary.status,
                      "objective": summary.objective, "gap": summary.gap,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -46,6 +47,17 @@ def unneutralise(v: object) -> object:
     if isinstance(v, str) and len(v) > 1 and v[0] == "'" and v[1:].startswith(ESCAPED_START):
         return v[1:]
     return v
+
+
+def safe_file_name(prefix: str, label: str, suffix: str, taken: set[str]) -> str:
+    """`prefix-label.suffix` safe on every system (ASCII letters, digits, '-', the label at most
+    60 characters), unique among `taken` (case-insensitively), which it joins."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()[:60] or "team"
+    name, k = f"{prefix}-{slug}{suffix}", 2
+    while name.lower() in taken:
+        name, k = f"{prefix}-{slug}-{k}{suffix}", k + 1
+    taken.add(name.lower())
+    return name
 
 
 def refuse_overwrite(target: Path, protected: Iterable[Path], option: str = "--out") -> None:

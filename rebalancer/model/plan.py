@@ -174,6 +174,19 @@ def families_split(family: pd.Series, worker: pd.Series) -> int:
     return int((df.groupby("f")["w"].nunique() > 1).sum())
 
 
+CHANGED_ACTIONS = ("move", "allocate", "unallocated")
+
+
+def changes_with_teams(plan: pd.DataFrame, workers: pd.DataFrame) -> pd.DataFrame:
+    """Every changed child (moved, allocated, unallocated) with its sending and receiving
+    workers' teams, "" where there is no worker: what each team's manager answers for."""
+    team_of = workers.set_index("worker_id")["team"].to_dict()
+    changed = plan[plan["action"].isin(CHANGED_ACTIONS)].copy()
+    changed["from_team"] = changed["from_worker_id"].map(lambda w: team_of.get(w, ""))
+    changed["to_team"] = changed["to_worker_id"].map(lambda w: team_of.get(w, ""))
+    return changed.astype({"from_team": object, "to_team": object})
+
+
 def moved_mask(plan: pd.DataFrame) -> BoolArray:
     """A move: a child who had a worker and ends with another one, or with none."""
     src = plan["from_worker_id"].to_numpy(object)

@@ -16,13 +16,20 @@ from typing import Any
 from rebalancer.model.kpi import KPI_NAMES
 
 
-def _known(cls: Any, d: dict[str, Any]) -> dict[str, Any]:
-    """The dataclass's fields from a JSON object; a field the object lacks reads as None."""
-    return {f.name: d.get(f.name) for f in fields(cls)}
+class _Flat:
+    """A dataclass of plain fields: to and from JSON field by field; a field the JSON lacks
+    (a plan folder written before it existed) reads as None."""
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Any:
+        return cls(**{f.name: d.get(f.name) for f in fields(cls)})  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
-class KpiValues:
+class KpiValues(_Flat):
     """One side (before or after) of the headline figures; field order is `kpi.KPIS` order."""
 
     unallocated: int
@@ -46,13 +53,6 @@ class KpiValues:
             raise KeyError(name)
         return getattr(self, name)
 
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> KpiValues:
-        """Missing figures (a plan folder written before they existed) read as None."""
-        return cls(**_known(cls, d))
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class Kpis:
 
 
 @dataclass(frozen=True)
-class SolverReport:
+class SolverReport(_Flat):
     """How the plan was found; objective values in the contract's units, never solver units."""
 
     source: str
@@ -89,10 +89,6 @@ class SolverReport:
         if self.timings is None:
             d.pop("timings")
         return d
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> SolverReport:
-        return cls(**_known(cls, d))
 
 
 @dataclass(frozen=True)

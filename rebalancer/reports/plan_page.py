@@ -122,9 +122,10 @@ def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary,
     parts.append("<h2>Proposed changes by team</h2>")
     parts.append("<p class=note>Each team lists the children who leave it and those who join "
                  "it: a move between two teams is under both.</p>")
-    from rebalancer.reports.team_page import CHANGE_COLUMNS, team_changes
+    from rebalancer.model.plan import changes_with_teams
+    from rebalancer.reports.team_page import CHANGE_COLUMNS
 
-    changed = team_changes(plan, workers)
+    changed = changes_with_teams(plan, workers)
     cols = [c for c in CHANGE_COLUMNS if c in changed.columns]
     teams = sorted((set(changed["from_team"]) | set(changed["to_team"])) - {""})
     for name in teams:

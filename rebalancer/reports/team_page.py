@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from rebalancer.model.plan import changes_with_teams
 from rebalancer.model.summary import Summary
 from rebalancer.reports.page import page, table
 
@@ -19,19 +20,10 @@ CHANGE_COLUMNS = ["child_id", "family_id", "from_worker_id", "from_team", "to_wo
                   "to_team", "action", "reasons", "explanation"]
 
 
-def team_changes(plan: pd.DataFrame, workers: pd.DataFrame) -> pd.DataFrame:
-    """Every changed child with its sending and receiving teams."""
-    team_of = workers.set_index("worker_id")["team"].to_dict()
-    changed = plan[plan["action"].isin(["move", "allocate", "unallocated"])].copy()
-    changed["from_team"] = changed["from_worker_id"].map(lambda w: team_of.get(w, ""))
-    changed["to_team"] = changed["to_worker_id"].map(lambda w: team_of.get(w, ""))
-    return changed
-
-
 def render_team(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary, team: str) -> str:
     """The team's page: its workers before and after, outgoing and incoming children, and its
     localities' part of the shortfall."""
-    changed = team_changes(plan, workers)
+    changed = changes_with_teams(plan, workers)
     mine = workers[workers["team"] == team]
     cols = [c for c in CHANGE_COLUMNS if c in changed.columns]
     out_rows = changed[(changed["from_team"] == team) & (changed["to_team"] != team)][cols]
@@ -70,15 +62,12 @@ def render_team(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary, tea
 def write_team_reports(folder: Path, plan: pd.DataFrame, workers: pd.DataFrame,
                        summary: Summary) -> list[Path]:
     """report-<team>.html for every team, in the plan folder (file names safe anywhere)."""
-    from rebalancer.io.outputs import atomic_write
-    from rebalancer.signoff.teams import team_file_name
+    from rebalancer.io.outputs import atomic_write, safe_file_name
 
     taken: set[str] = set()
     paths = []
     for team in sorted(set(workers["team"])):
-        name = team_file_name(team, taken).replace("review-", "report-").replace(".xlsx",
-                                                                                 ".html")
-        path = folder / name
+        path = folder / safe_file_name("report", team, ".html", taken)
         text = render_team(plan, workers, summary, team)
         atomic_write(path, lambda p, t=text: p.write_text(t, encoding="utf-8"))
         paths.append(path)

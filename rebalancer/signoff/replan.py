@@ -53,8 +53,8 @@ def team_workbooks(folder: Path, out: Path | None = None) -> tuple[Path, list[di
     """One workbook per team that has a child leaving or joining it (default DIR/review/),
     and index.csv: team, file, rows, sha256."""
     from rebalancer.io.inputs import file_sha256
-    from rebalancer.io.outputs import atomic_write
-    from rebalancer.signoff.teams import INDEX, team_file_name
+    from rebalancer.io.outputs import atomic_write, safe_file_name
+    from rebalancer.signoff.teams import INDEX
 
     pf = read_plan_folder(folder)
     inputs, _ = reload_inputs(pf)
@@ -66,7 +66,7 @@ def team_workbooks(folder: Path, out: Path | None = None) -> tuple[Path, list[di
     taken: set[str] = set()
     index = []
     for team in teams:
-        path = target / team_file_name(team, taken)
+        path = target / safe_file_name("review", team, ".xlsx", taken)
         n = write_review(path, pf.plan, pf.workers, inputs.children, pf.summary,
                          pf.summary.plan_file.sha256, team=team)
         index.append({"team": team, "file": path.name, "rows": n, "sha256": file_sha256(path)})

@@ -9,7 +9,6 @@ disagreement. Two workbooks of the same team that decide differently are refused
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,17 +19,6 @@ from rebalancer.problems import Problem
 from rebalancer.signoff.workbook import Review
 
 INDEX = "index.csv"
-
-
-def team_file_name(team: str, taken: set[str]) -> str:
-    """A file name safe on every system (ASCII letters, digits, '-', at most 60 characters),
-    unique in the folder."""
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", team).strip("-").lower()[:60] or "team"
-    name, k = f"review-{slug}.xlsx", 2
-    while name.lower() in taken:
-        name, k = f"review-{slug}-{k}.xlsx", k + 1
-    taken.add(name.lower())
-    return name
 
 
 def workbooks_in(paths: list[Path]) -> list[Path]:

@@ -16,13 +16,14 @@ import pandas as pd
 
 from rebalancer.io.schema import MAX_TEXT_LENGTH
 from rebalancer.model.kpi import KPI_NAMES
+from rebalancer.model.plan import CHANGED_ACTIONS, changes_with_teams
 from rebalancer.model.summary import Summary
 from rebalancer.problems import Problem, shown
 
 MOVES = "moves"
 WORKERS = "workers"
 SUMMARY = "summary"
-REVIEWED_ACTIONS = ("move", "allocate", "unallocated")
+REVIEWED_ACTIONS = CHANGED_ACTIONS
 MOVES_COLUMNS = ["child_id", "family_id", "case_type", "team", "from_team", "to_team",
                  "cross_team", "locality", "from_worker_id", "to_worker_id", "action", "reasons",
                  "explanation", "to_utilisation_before", "to_utilisation_after", "decision",
@@ -43,11 +44,8 @@ def moves_table(plan: pd.DataFrame, workers: pd.DataFrame, children: pd.DataFram
     """One row per child whose action is move, allocate or unallocated; families together.
     `from_team` and `to_team` are the sending and receiving workers' teams; a move between two
     teams is `cross_team` and appears in both teams' workbooks."""
-    rows = plan[plan["action"].isin(REVIEWED_ACTIONS)].copy()
+    rows = changes_with_teams(plan, workers)
     w = workers.set_index("worker_id")
-    team_of = w["team"].to_dict()
-    rows["from_team"] = rows["from_worker_id"].map(lambda x: team_of.get(x, "")).astype(object)
-    rows["to_team"] = rows["to_worker_id"].map(lambda x: team_of.get(x, "")).astype(object)
     rows["team"] = rows["to_team"].where(rows["to_team"] != "", rows["from_team"])
     rows["cross_team"] = ((rows["from_team"] != "") & (rows["to_team"] != "")
                           & (rows["from_team"] != rows["to_team"])).map({True: "yes",
