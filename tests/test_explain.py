@@ -161,3 +161,15 @@ def test_a_newly_qualified_worker_chosen_says_why(case: Case) -> None:
     assert row(r, "K")["explanation"] == (
         "allocated to A: same locality; A is the least utilised eligible worker with room after "
         "the plan; the next is at 71%; whole plan: A 0% → 7%")
+
+
+def test_the_only_eligible_worker_is_named_without_a_current_one_that_is_barred(
+        case: Case) -> None:
+    # K needs bsl; its worker A lacks it, B has it and is full (85/85): K goes to B, the only
+    # eligible worker (A is not one), and B ends over capacity, so the row says why B.
+    r = case.run([worker("A"), worker("B", skills="bsl")],
+                 [child("K", current="A", required_skills="bsl", allocated_on="2026-06-01"),
+                  *filler("B", 85)])
+    assert to(r, "K") == "B"
+    text = row(r, "K")["explanation"]
+    assert "B is the only eligible worker;" in text and "besides" not in text

@@ -204,11 +204,11 @@ def _why_this_worker(cm: CaseModel, child: int, worker: int, candidates: dict[in
     binding reason, so the row says what `explain` would."""
     wid = src_id(cm, worker)
     current = int(cm.current[child])
-    others = [int(k) for k in candidates.get(child, np.zeros(0, np.int64))
-              if k != worker and k != current]
+    pool = candidates.get(child, np.zeros(0, np.int64))
+    others = [int(k) for k in pool if k != worker and k != current]
     if not others:
         return f"{wid} is the only eligible worker" + (" besides the current one"
-                                                       if current >= 0 else "")
+                                                       if current in pool else "")
     full = [k for k in others if new_now[k] >= cm.new_limit[k]]
     if len(full) == len(others):
         return (f"every other eligible worker ({len(others)}) has taken all the new children "

@@ -36,7 +36,7 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("workers_over_capacity", "workers over capacity", "int"),
     Kpi("workers_above_110pct", "… above 110% of capacity", "int"),
     Kpi("workers_above_125pct", "… above 125% of capacity", "int"),
-    Kpi("asye_over_capacity", "… of them newly qualified (ASYE)", "int"),
+    Kpi("asye_over_capacity", "newly qualified (ASYE) over capacity", "int"),
     Kpi("total_overload_points", "points over capacity (total)", "num"),
     Kpi("peak_utilisation", "peak utilisation", "pct"),
     Kpi("families_split", "families split between workers", "int"),
