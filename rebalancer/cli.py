@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import enum
 import signal
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -782,9 +781,13 @@ def compare_cmd(
         typer.echo(f"wrote {out}")
 
 
-def main() -> None:  # pragma: no cover
+def main() -> None:
+    """The console script: the time limit counts from the process's start (imports included)."""
+    from rebalancer.clock import count_from_process_start
+
+    count_from_process_start()
     app()
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+if __name__ == "__main__":
+    main()

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from rebalancer import __version__
+from rebalancer.clock import run_started
 from rebalancer.config import Config
 from rebalancer.io.inputs import Inputs, load_inputs
 from rebalancer.io.outputs import (
@@ -85,6 +86,7 @@ def _solver_summary(cm: CaseModel, sol: Solution, work: float) -> SolverReport:
         stage_seconds={k: round(v, 3) for k, v in sol.timings.items()},
         excess_cap=sol.stats.excess_cap,
         work=round(work, 3),
+        work_used=round(sol.stats.work_used, 3),
     )
 
 
@@ -256,7 +258,7 @@ def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "parquet",
     `previous` is a plan folder to stay close to; `decisions` (already in the contract's form)
     replace the decisions file's rows for the children they name; `finish` adds to the summary
     and names extra files for the set (the re-plan's review and decisions.csv)."""
-    t0 = time.perf_counter()
+    t0 = run_started()
     check_output_dir(out, paths.all(), fmt)
     target = dataclasses.replace(AuditTarget.beside(out, audit_db, audit_key),
                                  extra=audit_extra)

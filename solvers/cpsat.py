@@ -11,7 +11,7 @@ from ortools.sat.python import cp_model
 
 from solvers.evaluate import evaluate
 from solvers.greedy import pairs_by_item
-from solvers.problem import AssignmentProblem, IntArray, hint_in, take
+from solvers.problem import AssignmentProblem, IntArray, SolveStats, hint_in, take
 from solvers.sparse import csr
 
 
@@ -205,8 +205,15 @@ def _parameters(solver: cp_model.CpSolver, time_limit: float, seed: int, threads
     prm.symmetry_level = 0
 
 
+def work_done(solver: cp_model.CpSolver, threads: int) -> float:
+    """A finished solve's deterministic time in the budgets' units (what `_parameters` turned a
+    budget into), for the summary's account of the work used."""
+    return float(solver.deterministic_time) / DTIME_PER_SECOND[1 if threads == 1 else 2]
+
+
 def least_excess(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int,
-                 threads: int, wall_cap: float | None = None) -> tuple[int, IntArray | None]:
+                 threads: int, wall_cap: float | None = None,
+                 stats: SolveStats | None = None) -> tuple[int, IntArray | None]:
     """Phase one of soft new-pair limits: the least total excess that places every must item.
 
     Only must items take part (optional ones can always stay out), so the model is small.
@@ -245,6 +252,8 @@ def least_excess(p: AssignmentProblem, start: IntArray, time_limit: float, seed:
     solver = cp_model.CpSolver()
     _parameters(solver, time_limit, seed, threads, wall_cap)
     status = solver.solve(m)
+    if stats is not None:
+        stats.work_used += work_done(solver, threads)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         vals = solver.boolean_values(pd.Series(x)).to_numpy(dtype=bool)
         placed = np.full(p.n_items, -1, np.int64)

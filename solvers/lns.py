@@ -19,7 +19,7 @@ from ortools.sat.python import cp_model
 
 from solvers.cpsat import _parameters, add_hint, build
 from solvers.evaluate import Evaluation, evaluate
-from solvers.problem import AssignmentProblem, IntArray, take
+from solvers.problem import AssignmentProblem, IntArray, SolveStats, take
 from solvers.sparse import csr
 
 
@@ -102,7 +102,7 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
             excess_cap: int | None = None, size: int = 12, sub_time: float = 0.3,
             iterations: int | None = None, work: float | None = None,
             on_better: Callable[[IntArray, float], None] | None = None,
-            stop: Callable[[], bool] | None = None) -> IntArray:
+            stop: Callable[[], bool] | None = None, stats: SolveStats | None = None) -> IntArray:
     """Improve `start` by neighbourhood re-solves until the time is up; never makes it worse."""
     t_end = time.perf_counter() + time_limit
     rng = np.random.default_rng(seed)
@@ -112,11 +112,11 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
     linked = links.has_links(p)
     cap = np.maximum(p.agent_capacity, 1)
     # per call: components run in threads
-    stats: dict[str, float] = {"tried": 0, "accepted": 0, "empty": 0, "work": 0.0}
+    counts: dict[str, float] = {"tried": 0, "accepted": 0, "empty": 0, "work": 0.0}
     while time.perf_counter() < t_end - 0.05 and not (stop and stop()):
-        if iterations is not None and stats["tried"] + stats["empty"] >= iterations:
+        if iterations is not None and counts["tried"] + counts["empty"] >= iterations:
             break
-        if work is not None and stats["work"] >= work:
+        if work is not None and counts["work"] >= work:
             break
         agents = _pick_agents(p, rng, links, linked, ev.agent_load / cap, ev.overload > 0, size)
         if agents is None:
@@ -125,15 +125,19 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
                                                                excess_cap)
         made = neighbourhood_problem(p, best, agents, budget_left)
         if made is None:
-            stats["empty"] += 1
-            stats["work"] += WORK_PER_ITERATION
+            counts["empty"] += 1
+            counts["work"] += WORK_PER_ITERATION
+            if stats is not None:
+                stats.work_used += WORK_PER_ITERATION
             continue
         sub, items, ks = made
         vals, used = _resolve(sub, excess_left, peak_floor, sub_time, rng, t_end)
-        stats["tried"] += 1
+        counts["tried"] += 1
         # the work this iteration did, in seconds of this machine, from deterministic counts
         # only: the same budget stops at the same iteration on a busy machine
-        stats["work"] += used
+        counts["work"] += used
+        if stats is not None:
+            stats.work_used += used
         if vals is None:
             continue
         trial = best.copy()
@@ -142,7 +146,7 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
         tev = evaluate(p, trial)
         if tev.feasible and (tev.excess, tev.objective) < (ev.excess, ev.objective):
             best, ev = trial, tev
-            stats["accepted"] += 1
+            counts["accepted"] += 1
             if on_better is not None:
                 on_better(best, float(ev.objective))
     return best

@@ -153,11 +153,15 @@ class SolveStats:
     excess_cap: int = 0
     deadline_hit: bool = False  # the clock or an interrupt cut a stage: a re-run may differ
     polish_changes: int = 0
+    # deterministic work the budgeted stages did (CP-SAT's deterministic time and LNS's counted
+    # steps, in the budgets' units): the same for the same inputs, seed, threads and budget
+    work_used: float = 0.0
 
     def add_seconds(self, other: SolveStats) -> None:
-        """A component's stage seconds, excess and clock cuts added into the whole's."""
+        """A component's stage seconds, work, excess and clock cuts added into the whole's."""
         for k, v in other.seconds.items():
             self.seconds[k] = self.seconds.get(k, 0.0) + v
+        self.work_used += other.work_used
         self.excess_cap += other.excess_cap
         self.deadline_hit = self.deadline_hit or other.deadline_hit
 

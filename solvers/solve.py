@@ -127,7 +127,8 @@ def _solve(p: AssignmentProblem, *, time_limit: float, seed: int, threads: int,
                       wall_limit=wall_limit, seed=seed, threads=threads, use_lp=use_lp,
                       use_lns=use_lns, stop=stop, progress=progress, report=report)
     run.starts()
-    run.whole_start()  # a whole plan exists from here on: an interrupt during the LP keeps it
+    run.whole_start()  # a whole plan exists from here on: an interrupt later keeps it
+    run.least_excess_each()
     run.bound_from_lp()
     run.solve_each()
     return run.solution()
@@ -172,42 +173,59 @@ class _Components:
         self.results: dict[int, Solution] = {}
 
     def starts(self) -> None:
-        # a start and the least excess per component: small, quick models
+        # a greedy start per component: milliseconds each, before any model is built
         p, t0 = self.p, self.t0
         for c in range(self.n_comp):
             items = np.flatnonzero(self.item_comp == c)
             agents = np.flatnonzero(self.agent_comp == c)
             sub, ks = subproblem(p, items, agents)
-            begin = greedy(sub)
-            cap = None
-            late = time.perf_counter() - t0 > CLOCK_EXCESS * self.wall_total
-            self.clock_cut |= late and sub.new_limit_soft
-            if late and sub.new_limit_soft:  # no time for the model: the start's excess caps
-                cap = evaluate(sub, begin).excess
-                self.excess_total += cap
-            elif sub.new_limit_soft and evaluate(sub, begin).feasible:
-                share = EXCESS_SHARE * self.time_limit * self.pairs_per[c] / self.pairs_per.sum()
-                cap, placed = least_excess(sub, begin, share, self.seed + c, 1,
-                                           wall_cap=max(self.deadline - time.perf_counter(),
-                                                        0.05))
-                if placed is not None:
-                    begin = greedy(dataclasses.replace(sub, hint=None), initial=placed)
-                self.excess_total += cap
-            self.parts.append(_Part(items, agents, sub, ks, begin, cap))
-        self.stats.seconds["excess"] = time.perf_counter() - t0
-        self.stats.excess_cap = int(self.excess_total)
+            self.parts.append(_Part(items, agents, sub, ks, greedy(sub), None))
+        self.stats.seconds["greedy"] = time.perf_counter() - t0
 
     def whole_start(self) -> None:
         # every component's start, put together: the first whole plan, reported at once
         for part in self.parts:
-            chosen = part.begin >= 0
-            self.plan[part.items[chosen]] = part.ks[part.begin[chosen]]
-        if evaluate(self.p, self.plan).feasible:
+            self._write(part, part.begin)
+        self._report_whole()
+
+    def _write(self, part: _Part, sub_plan: IntArray) -> None:
+        self.plan[part.items] = np.where(sub_plan >= 0, part.ks[np.maximum(sub_plan, 0)], -1)
+
+    def _report_whole(self) -> None:
+        ev = evaluate(self.p, self.plan)
+        if ev.feasible:
             self.report(self.plan.copy())
+            if self.progress is not None:
+                self.progress(time.perf_counter() - self.t0, float(ev.objective), self.bound)
+
+    def least_excess_each(self) -> None:
+        # MAX_NEW yields only to ONE_WORKER: the least excess per component, a small model each
+        began = time.perf_counter()
+        for c, part in enumerate(self.parts):
+            sub = part.sub
+            if not sub.new_limit_soft:
+                continue
+            begin = part.begin
+            late = time.perf_counter() - self.t0 > CLOCK_EXCESS * self.wall_total
+            self.clock_cut |= late
+            if late:  # no time for the model: the start's excess caps
+                part.cap = evaluate(sub, begin).excess
+            elif evaluate(sub, begin).feasible:
+                share = EXCESS_SHARE * self.time_limit * self.pairs_per[c] / self.pairs_per.sum()
+                part.cap, placed = least_excess(sub, begin, share, self.seed + c, 1,
+                                                wall_cap=max(self.deadline - time.perf_counter(),
+                                                             0.05), stats=self.stats)
+                if placed is not None:
+                    part.begin = greedy(dataclasses.replace(sub, hint=None), initial=placed)
+                    self._write(part, part.begin)
+            self.excess_total += part.cap or 0
+        self.stats.seconds["excess"] = time.perf_counter() - began
+        self.stats.excess_cap = int(self.excess_total)
+        self._report_whole()
 
     def bound_from_lp(self) -> None:
         # the bound: the global LP, or each component's LP without the peak plus a peak floor
-        p = self.p
+        p, began = self.p, time.perf_counter()
         per_component = self.use_lp and p.n_pairs > GLOBAL_LP_MAX_PAIRS
         if per_component and LP_SECONDS_PER_PAIR * p.n_pairs > CLOCK_LP * self.wall_total:
             per_component, self.clock_cut = False, True  # the limit is too short for a bound
@@ -218,12 +236,14 @@ class _Components:
             from solvers.lp import lp_bound
 
             lp = lp_bound(p, self.excess_total if p.new_limit_soft else None,
-                          time_limit=max(LP_SHARE * self.time_limit, 0.1))
-            self.stats.seconds["lp"] = (time.perf_counter() - self.t0
-                                        - self.stats.seconds["excess"])
+                          time_limit=max(min(LP_SHARE * self.time_limit,
+                                             self.deadline - time.perf_counter()), 0.1))
+            self.stats.seconds["lp"] = time.perf_counter() - began
             if lp.status is Status.OPTIMAL:
                 self.lp_x, self.bound = lp.x, lp.bound
                 self.stats.lp_bound = lp.bound
+            else:  # cut by HiGHS's clock: the components go unguided, and may differ next run
+                self.clock_cut |= lp.status is Status.NO_SOLUTION
 
     def _per_component_lp(self) -> None:
         from solvers.lp import lp_bound
@@ -231,7 +251,7 @@ class _Components:
         p, t0 = self.p, self.t0
         bound = float(p.peak_cost * peak_floor(p))
         lp_x: np.ndarray | None = np.zeros(p.n_pairs)
-        lp_start = time.perf_counter()
+        lp_start = began = time.perf_counter()
         for c, part in enumerate(self.parts):
             per_lp = (time.perf_counter() - lp_start) / max(c, 1)
             if time.perf_counter() + per_lp - t0 > CLOCK_LP * self.wall_total:  # no bound
@@ -242,11 +262,12 @@ class _Components:
                                           / self.pairs_per.sum(), 0.1))
             if res.status is not Status.OPTIMAL:
                 bound, lp_x = float("-inf"), None
+                self.clock_cut |= res.status is Status.NO_SOLUTION
                 break
             bound += res.bound
             assert lp_x is not None
             lp_x[part.ks] = res.x
-        self.stats.seconds["lp"] = time.perf_counter() - t0 - self.stats.seconds["excess"]
+        self.stats.seconds["lp"] = time.perf_counter() - began
         self.bound, self.lp_x = bound, lp_x
         if lp_x is not None:
             self.stats.lp_bound = bound
@@ -258,19 +279,22 @@ class _Components:
             1, min(self.threads, self.n_comp))
         self.lock = threading.Lock()
         order = np.argsort(-self.pairs_per, kind="stable")  # largest first, for an even finish
+        self.pending = np.ones(self.n_comp, bool)
         _in_parallel(self._run, order.tolist(), self.threads, self.stop)
 
     def _run(self, c: int) -> None:
-        part, p, plan = self.parts[c], self.p, self.plan
-        items, ks = part.items, part.ks
+        part = self.parts[c]
+        ks = part.ks
+        with self.lock:  # the components not yet started, this one included
+            pending = float(self.pairs_per[self.pending].sum())
+            self.pending[c] = False
         wall = min(float(self.shares[c]) * COMPONENT_WALL_FACTOR,
-                   self.deadline - time.perf_counter())
+                   self._fair_wall(float(self.pairs_per[c]), pending))
 
         def better(sub_plan: IntArray) -> None:  # every improvement reaches the whole plan
             with self.lock:
-                plan[items] = np.where(sub_plan >= 0, ks[np.maximum(sub_plan, 0)], -1)
-                if evaluate(p, plan).feasible:
-                    self.report(plan.copy())
+                self._write(part, sub_plan)
+                self._report_whole()
 
         lp_x = self.lp_x
         settings = Settings(time_limit=float(self.shares[c]), wall_limit=max(wall, 0.05),
@@ -282,10 +306,15 @@ class _Components:
                               excess_cap=part.cap, report=better)
         with self.lock:  # the component's whole answer, its unassigned items included
             self.results[c] = sol
-            plan[items] = np.where(sol.item_pair >= 0, ks[np.maximum(sol.item_pair, 0)], -1)
-            if self.progress is not None:
-                self.progress(time.perf_counter() - self.t0, float(evaluate(p, plan).objective),
-                              self.bound)
+            self._write(part, sol.item_pair)
+            self._report_whole()
+
+    def _fair_wall(self, pairs: float, pending: float) -> float:
+        """A component's share of what is left on the clock, by its size among the components
+        not yet started: on a machine too slow for every budget, each component is cut by the
+        same proportion, instead of the first ones taking the time and the last getting none."""
+        left = self.deadline - time.perf_counter()
+        return left * min(1.0, max(1, self.threads) * pairs / max(pending, 1.0))
 
     def solution(self) -> Solution:
         p, plan, stats, results = self.p, self.plan, self.stats, self.results

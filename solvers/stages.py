@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from ortools.sat.python import cp_model
 
-from solvers.cpsat import _parameters, add_hint, build, least_excess, restrict
+from solvers.cpsat import _parameters, add_hint, build, least_excess, restrict, work_done
 from solvers.evaluate import evaluate
 from solvers.greedy import greedy
 from solvers.lns import improve
@@ -74,10 +74,23 @@ def lp_fixing(p: AssignmentProblem, x: np.ndarray) -> np.ndarray:
     return integral_one | item_frac[p.pair_item]
 
 
+def lp_rounding(p: AssignmentProblem, x: np.ndarray) -> IntArray:
+    """Each item on its pair of largest LP value (none where the LP left it out): a hint that is
+    nearly a plan, since the LP's solution is mostly integral."""
+    order = np.lexsort((-x, p.pair_item))
+    first = np.ones(order.size, bool)
+    first[1:] = p.pair_item[order[1:]] != p.pair_item[order[:-1]]
+    plan = np.full(p.n_items, -1, np.int64)
+    best = order[first]
+    keep = x[best] > 1e-6
+    plan[p.pair_item[best[keep]]] = best[keep]
+    return plan
+
+
 def full_model(p: AssignmentProblem, start: IntArray | None, excess_cap: int | None,
                time_limit: float, seed: int, threads: int, stop: threading.Event | None,
-               wall_cap: float | None = None, full_presolve: bool = False
-               ) -> tuple[IntArray | None, float, bool, bool]:
+               wall_cap: float | None = None, full_presolve: bool = False,
+               stats: SolveStats | None = None) -> tuple[IntArray | None, float, bool, bool]:
     """CP-SAT on the whole model, in a thread so Ctrl-C can stop it: (plan, bound, optimal,
     interrupted)."""
     built = build(p, excess_cap)
@@ -100,6 +113,8 @@ def full_model(p: AssignmentProblem, start: IntArray | None, excess_cap: int | N
         interrupted = True
         solver.stop_search()
         worker.join()
+    if stats is not None:
+        stats.work_used += work_done(solver, threads)
     if "s" not in result:  # stopped before CP-SAT reported anything: no plan and no bound
         return None, float("-inf"), False, interrupted
     status = result["s"]
@@ -158,15 +173,18 @@ class Stages:
         with self.timed("greedy"):
             self.offer(self.start if self.start is not None else greedy(self.p), "greedy")
 
-    def rescue(self) -> None:
+    def rescue(self, x: np.ndarray | None) -> None:
         # never give up with time left: no feasible plan yet, so the time goes to CP-SAT on the
-        # whole model, from the partial start, before any stage that only needs a plan
+        # whole model, from the LP's rounding (else the partial start), before any stage that
+        # only needs a plan
         p, s = self.p, self.s
         with self.timed("rescue"):
             partial = self.start if self.start is not None else greedy(p)
+            if x is not None:
+                partial = lp_rounding(p, x)
             plan, cp_bound, _, self.interrupted = full_model(
                 p, partial, self.excess_cap, RESCUE_SHARE * s.time_limit, s.seed, s.threads,
-                self.stop, wall_cap=self.left(), full_presolve=True)
+                self.stop, wall_cap=self.left(), full_presolve=True, stats=self.stats)
             self.bound = max(self.bound, cp_bound)
             self.offer(plan, "rescue")
 
@@ -177,7 +195,8 @@ class Stages:
             return
         with self.timed("excess"):
             self.excess_cap, placed = least_excess(p, self.best, EXCESS_SHARE * s.time_limit,
-                                                   s.seed, s.threads, wall_cap=self.left())
+                                                   s.seed, s.threads, wall_cap=self.left(),
+                                                   stats=self.stats)
             if placed is not None:
                 self.offer(greedy(dataclasses.replace(p, hint=None), initial=placed), "excess")
             self.stats.excess_cap = int(self.excess_cap)
@@ -189,9 +208,17 @@ class Stages:
         from solvers.lp import lp_bound
 
         with self.timed("lp"):
-            limit = max(min(LP_SHARE * self.s.time_limit, self.left()), 0.1)
+            # with no plan yet the LP is the way to one (it guides the next stage), so it may
+            # take most of what is left; else its share. Either way it normally ends first:
+            # HiGHS's limit is in seconds, so it only guards
+            share = LP_SHARE * self.s.time_limit
+            limit = max(min(share if self.best is not None else max(share, 0.7 * self.left()),
+                            self.left()), 0.1)
             lp = lp_bound(self.p, self.excess_cap, time_limit=limit)
             if lp.status is not Status.OPTIMAL:
+                # HiGHS's limit is in seconds: a relaxation it could not finish in time leaves
+                # the next stages without a guide, so the plan may differ on a faster machine
+                self.stats.deadline_hit |= lp.status is Status.NO_SOLUTION
                 return None
             self.bound = max(self.bound, lp.bound)
             self.stats.lp_bound = lp.bound
@@ -206,7 +233,8 @@ class Stages:
             sub, ks = restrict(p, lp_fixing(p, x))
             plan, _, _, self.interrupted = full_model(sub, None, self.excess_cap,
                                                       FIX_SHARE * s.time_limit, s.seed,
-                                                      s.threads, self.stop, wall_cap=self.left())
+                                                      s.threads, self.stop, wall_cap=self.left(),
+                                                      stats=self.stats)
             if plan is not None:
                 self.offer(np.where(plan >= 0, ks[np.maximum(plan, 0)], -1), "lp_fix")
 
@@ -219,7 +247,7 @@ class Stages:
             share = PROBE_SHARE if s.use_lns else 1.0
             plan, cp_bound, optimal, self.interrupted = full_model(
                 p, self.best, self.excess_cap, share * s.time_limit, s.seed, s.threads,
-                self.stop, wall_cap=self.left())
+                self.stop, wall_cap=self.left(), stats=self.stats)
             self.bound = max(self.bound, cp_bound)
             self.offer(plan, "cpsat")
         if optimal and self.best is not None:
@@ -238,13 +266,14 @@ class Stages:
                                excess_cap=self.excess_cap, size=LNS_SIZE,
                                sub_time=LNS_SUB_TIME, work=work,
                                on_better=lambda plan, _: self.offer(plan, "lns"),
+                               stats=self.stats,
                                stop=lambda: stop is not None and stop.is_set()), "lns")
 
     def solution(self) -> Solution:
         """The best plan with its status and bound; a run the clock cut says so."""
         wall = time.perf_counter() - self.t0
-        self.stats.deadline_hit = time.perf_counter() >= self.deadline - 0.06 \
-            or self.interrupted
+        self.stats.deadline_hit = (self.stats.deadline_hit or self.interrupted
+                                   or time.perf_counter() >= self.deadline - 0.06)
         if self.best is None:
             status = Status.INFEASIBLE if self.bound == float("inf") else Status.NO_SOLUTION
             return Solution(status, np.full(self.p.n_items, -1, np.int64), float("nan"),
@@ -280,7 +309,7 @@ def solve_connected(p: AssignmentProblem, s: Settings, *, progress: Progress | N
         run.lp_fix(x)
         run.probe()
         if run.best is None and not run.interrupted and run.left() > 0.1:
-            run.rescue()
+            run.rescue(x)
         run.lns()
     except KeyboardInterrupt:
         run.interrupted = True

@@ -82,6 +82,9 @@ class SolverReport(_Flat):
     stage_seconds: dict[str, float]
     excess_cap: int
     work: float = 0.0  # the budget the stages' shares came from (--work, or from the limit)
+    # what the budgeted stages used of it, counted deterministically (CP-SAT's deterministic
+    # time, LNS's counted steps): the same for the same inputs, seed, threads and work
+    work_used: float = 0.0
     timings: dict[str, float] | None = None  # load, build and solve seconds of the run
 
     def to_json(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rebalancer.model.summary import Summary
@@ -23,18 +24,27 @@ def _band(u: pd.Series) -> pd.Series:
 
 
 def utilisation_chart(workers: pd.DataFrame) -> str:
-    """Every worker's utilisation before and after, sorted, coloured by band."""
+    """Every worker's utilisation before and after, sorted, coloured by band.
+
+    Drawn as one filled step outline per band, not one bar per worker: sorted utilisation makes
+    each band a contiguous run, so the picture is the same and its cost does not grow with the
+    workforce (a bar per worker took 0.9 s at 385 workers, and would take ten at 4,000)."""
     plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), sharey=True)
     for ax, side in zip(axes, ("before", "after"), strict=True):
-        u = workers[f"utilisation_{side}"].astype(float).sort_values(ascending=False)
+        u = 100 * workers[f"utilisation_{side}"].astype(float).sort_values(ascending=False)
         u = u.reset_index(drop=True)
-        colours = _band(u).map(dict(BANDS)).astype(str)
-        ax.bar(range(len(u)), 100 * u, color=list(colours), width=1.0)
+        bands = _band(u / 100)
+        for name, colour in BANDS:
+            at = np.flatnonzero((bands == name).to_numpy())
+            if at.size:
+                ax.stairs(u.to_numpy()[at], np.arange(at[0], at[-1] + 2), fill=True,
+                          color=colour, linewidth=0)
+        ax.set_xlim(0, max(len(u), 1))
         ax.axhline(100, color="#333", lw=0.8)
         ax.axhline(110, color="#333", lw=0.6, ls="--")
-        counts = _band(u).value_counts()
+        counts = bands.value_counts()
         ax.set_title(f"{side}: " + ", ".join(f"{counts.get(b, 0)} {b}" for b, _ in BANDS),
                      fontsize=9)
         ax.set_xlabel("workers, busiest first")
