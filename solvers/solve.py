@@ -76,7 +76,7 @@ def subproblem(p: AssignmentProblem, items: IntArray, agents: IntArray
 
 # Of the time limit: what the components share by size, after the excess models and the global
 # LP; and within a component, LNS's share (its stages overshoot far less than a whole model's).
-SOLVE_SHARE = 0.6  # ~55-65% of the limit on an idle machine: room for a busy one (below)
+SOLVE_SHARE = 0.75  # of the limit: the rest is start-up, excess, LP, and room for a busy machine
 # A component's own clock valve, as a multiple of its deterministic budget: well above what the
 # budget needs, so that a machine slowed by another job still runs every budget to its end and
 # gives the same plan (measured: a CPU-bound job beside the solve slows it 1.5x on 2 cores).
@@ -171,6 +171,7 @@ class _Components:
         self.bound = float("-inf")
         self.plan = np.full(p.n_items, -1, np.int64)
         self.results: dict[int, Solution] = {}
+        self.lock = threading.Lock()
 
     def starts(self) -> None:
         # a greedy start per component: milliseconds each, before any model is built
@@ -199,26 +200,33 @@ class _Components:
                 self.progress(time.perf_counter() - self.t0, float(ev.objective), self.bound)
 
     def least_excess_each(self) -> None:
-        # MAX_NEW yields only to ONE_WORKER: the least excess per component, a small model each
+        # MAX_NEW yields only to ONE_WORKER: the least excess per component, a small model
+        # each, `threads` at a time; work and excess are added up in component order
         began = time.perf_counter()
-        for c, part in enumerate(self.parts):
-            sub = part.sub
-            if not sub.new_limit_soft:
-                continue
-            begin = part.begin
+        used = [SolveStats() for _ in self.parts]
+
+        def one(c: int) -> None:
+            part = self.parts[c]
+            sub, begin = part.sub, part.begin
             late = time.perf_counter() - self.t0 > CLOCK_EXCESS * self.wall_total
-            self.clock_cut |= late
             if late:  # no time for the model: the start's excess caps
+                self.clock_cut = True
                 part.cap = evaluate(sub, begin).excess
             elif evaluate(sub, begin).feasible:
                 share = EXCESS_SHARE * self.time_limit * self.pairs_per[c] / self.pairs_per.sum()
                 part.cap, placed = least_excess(sub, begin, share, self.seed + c, 1,
                                                 wall_cap=max(self.deadline - time.perf_counter(),
-                                                             0.05), stats=self.stats)
+                                                             0.05), stats=used[c])
                 if placed is not None:
                     part.begin = greedy(dataclasses.replace(sub, hint=None), initial=placed)
-                    self._write(part, part.begin)
+                    with self.lock:
+                        self._write(part, part.begin)
+
+        soft = [c for c, part in enumerate(self.parts) if part.sub.new_limit_soft]
+        _in_parallel(one, soft, self.threads, self.stop)
+        for c, part in enumerate(self.parts):
             self.excess_total += part.cap or 0
+            self.stats.work_used += used[c].work_used
         self.stats.seconds["excess"] = time.perf_counter() - began
         self.stats.excess_cap = int(self.excess_total)
         self._report_whole()
@@ -249,35 +257,47 @@ class _Components:
         from solvers.lp import lp_bound
 
         p, t0 = self.p, self.t0
-        bound = float(p.peak_cost * peak_floor(p))
-        lp_x: np.ndarray | None = np.zeros(p.n_pairs)
-        lp_start = began = time.perf_counter()
-        for c, part in enumerate(self.parts):
-            per_lp = (time.perf_counter() - lp_start) / max(c, 1)
-            if time.perf_counter() + per_lp - t0 > CLOCK_LP * self.wall_total:  # no bound
-                bound, lp_x, self.clock_cut = float("-inf"), None, True
-                break
+        x = np.zeros(p.n_pairs)
+        values = np.full(len(self.parts), np.nan)  # each component's LP value, once solved
+        began = time.perf_counter()
+        failed = threading.Event()  # one LP not solved: no bound, and the others stop
+
+        def one(c: int) -> None:
+            part = self.parts[c]
+            with self.lock:
+                done = int(np.isfinite(values).sum())
+                per_lp = (time.perf_counter() - began) / max(done, 1) * max(1, self.threads)
+            if failed.is_set() or time.perf_counter() + per_lp - t0 > CLOCK_LP * self.wall_total:
+                failed.set()
+                return
             res = lp_bound(dataclasses.replace(part.sub, peak_cost=0), part.cap,
                            time_limit=max(LP_SHARE * self.time_limit * self.pairs_per[c]
                                           / self.pairs_per.sum(), 0.1))
             if res.status is not Status.OPTIMAL:
-                bound, lp_x = float("-inf"), None
-                self.clock_cut |= res.status is Status.NO_SOLUTION
-                break
-            bound += res.bound
-            assert lp_x is not None
-            lp_x[part.ks] = res.x
+                failed.set()
+                return
+            with self.lock:
+                values[c] = res.bound
+                x[part.ks] = res.x
+
+        # largest first, `threads` at a time: HiGHS releases the interpreter while it solves
+        order = np.argsort(-self.pairs_per, kind="stable")
+        _in_parallel(one, order.tolist(), self.threads, self.stop)
         self.stats.seconds["lp"] = time.perf_counter() - began
-        self.bound, self.lp_x = bound, lp_x
-        if lp_x is not None:
-            self.stats.lp_bound = bound
+        if failed.is_set() or not np.isfinite(values).all():  # the limit is too short for a bound
+            self.clock_cut = True
+            self.bound, self.lp_x = float("-inf"), None
+            return
+        # summed in component order, so the same LPs give the same bound to the last bit
+        self.bound = float(p.peak_cost * peak_floor(p)) + float(sum(values.tolist()))
+        self.lp_x = x
+        self.stats.lp_bound = self.bound
 
     def solve_each(self) -> None:
         # every component's start is a whole plan at once; then each component's stages
         budget = SOLVE_SHARE * self.time_limit
         self.shares = budget * self.pairs_per / self.pairs_per.sum() * max(
             1, min(self.threads, self.n_comp))
-        self.lock = threading.Lock()
         order = np.argsort(-self.pairs_per, kind="stable")  # largest first, for an even finish
         self.pending = np.ones(self.n_comp, bool)
         _in_parallel(self._run, order.tolist(), self.threads, self.stop)
