@@ -782,11 +782,20 @@ def compare_cmd(
 
 
 def main() -> None:
-    """The console script: the time limit counts from the process's start (imports included)."""
+    """The console script: the time limit counts from the process's start (imports included),
+    and the process exits only once the solver's engines have stopped (an engine still running
+    in C++ at exit aborts the process, after the plan was written)."""
     from rebalancer.clock import count_from_process_start
+    from solvers.stopping import wait_for_engines
 
     count_from_process_start()
-    app()
+    try:
+        app()
+    finally:
+        wait_for_engines(ENGINE_STOP_WAIT)
+
+
+ENGINE_STOP_WAIT = 10.0  # seconds; a halted engine ends within milliseconds
 
 
 if __name__ == "__main__":

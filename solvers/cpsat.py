@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import cast
 
@@ -13,6 +14,7 @@ from solvers.evaluate import evaluate
 from solvers.greedy import pairs_by_item
 from solvers.problem import AssignmentProblem, IntArray, SolveStats, hint_in, take
 from solvers.sparse import csr
+from solvers.stopping import run_stoppable
 
 
 @dataclass
@@ -213,7 +215,8 @@ def work_done(solver: cp_model.CpSolver, threads: int) -> float:
 
 def least_excess(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int,
                  threads: int, wall_cap: float | None = None,
-                 stats: SolveStats | None = None) -> tuple[int, IntArray | None]:
+                 stats: SolveStats | None = None, stop: threading.Event | None = None
+                 ) -> tuple[int, IntArray | None]:
     """Phase one of soft new-pair limits: the least total excess that places every must item.
 
     Only must items take part (optional ones can always stay out), so the model is small.
@@ -251,7 +254,7 @@ def least_excess(p: AssignmentProblem, start: IntArray, time_limit: float, seed:
         m.add_hint(x[pos[k]], bool(start[p.pair_item[k]] == k))
     solver = cp_model.CpSolver()
     _parameters(solver, time_limit, seed, threads, wall_cap)
-    status = solver.solve(m)
+    status = run_stoppable(lambda: solver.solve(m), solver.stop_search, stop)
     if stats is not None:
         stats.work_used += work_done(solver, threads)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):

@@ -21,6 +21,7 @@ from solvers.cpsat import _parameters, add_hint, build
 from solvers.evaluate import Evaluation, evaluate
 from solvers.problem import AssignmentProblem, IntArray, SolveStats, take
 from solvers.sparse import csr
+from solvers.stopping import engine_call
 
 
 @dataclass
@@ -218,7 +219,8 @@ def _resolve(sub: AssignmentProblem, excess_left: int | None, peak_floor: int, s
     # saves (measured on sized counties: 4.1-4.9% from the LP bound after 3 s of LNS per
     # locality without it, 5.1-7.4% with it, three seeds)
     solver.parameters.cp_model_presolve = False
-    status = solver.solve(built.model)
+    with engine_call():
+        status = solver.solve(built.model)
     used = (WORK_PER_ITERATION + WORK_PER_PAIR * sub.n_pairs
             + WORK_PER_DTIME * solver.deterministic_time)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):

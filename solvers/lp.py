@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from solvers.problem import AssignmentProblem, IntArray, Status
+from solvers.stopping import run_stoppable
 
 INF = float("inf")
 
@@ -245,7 +247,7 @@ def _highs_lp(highspy: Any, lp: _LP) -> Any:
 
 
 def lp_bound(p: AssignmentProblem, excess_cap: int | None = None,
-             time_limit: float = 600.0) -> LPBound:
+             time_limit: float = 600.0, stop: threading.Event | None = None) -> LPBound:
     """The LP relaxation's value: a lower bound on every plan within the excess cap."""
     import highspy
 
@@ -255,7 +257,8 @@ def lp_bound(p: AssignmentProblem, excess_cap: int | None = None,
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("threads", 1)
     h.passModel(_highs_lp(highspy, lp))
-    h.run()
+    h.HandleUserInterrupt = stop is not None  # cancelSolve then ends the run within an iteration
+    run_stoppable(h.run, h.cancelSolve, stop)
     status = _status(h.modelStatusToString(h.getModelStatus()))
     solved = status is Status.OPTIMAL
     value = float(h.getInfo().objective_function_value) if solved else float("nan")

@@ -28,6 +28,7 @@ from solvers.problem import (
     take,
 )
 from solvers.stages import EXCESS_SHARE, LP_SHARE, Progress, Settings, solve_connected
+from solvers.stopping import SOLVE_THREAD
 
 __all__ = ["Progress", "components", "solve", "subproblem"]
 
@@ -216,7 +217,7 @@ class _Components:
                 share = EXCESS_SHARE * self.time_limit * self.pairs_per[c] / self.pairs_per.sum()
                 part.cap, placed = least_excess(sub, begin, share, self.seed + c, 1,
                                                 wall_cap=max(self.deadline - time.perf_counter(),
-                                                             0.05), stats=used[c])
+                                                             0.05), stats=used[c], stop=self.stop)
                 if placed is not None:
                     part.begin = greedy(dataclasses.replace(sub, hint=None), initial=placed)
                     with self.lock:
@@ -245,7 +246,8 @@ class _Components:
 
             lp = lp_bound(p, self.excess_total if p.new_limit_soft else None,
                           time_limit=max(min(LP_SHARE * self.time_limit,
-                                             self.deadline - time.perf_counter()), 0.1))
+                                             self.deadline - time.perf_counter()), 0.1),
+                          stop=self.stop)
             self.stats.seconds["lp"] = time.perf_counter() - began
             if lp.status is Status.OPTIMAL:
                 self.lp_x, self.bound = lp.x, lp.bound
@@ -272,7 +274,7 @@ class _Components:
                 return
             res = lp_bound(dataclasses.replace(part.sub, peak_cost=0), part.cap,
                            time_limit=max(LP_SHARE * self.time_limit * self.pairs_per[c]
-                                          / self.pairs_per.sum(), 0.1))
+                                          / self.pairs_per.sum(), 0.1), stop=self.stop)
             if res.status is not Status.OPTIMAL:
                 failed.set()
                 return
@@ -394,7 +396,8 @@ def _in_parallel(fn: Callable[[int], None], jobs: list[int], threads: int,
                     errors.append(exc)
                 return
 
-    pool = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, threads))]
+    pool = [threading.Thread(target=worker, daemon=True, name=f"{SOLVE_THREAD}-{n}")
+            for n in range(max(1, threads))]
     for t in pool:
         t.start()
     for t in pool:
@@ -435,6 +438,8 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
         with lock:
             latest[:] = [plan]
 
+    finished = threading.Event()
+
     def work() -> None:
         try:
             done["solution"] = _solve(p, time_limit=time_limit, seed=seed, threads=threads,
@@ -443,15 +448,19 @@ def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, thre
                                       wall_limit=wall_limit, report=report)
         except BaseException as exc:  # raised again in the caller's thread
             done["error"] = exc
+        finally:
+            finished.set()
 
-    worker = threading.Thread(target=work, daemon=True, name="solve")
+    worker = threading.Thread(target=work, daemon=True, name=SOLVE_THREAD)
     worker.start()
+    # an Event, not worker.join(): a KeyboardInterrupt inside join() marks a running thread as
+    # stopped on Python 3.11 (see solvers.stopping)
     try:
-        while worker.is_alive():
-            worker.join(0.05)
+        while not finished.wait(0.05):
+            pass
     except KeyboardInterrupt:
         stop.set()
-        worker.join(INTERRUPT_GRACE)
+        finished.wait(INTERRUPT_GRACE)
     if "error" in done:
         raise done["error"]
     if "solution" in done:

@@ -24,6 +24,7 @@ from solvers.evaluate import evaluate
 from solvers.greedy import greedy
 from solvers.lns import improve
 from solvers.problem import AssignmentProblem, IntArray, Solution, SolveStats, Status
+from solvers.stopping import SOLVE_THREAD, engine_call
 
 Progress = Callable[[float, float, float], None]  # elapsed seconds, best objective, best bound
 
@@ -102,20 +103,27 @@ def full_model(p: AssignmentProblem, start: IntArray | None, excess_cap: int | N
     solver = cp_model.CpSolver()
     _parameters(solver, time_limit, seed, threads, wall_cap, full_presolve)
     result: dict[str, Any] = {}
-    worker = threading.Thread(target=lambda: result.setdefault("s", solver.solve(built.model)),
-                              daemon=True)
+    finished = threading.Event()
+
+    def run() -> None:
+        try:
+            with engine_call():
+                result["s"] = solver.solve(built.model)
+        finally:
+            finished.set()
+
+    worker = threading.Thread(target=run, daemon=True, name=f"{SOLVE_THREAD}-cpsat")
     worker.start()
     interrupted = False
-    try:
-        while worker.is_alive():
-            worker.join(0.1)
+    try:  # an Event, not join(), for the reason in solvers.stopping
+        while not finished.wait(0.1):
             if stop is not None and stop.is_set() and not interrupted:
                 interrupted = True
                 solver.stop_search()
     except KeyboardInterrupt:
         interrupted = True
         solver.stop_search()
-        worker.join()
+        finished.wait()
     if stats is not None:
         stats.work_used += work_done(solver, threads)
     if "s" not in result:  # stopped before CP-SAT reported anything: no plan and no bound
@@ -200,7 +208,7 @@ class Stages:
         with self.timed("excess"):
             self.excess_cap, placed = least_excess(p, self.best, EXCESS_SHARE * s.time_limit,
                                                    s.seed, s.threads, wall_cap=self.left(),
-                                                   stats=self.stats)
+                                                   stats=self.stats, stop=self.stop)
             if placed is not None:
                 self.offer(greedy(dataclasses.replace(p, hint=None), initial=placed), "excess")
             self.stats.excess_cap = int(self.excess_cap)
@@ -218,7 +226,7 @@ class Stages:
             share = LP_SHARE * self.s.time_limit
             limit = max(min(share if self.best is not None else max(share, 0.7 * self.left()),
                             self.left()), 0.1)
-            lp = lp_bound(self.p, self.excess_cap, time_limit=limit)
+            lp = lp_bound(self.p, self.excess_cap, time_limit=limit, stop=self.stop)
             if lp.status is not Status.OPTIMAL:
                 # HiGHS's limit is in seconds: a relaxation it could not finish in time leaves
                 # the next stages without a guide, so the plan may differ on a faster machine
