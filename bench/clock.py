@@ -5,8 +5,9 @@
     python -m bench.clock table                            # the section for bench/RESULTS.md
 
 Instances: steady counties whose workforce is sized to demand (children's points = the staying
-workers' capacity, `bench.sized`), 2,000 and 5,000 children, three seeds each; and a 5,000 x
-300 county in crisis. Each run is `rebalancer rebalance ... --time-limit L` in its own process
+workers' capacity, `bench.sized`), 2,000 and 5,000 children, three seeds each; a 5,000 x 300
+county in crisis; and 2,000-child crisis, steady and leavers counties (`rebalancer generate`).
+Each run is `rebalancer rebalance ... --time-limit L` in its own process
 under `/usr/bin/time` (wall from exec to exit, with every output and report.html written; peak
 RSS). The reference is the best plan known: HiGHS's MIP on the whole model (cached in
 bench/out/references.json by the inputs' sha256, proven optimal where it says so) or any run of
@@ -28,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 SIZED = [(n, seed) for n in (2_000, 5_000) for seed in (1, 2, 3)]
 CRISIS = [(5_000, 300, 12)]
+SCENARIOS = [("crisis", 2_000, 140, 21), ("steady", 2_000, 140, 22), ("leavers", 2_000, 140, 23)]
 
 
 def instances() -> dict[str, Path]:
@@ -41,11 +43,11 @@ def instances() -> dict[str, Path]:
         found[name] = folder = OUT / "instances" / name
         if not (folder / "children.csv").exists():
             write_scenario(sized(n, 1.0, seed=seed)[0], folder, "csv")
-    for n, m, seed in CRISIS:
-        name = f"crisis-{n // 1000}k-{m}-s{seed}"
+    for scenario, n, m, seed in [("crisis", *c) for c in CRISIS] + SCENARIOS:
+        name = f"{scenario}-{n // 1000}k-{m}-s{seed}"
         found[name] = folder = OUT / "instances" / name
         if not (folder / "children.csv").exists():
-            write_scenario(generate(n, m, seed=seed, scenario="crisis"), folder, "csv")
+            write_scenario(generate(n, m, seed=seed, scenario=scenario), folder, "csv")
     return found
 
 

@@ -80,20 +80,9 @@ def one(method: str, name: str, limit: float) -> dict[str, Any]:
 
         lp = lp_bound(p)
         return {"bound": lp.bound, "wall": time.perf_counter() - t0}
-    import highspy
+    from bench.sized import highs_mip
 
-    from solvers.lp import _highs_lp, _quiet_highs, build
-
-    lp_model, x = build(p)
-    model = _highs_lp(highspy, lp_model)
-    kinds = np.zeros(lp_model.n_cols, np.int64)
-    kinds[x] = 1
-    model.integrality_ = [highspy.HighsVarType(int(k)) for k in kinds]
-    h = _quiet_highs(highspy)
-    h.setOptionValue("time_limit", float(limit))
-    h.setOptionValue("mip_rel_gap", 1e-6)
-    h.passModel(model)
-    h.run()
+    h, _ = highs_mip(p, None, limit)
     info = h.getInfo()
     has = info.primal_solution_status == 2
     return {"value": round(info.objective_function_value) if has else None,
@@ -115,7 +104,7 @@ def _run(method: str, name: str, limit: float) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--times", type=float, nargs="+", default=[10.0, 60.0])
+    ap.add_argument("--times", type=float, nargs="*", default=[10.0, 60.0])
     ap.add_argument("--types", nargs="+", default=["c", "d", "e"])
     ap.add_argument("--mip-limit", type=float, default=300.0)
     ap.add_argument("--runs", type=int, default=1, help="runs of the tool per limit")

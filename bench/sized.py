@@ -70,16 +70,37 @@ def _sha(folder: Path) -> str:
     return h.hexdigest()
 
 
+def highs_mip(p: Any, excess_cap: int | None, limit: float) -> tuple[Any, Any]:
+    """HiGHS's MIP on exactly the tool's model (solvers.lp's relaxation with the pair columns
+    integral), run for at most `limit` seconds: the Highs object and the pair columns."""
+    import highspy
+
+    from solvers.lp import _highs_lp, _quiet_highs, build
+
+    lp, x = build(p, excess_cap)
+    model = _highs_lp(highspy, lp)
+    kinds = np.zeros(lp.n_cols, np.int64)
+    kinds[x] = 1
+    # the split-family variables (split, z) are the LP's only other 0-1 columns with cost or
+    # group rows; marking x integral makes them integral at an optimum, so x is enough
+    model.integrality_ = [highspy.HighsVarType(int(k)) for k in kinds]
+    h = _quiet_highs(highspy)
+    h.setOptionValue("time_limit", float(limit))
+    h.setOptionValue("mip_rel_gap", 1e-6)
+    h.setOptionValue("threads", 2)
+    h.passModel(model)
+    h.run()
+    return h, x
+
+
 def reference_mip(inp: Path, limit: float) -> dict[str, Any]:
     """HiGHS's MIP on the whole model (the least MAX_NEW excess fixed first, as the tool does)."""
-    import highspy
 
     from rebalancer.config import load_config
     from rebalancer.io.inputs import load_inputs
     from rebalancer.model.build import COST_SCALE, build_case_model
     from solvers import greedy
     from solvers.cpsat import least_excess
-    from solvers.lp import _highs_lp, _quiet_highs, build
     from solvers.solve import components, subproblem
 
     cfg = load_config(None, {"plan_date": "2026-12-01"})
@@ -91,20 +112,8 @@ def reference_mip(inp: Path, limit: float) -> dict[str, Any]:
     for c in range(n):
         sub, _ = subproblem(p, np.flatnonzero(item_comp == c), np.flatnonzero(agent_comp == c))
         cap += least_excess(sub, greedy(sub), 30.0, 0, 2)[0]
-    lp, x = build(p, cap)
-    model = _highs_lp(highspy, lp)
-    kinds = np.zeros(lp.n_cols, np.int64)
-    kinds[x] = 1
-    # the split-family variables (split, z) are the LP's only other 0-1 columns with cost or
-    # group rows; marking x integral makes them integral at an optimum, so x is enough
-    model.integrality_ = [highspy.HighsVarType(int(k)) for k in kinds]
-    h = _quiet_highs(highspy)
-    h.setOptionValue("time_limit", float(limit))
-    h.setOptionValue("mip_rel_gap", 1e-6)
-    h.setOptionValue("threads", 2)
     t0 = time.perf_counter()
-    h.passModel(model)
-    h.run()
+    h, x = highs_mip(p, cap, limit)
     info = h.getInfo()
     status = h.modelStatusToString(h.getModelStatus())
     has = info.primal_solution_status == 2
