@@ -1,3 +1,3 @@
 """caseload-rebalancer: minimal-disruption rebalancing of children's social work caseloads."""
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"

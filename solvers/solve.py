@@ -1,4 +1,5 @@
-"""The solve, in stages: greedy start, least excess, LP bound, a full CP-SAT probe, then LNS.
+"""The solve, in stages: greedy starts (reported at once as a whole plan), least excess, LP
+bound, then each component's stages (solvers.stages), then a last polish.
 
 Each stage hands the next a feasible plan, so a time limit or Ctrl-C at any point returns the
 best plan found so far. The bound is the better of the LP relaxation (HiGHS) and CP-SAT's own.
