@@ -1,9 +1,10 @@
 """The stages that solve one connected problem, each a method over one shared state.
 
 greedy start → least excess → LP bound → CP-SAT on the LP's fractional items → a full CP-SAT
-probe on small models → (a rescue from the LP's rounding when no stage found a plan) → LNS. Each stage hands the next a feasible plan,
-so a time limit or Ctrl-C at any point returns the best plan found so far. Every budget is a
-share of `time_limit`, fixed before the stage starts; the clock (`wall_limit`) only guards.
+probe on small models → (a rescue from the LP's rounding when no stage found a plan) → LNS.
+Each stage hands the next a feasible plan, so a time limit or Ctrl-C at any point returns the
+best plan found so far. Every budget is a share of `time_limit`, fixed before the stage starts;
+the clock (`wall_limit`) only guards.
 """
 
 from __future__ import annotations
