@@ -110,11 +110,15 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1, help="runs of the tool per limit")
     ap.add_argument("--one", nargs=3, metavar=("METHOD", "NAME", "LIMIT"))
     ap.add_argument("--out", type=Path, default=HERE / "out" / "gap_large.json")
+    ap.add_argument("--table", action="store_true", help="print the RESULTS.md rows")
     args = ap.parse_args()
     if args.one:
         print(json.dumps(one(args.one[0], args.one[1], float(args.one[2])), default=float))
         return
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    if args.table:
+        print(table(results, args.times))
+        return
     for kind in args.types:
         for m, n in SIZES:
             name = _name(kind, m, n)
@@ -138,6 +142,27 @@ def main() -> None:
                     "none" if r.get("value") is None or best is None
                     else f"{(r['value'] - best) / best:.3%} in {r['process_wall']:.1f}s"
                     for r in row[f"tool_{t:g}"]) for t in args.times), flush=True)
+
+
+def table(results: dict[str, Any], times: list[float]) -> str:
+    """Rows per instance: the reference, and each limit's gap to it and process wall."""
+    head = "| instance | best known | LP bound | MIP | " + " | ".join(
+        f"{t:g} s: above best (wall)" for t in times) + " |"
+    lines = [head, "|" + "---|" * (4 + len(times))]
+    for name, row in results.items():
+        best, mip = row.get("best"), row.get("mip", {})
+        cells = []
+        for t in times:
+            runs = row.get(f"tool_{t:g}", [])
+            cells.append(", ".join(
+                "no plan" if r.get("value") is None or best is None
+                else f"{(r['value'] - best) / best:.2%} ({r['process_wall']:.1f} s)"
+                for r in runs) or "-")
+        mip_cell = "-" if mip.get("value") is None else \
+            f"{mip['value']:,}{' (proven)' if mip.get('proven') else ''}"
+        lines.append(f"| {name} | {best:,} | {row['lp'].get('bound', 0):,.1f} | {mip_cell} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
