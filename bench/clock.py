@@ -68,6 +68,7 @@ def run_tool(folder: Path, limit: float, out: Path, *extra: str) -> dict[str, An
            str(folder / "children.csv"), "--out", str(out), "--time-limit", str(limit),
            "--format", "csv", "--quiet", *extra]
     subprocess.run(["rm", "-rf", str(out)], check=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent,
                           timeout=limit * 4 + 300)
     wall, rss = timing.read_text().split()[-2:]
