@@ -273,9 +273,11 @@ class _Components:
             if failed.is_set() or time.perf_counter() + per_lp - t0 > CLOCK_LP * self.wall_total:
                 failed.set()
                 return
+            # solved to optimality: its seconds only guard the window the clock valve allows (a
+            # share by size cut the larger localities' LPs at 50,000 children, and lost the bound)
             res = lp_bound(dataclasses.replace(part.sub, peak_cost=0), part.cap,
-                           time_limit=max(LP_SHARE * self.time_limit * self.pairs_per[c]
-                                          / self.pairs_per.sum(), 0.1), stop=self.stop)
+                           time_limit=max(CLOCK_LP * self.wall_total
+                                          - (time.perf_counter() - t0), 0.1), stop=self.stop)
             if res.status is not Status.OPTIMAL:
                 failed.set()
                 return
