@@ -140,6 +140,20 @@ def build(inputs: Inputs, cfg: Config) -> CaseModel:
                                      "lower the largest weights or case points")]) from None
 
 
+def slowdown(t0: float, now: float) -> float:
+    """How much slower than its own CPU time this run has gone so far, between 1 and 3.
+
+    Reading and building are single-threaded, so on a quiet machine their wall time is their CPU
+    time; beside other busy processes it is longer, and writing the plan will be slower by about
+    as much. The clock's reserve for writing grows by this factor (the budgets do not change, so
+    the plan does not either). A process that did other work before this run has more CPU time
+    than the run's wall time: 1."""
+    cpu, wall = time.process_time(), now - t0
+    if cpu <= 0 or wall <= 0:
+        return 1.0
+    return min(max(wall / cpu, 1.0), 3.0)
+
+
 def plan(inputs: Inputs, cfg: Config, *, progress: Progress | None = None,
          stop: threading.Event | None = None, started: float | None = None) -> Result:
     """Build, solve and extract, with no file I/O: what rebalance, review and sweeps call.
@@ -153,7 +167,8 @@ def plan(inputs: Inputs, cfg: Config, *, progress: Progress | None = None,
     # reproducible; the clock's own deadline is what is really left of the limit
     limit = cfg.solver.time_limit
     reserve = WRITE_RESERVE + len(inputs.children) * WRITE_RESERVE_PER_CHILD
-    remaining = limit - (t_build - t0) - reserve
+    slower = slowdown(t0, t_build)
+    remaining = limit - (t_build - t0) - reserve * slower
     # --work fixes the budgets apart from the clock: the same work gives the same plan anywhere
     budget = cfg.solver.work if cfg.solver.work > 0 else max(limit - reserve, 0.5)
     sol = solve(cm.problem, time_limit=budget,
@@ -169,7 +184,7 @@ def plan(inputs: Inputs, cfg: Config, *, progress: Progress | None = None,
                         budget)
     timings = {"load_seconds": round(t_load - t0, 3),
                "build_seconds": round(t_build - t_load, 3),
-               "solve_seconds": round(t_solve - t_build, 3)}
+               "solve_seconds": round(t_solve - t_build, 3), "slowdown": round(slower, 2)}
     summary = dataclasses.replace(summary,
                                   solver=dataclasses.replace(summary.solver, timings=timings))
     return Result(cm, sol, plan_df, workers, summary, {}, inputs)

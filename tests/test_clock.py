@@ -97,3 +97,15 @@ def test_the_start_is_the_system_s_unless_another_program_ran_first(
     assert clock.process_started() == rebalancer.IMPORTED_AT  # a shell ran first, then exec'd
     monkeypatch.setattr(clock, "_system_start", lambda: None)
     assert clock.process_started() == rebalancer.IMPORTED_AT
+
+
+def test_the_write_reserve_grows_with_the_slowdown_seen_so_far_within_bounds() -> None:
+    # wall time far beyond this process's CPU time (a machine busy with other work) triples the
+    # reserve at most; a run that has used more CPU than wall time (threads, or work before the
+    # run) keeps it as it is
+    from rebalancer.pipeline import slowdown
+
+    now = time.perf_counter()
+    assert slowdown(now - 1e6, now) == 3.0
+    assert slowdown(now - 1e-6, now) == 1.0
+    assert slowdown(now, now) == 1.0
