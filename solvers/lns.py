@@ -128,8 +128,6 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
         if made is None:
             counts["empty"] += 1
             counts["work"] += WORK_PER_ITERATION
-            if stats is not None:
-                stats.work_used += WORK_PER_ITERATION
             continue
         sub, items, ks = made
         vals, used = _resolve(sub, excess_left, peak_floor, sub_time, rng, t_end)
@@ -137,8 +135,6 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
         # the work this iteration did, in seconds of this machine, from deterministic counts
         # only: the same budget stops at the same iteration on a busy machine
         counts["work"] += used
-        if stats is not None:
-            stats.work_used += used
         if vals is None:
             continue
         trial = best.copy()
@@ -150,6 +146,8 @@ def improve(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int 
             counts["accepted"] += 1
             if on_better is not None:
                 on_better(best, float(ev.objective))
+    if stats is not None:
+        stats.work_used += counts["work"]
     return best
 
 

@@ -257,10 +257,12 @@ def lp_bound(p: AssignmentProblem, excess_cap: int | None = None,
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("threads", 1)
     h.passModel(_highs_lp(highspy, lp))
-    cancel = getattr(h, "cancelSolve", None)  # highspy 1.8 and later
-    if cancel is not None and stop is not None:
-        h.HandleUserInterrupt = True  # cancelSolve then ends the run within an iteration
-    run_stoppable(h.run, cancel or (lambda: None), stop if cancel is not None else None)
+    cancel = getattr(h, "cancelSolve", None)
+    if cancel is None:  # highspy before 1.8: the run cannot be cancelled, only counted
+        run_stoppable(h.run, lambda: None, None)
+    else:
+        h.HandleUserInterrupt = stop is not None  # cancelSolve ends the run within an iteration
+        run_stoppable(h.run, cancel, stop)
     status = _status(h.modelStatusToString(h.getModelStatus()))
     solved = status is Status.OPTIMAL
     value = float(h.getInfo().objective_function_value) if solved else float("nan")

@@ -192,9 +192,10 @@ class Stages:
         # only needs a plan
         p, s = self.p, self.s
         with self.timed("rescue"):
-            partial = self.start if self.start is not None else greedy(p)
             if x is not None:
                 partial = lp_rounding(p, x)
+            else:
+                partial = self.start if self.start is not None else greedy(p)
             plan, cp_bound, _, self.interrupted = full_model(
                 p, partial, self.excess_cap, RESCUE_SHARE * s.time_limit, s.seed, s.threads,
                 self.stop, wall_cap=self.left(), full_presolve=True, stats=self.stats)
