@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from solvers import AssignmentProblem, evaluate, solve
+from solvers import AssignmentProblem, SolveContext, evaluate, solve
 
 
 def read_instance(path: Path) -> AssignmentProblem:
@@ -51,7 +51,7 @@ def main() -> None:
         p = read_instance(args.dir / name)
         for t in args.times:
             t0 = time.perf_counter()
-            s = solve(p, time_limit=t, threads=args.threads)
+            s = solve(p, SolveContext.start(t, threads=args.threads))
             wall = time.perf_counter() - t0
             ev = evaluate(p, s.item_pair)
             value = ev.objective if ev.feasible else None

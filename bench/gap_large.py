@@ -63,14 +63,14 @@ def _name(kind: str, m: int, n: int) -> str:
 
 def one(method: str, name: str, limit: float) -> dict[str, Any]:
     """In this process: the tool at `limit` seconds, the LP bound, or HiGHS's MIP."""
-    from solvers import evaluate, solve
+    from solvers import SolveContext, evaluate, solve
 
     kind, rest = name[0], name[1:]
     m, n = (int(x) for x in rest.split("x"))
     p = generate(kind, m, n, seed=m * 100 + ord(kind))
     t0 = time.perf_counter()
     if method == "tool":
-        s = solve(p, time_limit=limit, threads=2)
+        s = solve(p, SolveContext.start(limit, threads=2))
         ev = evaluate(p, s.item_pair)
         return {"value": int(ev.objective) if ev.feasible else None, "status": s.status.value,
                 "reproducible": s.reproducible, "lp_bound": s.lp_bound,

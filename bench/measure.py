@@ -105,7 +105,7 @@ def naive(inp: Path, limit: float, out: Path) -> dict[str, Any]:
     from ortools.sat.python import cp_model
 
     from rebalancer.model.build import COST_SCALE
-    from solvers import Solution, Status, greedy
+    from solvers import Solution, SolveContext, Status, greedy
     from solvers.cpsat import build as build_model
     from solvers.cpsat import least_excess
 
@@ -114,7 +114,7 @@ def naive(inp: Path, limit: float, out: Path) -> dict[str, Any]:
     cap = None
     pause = time.perf_counter()
     if p.new_limit_soft:
-        cap, _ = least_excess(p, greedy(p), 0.1 * limit, 0, 2)
+        cap, _, _ = least_excess(p, greedy(p), SolveContext.start(0.1 * limit))
     t0 += time.perf_counter() - pause  # not on the naive model's clock
     built = build_model(p, cap)
     timeline: list[tuple[float, float]] = []
@@ -142,7 +142,7 @@ def naive(inp: Path, limit: float, out: Path) -> dict[str, Any]:
 
 def lp(inp: Path, limit: float, out: Path) -> dict[str, Any]:
     from rebalancer.model.build import COST_SCALE
-    from solvers import greedy
+    from solvers import SolveContext, greedy
     from solvers.cpsat import least_excess
     from solvers.lp import lp_bound
     from solvers.solve import components, subproblem
@@ -156,8 +156,8 @@ def lp(inp: Path, limit: float, out: Path) -> dict[str, Any]:
         for c in range(n):
             sub, _ = subproblem(p, np.flatnonzero(item_comp == c),
                                 np.flatnonzero(agent_comp == c))
-            cap += least_excess(sub, greedy(sub), 30.0, 0, 2)[0]
-    res = lp_bound(p, cap, time_limit=3600)
+            cap += least_excess(sub, greedy(sub), SolveContext.start(30.0))[0]
+    res = lp_bound(p, cap, SolveContext.start(0.0, wall=3600))
     return {"wall": time.perf_counter() - t0, "build": build, "bound": res.bound / COST_SCALE,
             "lp_seconds": res.seconds, "status": res.status.value, "excess_cap": cap}
 

@@ -99,7 +99,7 @@ def reference_mip(inp: Path, limit: float) -> dict[str, Any]:
     from rebalancer.config import load_config
     from rebalancer.io.inputs import load_inputs
     from rebalancer.model.build import COST_SCALE, build_case_model
-    from solvers import greedy
+    from solvers import SolveContext, greedy
     from solvers.cpsat import least_excess
     from solvers.solve import components, subproblem
 
@@ -111,7 +111,7 @@ def reference_mip(inp: Path, limit: float) -> dict[str, Any]:
     cap = 0
     for c in range(n):
         sub, _ = subproblem(p, np.flatnonzero(item_comp == c), np.flatnonzero(agent_comp == c))
-        cap += least_excess(sub, greedy(sub), 30.0, 0, 2)[0]
+        cap += least_excess(sub, greedy(sub), SolveContext.start(30.0))[0]
     t0 = time.perf_counter()
     h, x = highs_mip(p, cap, limit)
     info = h.getInfo()

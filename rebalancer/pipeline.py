@@ -30,9 +30,8 @@ from rebalancer.model.plan import build_plan, build_workers, kpis, objective_ter
 from rebalancer.model.shortfall import before_solving, fte_needed
 from rebalancer.model.summary import Kpis, OutputFile, SolverReport, Summary
 from rebalancer.problems import InputRejected, Problem
-from solvers import Solution, solve
+from solvers import Progress, Solution, SolveContext, Termination, solve
 from solvers.problem import CostOverflow
-from solvers.solve import Progress
 
 # Seconds kept back from the solve for what follows it: the last polish, extracting and
 # explaining the plan, writing the tables, report.html (matplotlib's import alone is 0.35 s) and
@@ -78,10 +77,9 @@ def _solver_summary(cm: CaseModel, sol: Solution, work: float) -> SolverReport:
     """How the plan was found; objective values in the contract's units, never solver units."""
     return SolverReport(
         source=sol.source,
-        interrupted=sol.interrupted,
+        termination=sol.termination.value,
         candidate_pairs=int(cm.problem.n_pairs),
         decision_units=int(cm.problem.n_items),
-        reproducible=sol.reproducible,
         lp_bound=None if sol.lp_bound is None else round(sol.lp_bound / COST_SCALE, 4),
         stage_objectives={k: round(v / COST_SCALE, 4) for k, v in sol.sources.items()
                           if math.isfinite(v)},
@@ -154,6 +152,21 @@ def slowdown(t0: float, now: float) -> float:
     return min(max(wall / cpu, 1.0), 3.0)
 
 
+def solve_context(cfg: Config, children: int, t0: float, slower: float,
+                  stop: threading.Event | None, progress: Progress | None) -> SolveContext:
+    """The one context of a run's solve. Its work comes from the configuration alone (--work,
+    else the time limit less the reserve for writing), so the plan is reproducible; its
+    deadline is what is really left of the limit, counted from `t0`, the run's start, less the
+    reserve for writing (grown by the slowdown seen so far)."""
+    limit = cfg.solver.time_limit
+    reserve = WRITE_RESERVE + children * WRITE_RESERVE_PER_CHILD
+    now = time.perf_counter()
+    remaining = limit - (now - t0) - reserve * slower
+    work = cfg.solver.work if cfg.solver.work > 0 else max(limit - reserve, 0.5)
+    return SolveContext(work, now + max(remaining, 0.5), stop or threading.Event(), progress,
+                        cfg.solver.seed, cfg.solver.threads)
+
+
 def plan(inputs: Inputs, cfg: Config, *, progress: Progress | None = None,
          stop: threading.Event | None = None, started: float | None = None) -> Result:
     """Build, solve and extract, with no file I/O: what rebalance, review and sweeps call.
@@ -163,25 +176,17 @@ def plan(inputs: Inputs, cfg: Config, *, progress: Progress | None = None,
     t_load = time.perf_counter()
     cm = build(inputs, cfg)
     t_build = time.perf_counter()
-    # the solver's budgets come from the configured limit alone, so that the plan is
-    # reproducible; the clock's own deadline is what is really left of the limit
-    limit = cfg.solver.time_limit
-    reserve = WRITE_RESERVE + len(inputs.children) * WRITE_RESERVE_PER_CHILD
     slower = slowdown(t0, t_build)
-    remaining = limit - (t_build - t0) - reserve * slower
-    # --work fixes the budgets apart from the clock: the same work gives the same plan anywhere
-    budget = cfg.solver.work if cfg.solver.work > 0 else max(limit - reserve, 0.5)
-    sol = solve(cm.problem, time_limit=budget,
-                wall_limit=max(remaining, 0.5), seed=cfg.solver.seed,
-                threads=cfg.solver.threads, progress=progress, stop=stop)
+    ctx = solve_context(cfg, len(inputs.children), t0, slower, stop, progress)
+    sol = solve(cm.problem, ctx)
     t_solve = time.perf_counter()
-    if sol.interrupted and sol.source == "none":
+    if sol.termination is Termination.INTERRUPTED and sol.source == "none":
         raise KeyboardInterrupt  # stopped before any plan existed: nothing to write
     plan_df = build_plan(cm, sol)
     workers = build_workers(cm, plan_df)
     plan_df["explanation"] = explanations(cm, plan_df, workers)
     summary = summarise(inputs, cfg, cm, sol, plan_df, workers, time.perf_counter() - t0,
-                        budget)
+                        ctx.work)
     timings = {"load_seconds": round(t_load - t0, 3),
                "build_seconds": round(t_build - t_load, 3),
                "solve_seconds": round(t_solve - t_build, 3), "slowdown": round(slower, 2)}

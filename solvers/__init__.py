@@ -5,10 +5,11 @@ each with a cost and a load. The domain package builds these arrays; benchmarks 
 directly.
 """
 
+from solvers.context import Progress, SolveContext, Termination
 from solvers.evaluate import Evaluation, evaluate
 from solvers.greedy import greedy
 from solvers.problem import AssignmentProblem, Solution, SolveStats, Status
 from solvers.solve import solve
 
-__all__ = ["AssignmentProblem", "Evaluation", "Solution", "SolveStats", "Status", "evaluate",
-           "greedy", "solve"]
+__all__ = ["AssignmentProblem", "Evaluation", "Progress", "Solution", "SolveContext",
+           "SolveStats", "Status", "Termination", "evaluate", "greedy", "solve"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import enum
 from dataclasses import dataclass
 from typing import cast
 
@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 from ortools.sat.python import cp_model
 
+from solvers.context import SolveContext
 from solvers.evaluate import evaluate
 from solvers.greedy import pairs_by_item
-from solvers.problem import AssignmentProblem, IntArray, SolveStats, hint_in, take
+from solvers.problem import AssignmentProblem, IntArray, hint_in, take
 from solvers.sparse import csr
-from solvers.stopping import run_stoppable
 
 
 @dataclass
@@ -184,48 +184,113 @@ def build(p: AssignmentProblem, excess_cap: int | None = None, peak_floor: int =
     return built
 
 
-def _parameters(solver: cp_model.CpSolver, time_limit: float, seed: int, threads: int,
-                wall_cap: float | None = None, full_presolve: bool = False) -> None:
-    """Wall-clock limit as a safety net; the deterministic limit is what normally stops a solve,
-    so that the same inputs, seed and threads give the same plan on the same machine."""
+class Presolve(enum.Enum):
+    """How much presolve a CP-SAT call does."""
+
+    LIGHT = "light"  # one pass, no probing: reaches a hinted plan far sooner (measured below)
+    FULL = "full"  # CP-SAT's own defaults (portfolio, full presolve): finding any plan at all
+    OFF = "off"  # a neighbourhood of a few hundred variables from a known plan
+
+
+def parameters(solver: cp_model.CpSolver, ctx: SolveContext,
+               presolve: Presolve = Presolve.LIGHT) -> None:
+    """The deterministic limit (the context's work) is what normally stops a solve, so that the
+    same inputs, seed and threads give the same plan; the clock's deadline is a valve."""
     prm = solver.parameters
-    prm.max_time_in_seconds = max(time_limit if wall_cap is None else wall_cap, 0.05)
-    rate = DTIME_PER_SECOND[1] if threads == 1 else DTIME_PER_SECOND[2]
-    prm.max_deterministic_time = max(time_limit * rate, 0.005)
-    prm.interleave_search = threads > 1
-    prm.num_workers = threads
-    prm.random_seed = seed
+    prm.max_time_in_seconds = max(ctx.left(), 0.05)
+    prm.max_deterministic_time = max(ctx.work * _dtime_rate(ctx.threads), 0.005)
+    prm.interleave_search = ctx.threads > 1
+    prm.num_workers = ctx.threads
+    prm.random_seed = ctx.seed
     prm.catch_sigint_signal = False
     prm.log_search_progress = False
-    if full_presolve:  # finding any plan at all: CP-SAT's own defaults (its portfolio of
-        prm.interleave_search = False  # subsolvers, full presolve) do that best
+    if presolve is Presolve.FULL:
+        prm.interleave_search = False
         return
     # Measured on 4,500-child counties: full presolve spends ~9 s before the hinted plan is even
     # reported; one presolve pass without probing reaches a better plan in the same time.
     prm.max_presolve_iterations = 1
     prm.cp_model_probing_level = 0
     prm.symmetry_level = 0
+    if presolve is Presolve.OFF:
+        prm.cp_model_presolve = False
 
 
-def work_done(solver: cp_model.CpSolver, threads: int) -> float:
-    """A finished solve's deterministic time in the budgets' units (what `_parameters` turned a
-    budget into), for the summary's account of the work used."""
-    return float(solver.deterministic_time) / DTIME_PER_SECOND[1 if threads == 1 else 2]
+def _dtime_rate(threads: int) -> float:
+    return DTIME_PER_SECOND[1] if threads == 1 else DTIME_PER_SECOND[2]
 
 
-def least_excess(p: AssignmentProblem, start: IntArray, time_limit: float, seed: int,
-                 threads: int, wall_cap: float | None = None,
-                 stats: SolveStats | None = None, stop: threading.Event | None = None
-                 ) -> tuple[int, IntArray | None]:
+@dataclass
+class Ran:
+    """A finished CP-SAT call: its status, the solver to read values from, and its
+    deterministic time with the rate that turns it into work units."""
+
+    status: cp_model.CpSolverStatus
+    solver: cp_model.CpSolver
+    dtime: float
+    rate: float
+
+    @property
+    def work_used(self) -> float:
+        return self.dtime / self.rate
+
+    @property
+    def found(self) -> bool:
+        return self.status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+
+    def values(self, xs: list[cp_model.IntVar]) -> np.ndarray:
+        return self.solver.boolean_values(pd.Series(xs)).to_numpy(dtype=bool)
+
+
+def run(model: cp_model.CpModel, ctx: SolveContext, presolve: Presolve = Presolve.LIGHT) -> Ran:
+    """CP-SAT on `model` within the context's work, through its runner (counted, stoppable)."""
+    solver = cp_model.CpSolver()
+    parameters(solver, ctx, presolve)
+    status = ctx.run(lambda: solver.solve(model), solver.stop_search)
+    return Ran(status, solver, float(solver.deterministic_time), _dtime_rate(ctx.threads))
+
+
+@dataclass
+class Outcome:
+    """CP-SAT on a whole problem: the plan (None when it found none), the bound it proved
+    (inf when infeasible), whether the plan is optimal, and the work used."""
+
+    plan: IntArray | None
+    bound: float
+    optimal: bool
+    work_used: float
+
+
+def solve_model(p: AssignmentProblem, ctx: SolveContext, start: IntArray | None = None,
+                excess_cap: int | None = None, presolve: Presolve = Presolve.LIGHT) -> Outcome:
+    """CP-SAT on the whole model of `p`, from `start` when given."""
+    built = build(p, excess_cap)
+    if start is not None:
+        add_hint(built, p, start)
+    ran = run(built.model, ctx, presolve)
+    if ran.status == cp_model.INFEASIBLE:
+        return Outcome(None, float("inf"), False, ran.work_used)
+    if not ran.found:  # stopped before CP-SAT found a plan, or out of work
+        return Outcome(None, float(ran.solver.best_objective_bound), False, ran.work_used)
+    vals = ran.values(built.x)
+    plan = np.full(p.n_items, -1, np.int64)
+    plan[p.pair_item[vals]] = np.flatnonzero(vals)
+    return Outcome(plan, float(ran.solver.best_objective_bound),
+                   ran.status == cp_model.OPTIMAL, ran.work_used)
+
+
+def least_excess(p: AssignmentProblem, start: IntArray, ctx: SolveContext
+                 ) -> tuple[int, IntArray | None, float]:
     """Phase one of soft new-pair limits: the least total excess that places every must item.
 
     Only must items take part (optional ones can always stay out), so the model is small.
-    Returns the best excess found in time (a cap for phase two, proven least when optimal) and
-    the placement of the must items that achieves it (None when `start` is as good).
+    Returns the best excess found within the context's work (a cap for phase two, proven least
+    when optimal), the placement of the must items that achieves it (None when `start` is as
+    good), and the work used.
     """
     start_excess = evaluate(p, start).excess
     if start_excess == 0:
-        return 0, None
+        return 0, None, 0.0
     m = cp_model.CpModel()
     must = p.item_must[p.pair_item]
     ks = np.flatnonzero(must)
@@ -252,19 +317,15 @@ def least_excess(p: AssignmentProblem, start: IntArray, time_limit: float, seed:
     m.minimize(weight * sum(excess) - sum(kept))
     for k in ks:
         m.add_hint(x[pos[k]], bool(start[p.pair_item[k]] == k))
-    solver = cp_model.CpSolver()
-    _parameters(solver, time_limit, seed, threads, wall_cap)
-    status = run_stoppable(lambda: solver.solve(m), solver.stop_search, stop)
-    if stats is not None:
-        stats.work_used += work_done(solver, threads)
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        vals = solver.boolean_values(pd.Series(x)).to_numpy(dtype=bool)
+    ran = run(m, ctx)
+    if ran.found:
+        vals = ran.values(x)
         placed = np.full(p.n_items, -1, np.int64)
         placed[p.pair_item[ks[vals]]] = ks[vals]
         found = evaluate(p, placed).excess
         if found < start_excess:
-            return found, placed
-    return start_excess, None
+            return found, placed, ran.work_used
+    return start_excess, None, ran.work_used
 
 
 def add_hint(built: Built, p: AssignmentProblem, item_pair: IntArray) -> None:

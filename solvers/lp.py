@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from solvers.context import SolveContext
 from solvers.problem import AssignmentProblem, IntArray, Status
-from solvers.stopping import run_stoppable
 
 INF = float("inf")
 
@@ -247,22 +246,27 @@ def _highs_lp(highspy: Any, lp: _LP) -> Any:
 
 
 def lp_bound(p: AssignmentProblem, excess_cap: int | None = None,
-             time_limit: float = 600.0, stop: threading.Event | None = None) -> LPBound:
-    """The LP relaxation's value: a lower bound on every plan within the excess cap."""
+             ctx: SolveContext | None = None) -> LPBound:
+    """The LP relaxation's value: a lower bound on every plan within the excess cap.
+
+    Solved to optimality (HiGHS's simplex on one thread is deterministic), so it takes no share
+    of the work; only the context's deadline (the user's time limit) or its stop cuts it, and
+    then it is no bound (status NO_SOLUTION). Without a context: ten minutes at most."""
     import highspy
 
+    ctx = ctx if ctx is not None else SolveContext.start(0.0, wall=600.0)
     t0 = time.perf_counter()
     lp, x = build(p, excess_cap)
     h = _quiet_highs(highspy)
-    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("time_limit", max(ctx.left(), 0.1))
     h.setOptionValue("threads", 1)
     h.passModel(_highs_lp(highspy, lp))
     cancel = getattr(h, "cancelSolve", None)
     if cancel is None:  # highspy before 1.8: the run cannot be cancelled, only counted
-        run_stoppable(h.run, lambda: None, None)
+        ctx.run(h.run, lambda: None)
     else:
-        h.HandleUserInterrupt = stop is not None  # cancelSolve ends the run within an iteration
-        run_stoppable(h.run, cancel, stop)
+        h.HandleUserInterrupt = True  # cancelSolve ends the run within an iteration
+        ctx.run(h.run, cancel)
     status = _status(h.modelStatusToString(h.getModelStatus()))
     solved = status is Status.OPTIMAL
     value = float(h.getInfo().objective_function_value) if solved else float("nan")

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from solvers.context import Termination
+
 IntArray = NDArray[np.integer[Any]]
 
 # Every objective, bound and partial sum stays below this: exact in float64 (which evaluate and
@@ -37,9 +39,9 @@ class AssignmentProblem:
     Objective (minimised): sum of chosen pair costs + skip cost of every optional item left
     unassigned + overload_cost per unit of load above an agent's capacity + band_cost[b] more
     per unit above band_start[b, agent] (overload that grows dearer as it climbs) + peak_cost per
-    unit of the highest load/capacity ratio (in 1/peak_scale steps) + new_limit_penalty per unit
-    above an agent's new-pair limit + group_split_cost per group whose items use more than one
-    agent.
+    unit of the highest load/capacity ratio (in 1/peak_scale steps) + group_split_cost per group
+    whose items use more than one agent. New pairs above an agent's limit are forbidden, or
+    (new_limit_soft) allowed only as far as the least total excess that places every must item.
     """
 
     n_items: int
@@ -145,25 +147,27 @@ class AssignmentProblem:
 class SolveStats:
     """The solver's own account of a solve, typed: what the summary and the checks read."""
 
-    pairs: int = 0
-    components: int = 0
     seconds: dict[str, float] = field(default_factory=dict)  # per stage, in the order they ran
     sources: dict[str, float] = field(default_factory=dict)  # best objective each stage reached
     lp_bound: float | None = None  # solver units
     excess_cap: int = 0
-    deadline_hit: bool = False  # the clock or an interrupt cut a stage: a re-run may differ
-    polish_changes: int = 0
+    # why the stages stopped: WORK_SPENT unless the clock or an interrupt cut one
+    stopped: Termination = Termination.WORK_SPENT
     # deterministic work the budgeted stages did (CP-SAT's deterministic time and LNS's counted
-    # steps, in the budgets' units): the same for the same inputs, seed, threads and budget
+    # steps, in work units): the same for the same inputs, seed, threads and work
     work_used: float = 0.0
 
-    def add_seconds(self, other: SolveStats) -> None:
-        """A component's stage seconds, work, excess and clock cuts added into the whole's."""
+    def cut_by(self, reason: Termination) -> None:
+        """A stage stopped early for `reason` (the worst reason is kept)."""
+        self.stopped = self.stopped.worst(reason)
+
+    def add(self, other: SolveStats) -> None:
+        """A part's stage seconds, work, excess and cuts added into the whole's."""
         for k, v in other.seconds.items():
             self.seconds[k] = self.seconds.get(k, 0.0) + v
         self.work_used += other.work_used
         self.excess_cap += other.excess_cap
-        self.deadline_hit = self.deadline_hit or other.deadline_hit
+        self.cut_by(other.stopped)
 
 
 @dataclass
@@ -175,8 +179,7 @@ class Solution:
     objective: float
     bound: float
     wall_time: float
-    source: str = "cp-sat"  # "cp-sat", or "greedy" when the solver found nothing in time
-    interrupted: bool = False
+    source: str = "cpsat"  # the stage that found the plan; "none" when no stage found one
     stats: SolveStats = field(default_factory=SolveStats)
 
     @property
@@ -185,9 +188,16 @@ class Solution:
         return self.stats.lp_bound
 
     @property
+    def termination(self) -> Termination:
+        """Why the solve stopped: FINISHED when the plan is proven optimal and nothing was cut."""
+        if self.stats.stopped is Termination.WORK_SPENT and self.status is Status.OPTIMAL:
+            return Termination.FINISHED
+        return self.stats.stopped
+
+    @property
     def reproducible(self) -> bool:
         """Every stage ran its fixed budget: the same inputs, seed and threads give this plan."""
-        return not self.stats.deadline_hit
+        return self.termination.reproducible
 
     @property
     def timings(self) -> dict[str, float]:

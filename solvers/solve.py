@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from solvers.context import SolveContext, Termination
 from solvers.cpsat import least_excess
 from solvers.evaluate import evaluate
 from solvers.greedy import greedy, pairs_by_item
+from solvers.lp import lp_bound
 from solvers.polish import polish
 from solvers.problem import (
     AssignmentProblem,
@@ -28,10 +30,10 @@ from solvers.problem import (
     hint_in,
     take,
 )
-from solvers.stages import EXCESS_SHARE, LP_SHARE, Progress, Settings, solve_connected
+from solvers.stages import EXCESS_SHARE, Given, Report, solve_connected
 from solvers.stopping import SOLVE_THREAD
 
-__all__ = ["Progress", "components", "solve", "subproblem"]
+__all__ = ["components", "solve", "subproblem"]
 
 def components(p: AssignmentProblem) -> tuple[int, IntArray, IntArray]:
     """Connected components of the item-agent graph (items in one group are joined too).
@@ -76,16 +78,15 @@ def subproblem(p: AssignmentProblem, items: IntArray, agents: IntArray
     return take(p, items, agents, ks, hint=hint_in(p, items, ks)), ks
 
 
-# Of the time limit: what the components share by size, after the excess models and the global
-# LP; and within a component, LNS's share (its stages overshoot far less than a whole model's).
-SOLVE_SHARE = 0.75  # of the limit: the rest is start-up, excess, LP, and room for a busy machine
-# A component's own clock valve, as a multiple of its deterministic budget: well above what the
-# budget needs, so that a machine slowed by another job still runs every budget to its end and
-# gives the same plan (measured: a CPU-bound job beside the solve slows it 1.5x on 2 cores).
-COMPONENT_WALL_FACTOR = 3.0
+# Of the work: what the components share by size (the rest is start-up, the excess models, the
+# LP, and room for a busy machine); within a component, LNS's share and rate (its stages
+# overshoot far less than a whole model's; two threads slow each other).
+SOLVE_SHARE = 0.75
+COMPONENT_LNS_SHARE = 0.8
+COMPONENT_LNS_RATE = 0.8
 GLOBAL_LP_MAX_PAIRS = 300_000  # above this HiGHS takes a minute; components' LPs take seconds
-# Safety valves for short limits on large problems (a 20 s limit at 50,000 children): past
-# these fractions of the clock, the per-component excess models and LPs are skipped.
+# Valves for short limits on large problems (a 20 s limit at 50,000 children): past these
+# fractions of the clock, the per-component excess models and LPs are skipped.
 CLOCK_EXCESS = 0.15
 CLOCK_LP = 0.3
 LP_SECONDS_PER_PAIR = 6e-6  # measured: the components' LPs take ~9 s at 1.4 million pairs
@@ -99,35 +100,21 @@ def peak_floor(p: AssignmentProblem) -> int:
     load = np.bincount(p.pair_agent[k], weights=p.pair_load[k], minlength=p.n_agents)
     cap = np.maximum(p.agent_capacity, 1)
     return int(np.floor((load * p.peak_scale / cap).max())) if p.n_agents else 0
-COMPONENT_LNS_SHARE = 0.8
-COMPONENT_LNS_RATE = 0.8  # modelled work per thread-second: two threads slow each other
 
 
-def _solve(p: AssignmentProblem, *, time_limit: float, seed: int, threads: int,
-           progress: Progress | None, stop: threading.Event,
-           use_lp: bool, use_lns: bool, decompose: bool,
-           wall_limit: float | None, report: Callable[[IntArray], None]) -> Solution:
-    """Best plan within the time limit, with status, bound and the time each stage took.
-
-    Budgets are derived from `time_limit` alone (so that a run is reproducible); `wall_limit`,
-    when given, is the clock's own deadline (what is really left of the user's limit).
+def _solve(p: AssignmentProblem, ctx: SolveContext, report: Report) -> Solution:
+    """Best plan within the context's work, with status, bound and the time each stage took.
 
     A problem that falls apart into independent components (localities, usually) is solved one
-    component at a time, `threads` at once, each with a share of the time by its size; the
+    component at a time, `threads` at once, each with a share of the work by its size; the
     global LP gives the bound. A budget couples all components, so it keeps the problem whole.
     """
-    t0 = time.perf_counter()
     n_comp, item_comp, agent_comp = components(p)
-    if not decompose or n_comp <= 1 or p.budget is not None:
-        # the same share of the limit as the components get, and the clock at the whole limit:
-        # the headroom a busy machine needs to run every budget to its end
-        whole = Settings(time_limit=SOLVE_SHARE * time_limit, seed=seed, threads=threads,
-                         use_lp=use_lp, use_lns=use_lns,
-                         wall_limit=time_limit if wall_limit is None else wall_limit)
-        return solve_connected(p, whole, progress=progress, stop=stop, report=report)
-    run = _Components(p, n_comp, item_comp, agent_comp, t0=t0, time_limit=time_limit,
-                      wall_limit=wall_limit, seed=seed, threads=threads, use_lp=use_lp,
-                      use_lns=use_lns, stop=stop, progress=progress, report=report)
+    if n_comp <= 1 or p.budget is not None:
+        # the same share of the work as the components get, the clock at the whole limit: the
+        # headroom a busy machine needs to run every budget to its end
+        return solve_connected(p, ctx.part(SOLVE_SHARE * ctx.work), report=report)
+    run = _Components(p, ctx, (n_comp, item_comp, agent_comp), report)
     run.starts()
     run.whole_start()  # a whole plan exists from here on: an interrupt later keeps it
     run.least_excess_each()
@@ -153,27 +140,26 @@ class _Components:
     (the global LP, or per component above GLOBAL_LP_MAX_PAIRS), then each component's stages,
     every improvement written into one whole plan."""
 
-    def __init__(self, p: AssignmentProblem, n_comp: int, item_comp: IntArray,
-                 agent_comp: IntArray, *, t0: float, time_limit: float,
-                 wall_limit: float | None, seed: int, threads: int, use_lp: bool,
-                 use_lns: bool, stop: threading.Event, progress: Progress | None,
-                 report: Callable[[IntArray], None]) -> None:
-        self.p, self.n_comp, self.item_comp, self.agent_comp = p, n_comp, item_comp, agent_comp
-        self.t0, self.time_limit, self.seed, self.threads = t0, time_limit, seed, threads
-        self.use_lp, self.use_lns = use_lp, use_lns
-        self.stop, self.progress, self.report = stop, progress, report
-        self.stats = SolveStats(pairs=p.n_pairs, components=n_comp)
-        self.deadline = t0 + (time_limit if wall_limit is None else wall_limit)
-        self.wall_total = self.deadline - t0
-        self.pairs_per = np.bincount(item_comp[p.pair_item], minlength=n_comp)
+    def __init__(self, p: AssignmentProblem, ctx: SolveContext,
+                 labels: tuple[int, IntArray, IntArray], report: Report) -> None:
+        self.p, self.ctx, self.report = p, ctx, report
+        self.n_comp, self.item_comp, self.agent_comp = labels
+        self.t0 = time.perf_counter()
+        self.wall_total = ctx.deadline - self.t0
+        self.stats = SolveStats()
+        self.pairs_per = np.bincount(self.item_comp[p.pair_item], minlength=self.n_comp)
         self.parts: list[_Part] = []
         self.excess_total = 0
-        self.clock_cut = False  # a stage gave up for the clock: the plan may differ next run
+        self.use_lp = True
         self.lp_x: np.ndarray | None = None
         self.bound = float("-inf")
         self.plan = np.full(p.n_items, -1, np.int64)
         self.results: dict[int, Solution] = {}
         self.lock = threading.Lock()
+
+    def cut(self) -> None:
+        """A stage gave up for the clock (or a stop): the plan may differ next run."""
+        self.stats.cut_by(Termination.INTERRUPTED if self.ctx.stopped else Termination.DEADLINE)
 
     def starts(self) -> None:
         # a greedy start per component: milliseconds each, before any model is built
@@ -197,38 +183,35 @@ class _Components:
     def _report_whole(self) -> None:
         ev = evaluate(self.p, self.plan)
         if ev.feasible:
-            self.report(self.plan.copy())
-            if self.progress is not None:
-                self.progress(time.perf_counter() - self.t0, float(ev.objective), self.bound)
+            self.report(self.plan.copy(), float(ev.objective), self.bound)
 
     def least_excess_each(self) -> None:
         # MAX_NEW yields only to ONE_WORKER: the least excess per component, a small model
         # each, `threads` at a time; work and excess are added up in component order
         began = time.perf_counter()
-        used = [SolveStats() for _ in self.parts]
+        used = np.zeros(len(self.parts))
 
         def one(c: int) -> None:
             part = self.parts[c]
             sub, begin = part.sub, part.begin
             late = time.perf_counter() - self.t0 > CLOCK_EXCESS * self.wall_total
             if late:  # no time for the model: the start's excess caps
-                self.clock_cut = True
+                self.cut()
                 part.cap = evaluate(sub, begin).excess
             elif evaluate(sub, begin).feasible:
-                share = EXCESS_SHARE * self.time_limit * self.pairs_per[c] / self.pairs_per.sum()
-                part.cap, placed = least_excess(sub, begin, share, self.seed + c, 1,
-                                                wall_cap=max(self.deadline - time.perf_counter(),
-                                                             0.05), stats=used[c], stop=self.stop)
+                work = EXCESS_SHARE * self.ctx.work * self.pairs_per[c] / self.pairs_per.sum()
+                part.cap, placed, used[c] = least_excess(
+                    sub, begin, self.ctx.part(work, seed=self.ctx.seed + c, threads=1))
                 if placed is not None:
                     part.begin = greedy(dataclasses.replace(sub, hint=None), initial=placed)
                     with self.lock:
                         self._write(part, part.begin)
 
         soft = [c for c, part in enumerate(self.parts) if part.sub.new_limit_soft]
-        _in_parallel(one, soft, self.threads, self.stop)
+        _in_parallel(one, soft, self.ctx)
         for c, part in enumerate(self.parts):
             self.excess_total += part.cap or 0
-            self.stats.work_used += used[c].work_used
+            self.stats.work_used += float(used[c])
         self.stats.seconds["excess"] = time.perf_counter() - began
         self.stats.excess_cap = int(self.excess_total)
         self._report_whole()
@@ -236,29 +219,23 @@ class _Components:
     def bound_from_lp(self) -> None:
         # the bound: the global LP, or each component's LP without the peak plus a peak floor
         p, began = self.p, time.perf_counter()
-        per_component = self.use_lp and p.n_pairs > GLOBAL_LP_MAX_PAIRS
+        per_component = p.n_pairs > GLOBAL_LP_MAX_PAIRS
         if per_component and LP_SECONDS_PER_PAIR * p.n_pairs > CLOCK_LP * self.wall_total:
-            per_component, self.clock_cut = False, True  # the limit is too short for a bound
+            self.cut()  # the limit is too short for a bound
             self.use_lp = False
+            return
         if per_component:
             self._per_component_lp()
-        elif self.use_lp:
-            from solvers.lp import lp_bound
-
-            lp = lp_bound(p, self.excess_total if p.new_limit_soft else None,
-                          time_limit=max(min(LP_SHARE * self.time_limit,
-                                             self.deadline - time.perf_counter()), 0.1),
-                          stop=self.stop)
-            self.stats.seconds["lp"] = time.perf_counter() - began
-            if lp.status is Status.OPTIMAL:
-                self.lp_x, self.bound = lp.x, lp.bound
-                self.stats.lp_bound = lp.bound
-            else:  # cut by HiGHS's clock: the components go unguided, and may differ next run
-                self.clock_cut |= lp.status is Status.NO_SOLUTION
+            return
+        lp = lp_bound(p, self.excess_total if p.new_limit_soft else None, self.ctx)
+        self.stats.seconds["lp"] = time.perf_counter() - began
+        if lp.status is Status.OPTIMAL:
+            self.lp_x, self.bound = lp.x, lp.bound
+            self.stats.lp_bound = lp.bound
+        elif lp.status is Status.NO_SOLUTION:  # cut by the clock: the components go unguided
+            self.cut()
 
     def _per_component_lp(self) -> None:
-        from solvers.lp import lp_bound
-
         p, t0 = self.p, self.t0
         x = np.zeros(p.n_pairs)
         values = np.full(len(self.parts), np.nan)  # each component's LP value, once solved
@@ -269,15 +246,15 @@ class _Components:
             part = self.parts[c]
             with self.lock:
                 done = int(np.isfinite(values).sum())
-                per_lp = (time.perf_counter() - began) / max(done, 1) * max(1, self.threads)
-            if failed.is_set() or time.perf_counter() + per_lp - t0 > CLOCK_LP * self.wall_total:
+                per_lp = (time.perf_counter() - began) / max(done, 1) * max(1, self.ctx.threads)
+            window = CLOCK_LP * self.wall_total - (time.perf_counter() - t0)
+            if failed.is_set() or per_lp > window:
                 failed.set()
                 return
-            # solved to optimality: its seconds only guard the window the clock valve allows (a
-            # share by size cut the larger localities' LPs at 50,000 children, and lost the bound)
+            # solved to optimality: the window of the clock valve is its only limit (a share by
+            # size cut the larger localities' LPs at 50,000 children, and lost the bound)
             res = lp_bound(dataclasses.replace(part.sub, peak_cost=0), part.cap,
-                           time_limit=max(CLOCK_LP * self.wall_total
-                                          - (time.perf_counter() - t0), 0.1), stop=self.stop)
+                           self.ctx.part(0.0, wall=max(window, 0.1)))
             if res.status is not Status.OPTIMAL:
                 failed.set()
                 return
@@ -287,10 +264,10 @@ class _Components:
 
         # largest first, `threads` at a time: HiGHS releases the interpreter while it solves
         order = np.argsort(-self.pairs_per, kind="stable")
-        _in_parallel(one, order.tolist(), self.threads, self.stop)
+        _in_parallel(one, order.tolist(), self.ctx)
         self.stats.seconds["lp"] = time.perf_counter() - began
         if failed.is_set() or not np.isfinite(values).all():  # the limit is too short for a bound
-            self.clock_cut = True
+            self.cut()
             self.bound, self.lp_x = float("-inf"), None
             return
         # summed in component order, so the same LPs give the same bound to the last bit
@@ -300,12 +277,12 @@ class _Components:
 
     def solve_each(self) -> None:
         # every component's start is a whole plan at once; then each component's stages
-        budget = SOLVE_SHARE * self.time_limit
-        self.shares = budget * self.pairs_per / self.pairs_per.sum() * max(
-            1, min(self.threads, self.n_comp))
+        work = SOLVE_SHARE * self.ctx.work
+        self.shares = work * self.pairs_per / self.pairs_per.sum() * max(
+            1, min(self.ctx.threads, self.n_comp))
         order = np.argsort(-self.pairs_per, kind="stable")  # largest first, for an even finish
         self.pending = np.ones(self.n_comp, bool)
-        _in_parallel(self._run, order.tolist(), self.threads, self.stop)
+        _in_parallel(self._run, order.tolist(), self.ctx)
 
     def _run(self, c: int) -> None:
         part = self.parts[c]
@@ -313,22 +290,21 @@ class _Components:
         with self.lock:  # the components not yet started, this one included
             pending = float(self.pairs_per[self.pending].sum())
             self.pending[c] = False
-        wall = min(float(self.shares[c]) * COMPONENT_WALL_FACTOR,
-                   self._fair_wall(float(self.pairs_per[c]), pending))
+        wall = self._fair_wall(float(self.pairs_per[c]), pending)
 
-        def better(sub_plan: IntArray) -> None:  # every improvement reaches the whole plan
-            with self.lock:
+        def better(sub_plan: IntArray, objective: float, bound: float) -> None:
+            with self.lock:  # every improvement reaches the whole plan
                 self._write(part, sub_plan)
                 self._report_whole()
 
         lp_x = self.lp_x
-        settings = Settings(time_limit=float(self.shares[c]), wall_limit=max(wall, 0.05),
-                            seed=self.seed + c, threads=1, use_lp=self.use_lp and lp_x is None,
-                            use_lns=self.use_lns, lns_share=COMPONENT_LNS_SHARE,
-                            lns_rate=COMPONENT_LNS_RATE)
-        sol = solve_connected(part.sub, settings, stop=self.stop,
-                              lp_x=None if lp_x is None else lp_x[ks], start=part.begin,
-                              excess_cap=part.cap, report=better)
+        given = Given(start=part.begin, excess_cap=part.cap,
+                      lp_x=None if lp_x is None else lp_x[ks],
+                      solve_lp=self.use_lp and lp_x is None, lns_share=COMPONENT_LNS_SHARE,
+                      lns_rate=COMPONENT_LNS_RATE)
+        ctx = self.ctx.part(float(self.shares[c]), seed=self.ctx.seed + c, threads=1,
+                            wall=max(wall, 0.05))
+        sol = solve_connected(part.sub, ctx, given, report=better)
         with self.lock:  # the component's whole answer, its unassigned items included
             self.results[c] = sol
             self._write(part, sol.item_pair)
@@ -338,27 +314,27 @@ class _Components:
         """A component's share of what is left on the clock, by its size among the components
         not yet started: on a machine too slow for every budget, each component is cut by the
         same proportion, instead of the first ones taking the time and the last getting none."""
-        left = self.deadline - time.perf_counter()
-        return left * min(1.0, max(1, self.threads) * pairs / max(pending, 1.0))
+        return self.ctx.left() * min(1.0, max(1, self.ctx.threads) * pairs / max(pending, 1.0))
 
     def solution(self) -> Solution:
         p, plan, stats, results = self.p, self.plan, self.stats, self.results
-        interrupted = self.stop.is_set() or any(s.interrupted for s in results.values())
+        if self.ctx.stopped:
+            stats.cut_by(Termination.INTERRUPTED)
+        elif self.ctx.left() <= 0.06:
+            stats.cut_by(Termination.DEADLINE)
+        for c in sorted(results):
+            stats.add(results[c].stats)
         ev = evaluate(p, plan)
         wall = time.perf_counter() - self.t0
         if not ev.feasible:
             return Solution(Status.NO_SOLUTION, plan, float("nan"), self.bound, wall, "none",
-                            interrupted, stats)
-        for s in results.values():
-            stats.add_seconds(s.stats)
-        stats.deadline_hit = (time.perf_counter() >= self.deadline - 0.06 or interrupted
-                              or self.clock_cut or stats.deadline_hit)
+                            stats)
         all_optimal = all(s.status is Status.OPTIMAL for s in results.values())
         objective = float(ev.objective)
         status = Status.OPTIMAL if (all_optimal and not p.peak_cost) or \
             objective <= self.bound + 1e-6 else Status.FEASIBLE
         return Solution(status, plan, objective, min(self.bound, objective), wall, "components",
-                        interrupted, stats)
+                        stats)
 
 
 def _polished(p: AssignmentProblem, sol: Solution) -> Solution:
@@ -369,7 +345,6 @@ def _polished(p: AssignmentProblem, sol: Solution) -> Solution:
     t0 = time.perf_counter()
     plan, made = polish(p, sol.item_pair)
     sol.stats.seconds["polish"] = time.perf_counter() - t0
-    sol.stats.polish_changes = made
     if not made:
         return sol
     objective = float(evaluate(p, plan).objective)
@@ -378,16 +353,16 @@ def _polished(p: AssignmentProblem, sol: Solution) -> Solution:
                                wall_time=sol.wall_time + time.perf_counter() - t0)
 
 
-def _in_parallel(fn: Callable[[int], None], jobs: list[int], threads: int,
-                 stop: threading.Event) -> None:
-    """Run jobs on `threads` daemon threads (none outlives an interrupted process); a job not
-    yet started is skipped once `stop` is set. The first error is raised here."""
+def _in_parallel(fn: Callable[[int], None], jobs: list[int], ctx: SolveContext) -> None:
+    """Run jobs on the context's threads (daemon threads: none outlives an interrupted
+    process); a job not yet started is skipped once the context is stopped. The first error is
+    raised here."""
     queue = list(reversed(jobs))
     lock = threading.Lock()
     errors: list[BaseException] = []
 
     def worker() -> None:
-        while not stop.is_set():
+        while not ctx.stopped:
             with lock:
                 if not queue or errors:
                     return
@@ -400,7 +375,7 @@ def _in_parallel(fn: Callable[[int], None], jobs: list[int], threads: int,
                 return
 
     pool = [threading.Thread(target=worker, daemon=True, name=f"{SOLVE_THREAD}-{n}")
-            for n in range(max(1, threads))]
+            for n in range(max(1, ctx.threads))]
     for t in pool:
         t.start()
     for t in pool:
@@ -413,72 +388,58 @@ def _in_parallel(fn: Callable[[int], None], jobs: list[int], threads: int,
 INTERRUPT_GRACE = 0.5
 
 
-def solve(p: AssignmentProblem, *, time_limit: float = 60.0, seed: int = 0, threads: int = 2,
-          progress: Progress | None = None, stop: threading.Event | None = None,
-          use_lp: bool = True, use_lns: bool = True, decompose: bool = True,
-          wall_limit: float | None = None) -> Solution:
-    """Best plan within the time limit, with status, bound and the time each stage took.
-
-    Budgets are derived from `time_limit` alone (so that a run is reproducible); `wall_limit`,
-    when given, is the clock's own deadline (what is really left of the user's limit).
-
-    A problem that falls apart into independent components (localities, usually) is solved one
-    component at a time, `threads` at once, each with a share of the time by its size; the
-    global LP gives the bound. A budget couples all components, so it keeps the problem whole.
+def solve(p: AssignmentProblem, ctx: SolveContext) -> Solution:
+    """Best plan within the context's work, with status, bound, why it stopped, and the time
+    each stage took (see `_solve`).
 
     The stages run on a worker thread while this one waits, so Ctrl-C (KeyboardInterrupt) or a
-    set `stop` is honoured within INTERRUPT_GRACE whatever stage is running (HiGHS and CP-SAT
-    calls cannot be cut short from Python): the best plan reported so far comes back, marked
-    interrupted.
+    set stop event is honoured within INTERRUPT_GRACE whatever stage is running: the best plan
+    reported so far comes back, its termination INTERRUPTED.
     """
     t0 = time.perf_counter()
-    stop = stop if stop is not None else threading.Event()
     lock = threading.Lock()
     latest: list[IntArray] = []
     done: dict[str, Any] = {}
 
-    def report(plan: IntArray) -> None:
+    def report(plan: IntArray, objective: float, bound: float) -> None:
         with lock:
             latest[:] = [plan]
+        if ctx.progress is not None:
+            ctx.progress(time.perf_counter() - t0, objective, bound)
 
     finished = threading.Event()
 
     def work() -> None:
         try:
-            done["solution"] = _solve(p, time_limit=time_limit, seed=seed, threads=threads,
-                                      progress=progress, stop=stop, use_lp=use_lp,
-                                      use_lns=use_lns, decompose=decompose,
-                                      wall_limit=wall_limit, report=report)
+            done["solution"] = _solve(p, ctx, report)
         except BaseException as exc:  # raised again in the caller's thread
             done["error"] = exc
         finally:
             finished.set()
 
-    worker = threading.Thread(target=work, daemon=True, name=SOLVE_THREAD)
-    worker.start()
-    # an Event, not worker.join(): a KeyboardInterrupt inside join() marks a running thread as
+    threading.Thread(target=work, daemon=True, name=SOLVE_THREAD).start()
+    # an Event, not Thread.join(): a KeyboardInterrupt inside join() marks a running thread as
     # stopped on Python 3.11 (see solvers.stopping)
     try:
         while not finished.wait(0.05):
             pass
     except KeyboardInterrupt:
-        stop.set()
+        ctx.stop.set()
         finished.wait(INTERRUPT_GRACE)
     if "error" in done:
         raise done["error"]
     if "solution" in done:
         sol: Solution = done["solution"]
-        if stop.is_set():
-            sol.interrupted = True
-            sol.stats.deadline_hit = True
+        if ctx.stopped:
+            sol.stats.cut_by(Termination.INTERRUPTED)
             return sol
         return _polished(p, sol)
     with lock:  # interrupted, and the stages did not stop in time: the best plan reported
         plan = latest[0] if latest else None
     wall = time.perf_counter() - t0
+    stopped = SolveStats(stopped=Termination.INTERRUPTED)
     if plan is None:
         return Solution(Status.NO_SOLUTION, np.full(p.n_items, -1, np.int64), float("nan"),
-                        float("-inf"), wall, "none", True, SolveStats(deadline_hit=True))
+                        float("-inf"), wall, "none", stopped)
     value = float(evaluate(p, plan).objective)
-    return Solution(Status.FEASIBLE, plan, value, float("-inf"), wall, "interrupted", True,
-                    SolveStats(pairs=p.n_pairs, deadline_hit=True))
+    return Solution(Status.FEASIBLE, plan, value, float("-inf"), wall, "interrupted", stopped)

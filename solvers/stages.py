@@ -11,23 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import numpy as np
-import pandas as pd
-from ortools.sat.python import cp_model
 
-from solvers.cpsat import _parameters, add_hint, build, least_excess, restrict, work_done
+from solvers.context import SolveContext, Termination
+from solvers.cpsat import Outcome, Presolve, least_excess, restrict, solve_model
 from solvers.evaluate import evaluate
 from solvers.greedy import greedy
 from solvers.lns import improve
 from solvers.problem import AssignmentProblem, IntArray, Solution, SolveStats, Status
-from solvers.stopping import SOLVE_THREAD, engine_call
-
-Progress = Callable[[float, float, float], None]  # elapsed seconds, best objective, best bound
 
 # Beyond this the full model rarely closes its gap, and LNS does better with the probe's share
 # (measured on a 5,000-child sized county: localities of 15,000-20,000 pairs gained nothing
@@ -40,28 +34,28 @@ LP_FIX_MIN_PAIRS = 3_000  # below this, the full-model probe alone is as good
 # CP-SAT overshoots a deterministic limit by up to 3x on these models (measured), hence the
 # small shares: a typical run ends well inside its time limit, and the same plan comes back.
 EXCESS_SHARE = 0.03
-LP_SHARE = 0.25  # HiGHS's own time limit; the LP normally takes a small part of it
 FIX_SHARE = 0.06
 PROBE_SHARE = 0.1
 LNS_SHARE = 0.45
 RESCUE_SHARE = 0.8  # when no stage found a plan: most of the limit, the clock still guarding
-LNS_SIZE = 8  # agents per neighbourhood (measured: 8 beats 5 and 12 on sized counties)
-LNS_SUB_TIME = 0.1  # CP-SAT seconds (deterministic) per neighbourhood
 LNS_WORK_SHARE = 1.0  # modelled work (solvers.lns WORK_*) per second of an LNS budget
 
 
 @dataclasses.dataclass(frozen=True)
-class Settings:
-    """How one connected problem is solved: its budgets, seed and threads, and which stages."""
+class Given:
+    """What the caller already knows of one connected problem (a start, the excess cap, an LP
+    solution), and how its neighbourhood search is weighed."""
 
-    time_limit: float = 60.0  # the budgets are shares of this
-    seed: int = 0
-    threads: int = 2
-    use_lp: bool = True
-    use_lns: bool = True
-    wall_limit: float | None = None  # the clock's own deadline; time_limit when None
+    start: IntArray | None = None
+    excess_cap: int | None = None
+    lp_x: np.ndarray | None = None
+    solve_lp: bool = True  # solve the LP here when lp_x is not given
     lns_share: float = LNS_SHARE
     lns_rate: float = LNS_WORK_SHARE
+
+
+# Every plan a stage improves on goes here: the plan, its objective, the best bound so far.
+Report = Callable[[IntArray, float, float], None]
 
 
 def lp_fixing(p: AssignmentProblem, x: np.ndarray) -> np.ndarray:
@@ -92,75 +86,23 @@ def lp_rounding(p: AssignmentProblem, x: np.ndarray) -> IntArray:
     return plan
 
 
-def full_model(p: AssignmentProblem, start: IntArray | None, excess_cap: int | None,
-               time_limit: float, seed: int, threads: int, stop: threading.Event | None,
-               wall_cap: float | None = None, full_presolve: bool = False,
-               stats: SolveStats | None = None) -> tuple[IntArray | None, float, bool, bool]:
-    """CP-SAT on the whole model, in a thread so Ctrl-C can stop it: (plan, bound, optimal,
-    interrupted)."""
-    built = build(p, excess_cap)
-    if start is not None:
-        add_hint(built, p, start)
-    solver = cp_model.CpSolver()
-    _parameters(solver, time_limit, seed, threads, wall_cap, full_presolve)
-    result: dict[str, Any] = {}
-    finished = threading.Event()
-
-    def run() -> None:
-        try:
-            with engine_call():
-                result["s"] = solver.solve(built.model)
-        finally:
-            finished.set()
-
-    worker = threading.Thread(target=run, daemon=True, name=f"{SOLVE_THREAD}-cpsat")
-    worker.start()
-    interrupted = False
-    try:  # an Event, not join(), for the reason in solvers.stopping
-        while not finished.wait(0.1):
-            if stop is not None and stop.is_set() and not interrupted:
-                interrupted = True
-                solver.stop_search()
-    except KeyboardInterrupt:
-        interrupted = True
-        solver.stop_search()
-        finished.wait()
-    if stats is not None:
-        stats.work_used += work_done(solver, threads)
-    if "s" not in result:  # stopped before CP-SAT reported anything: no plan and no bound
-        return None, float("-inf"), False, interrupted
-    status = result["s"]
-    if status == cp_model.INFEASIBLE:
-        return None, float("inf"), False, interrupted
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None, float(solver.best_objective_bound), False, interrupted
-    vals = solver.boolean_values(pd.Series(built.x)).to_numpy(dtype=bool)
-    plan = np.full(p.n_items, -1, np.int64)
-    plan[p.pair_item[vals]] = np.flatnonzero(vals)
-    return plan, float(solver.best_objective_bound), status == cp_model.OPTIMAL, interrupted
-
-
 class Stages:
     """What the stages of one connected problem share: the best plan (fewest excess new pairs,
-    then least objective), the bound, whether an interrupt came, and each stage's seconds."""
+    then least objective), the bound, and the solver's account (seconds, work, cuts)."""
 
-    def __init__(self, p: AssignmentProblem, s: Settings, *, progress: Progress | None,
-                 stop: threading.Event | None, start: IntArray | None, excess_cap: int | None,
-                 report: Callable[[IntArray], None] | None) -> None:
-        self.p, self.s = p, s
-        self.progress, self.stop, self.report = progress, stop, report
-        self.start, self.excess_cap = start, excess_cap
-        self.t0 = time.perf_counter()
-        self.deadline = self.t0 + (s.time_limit if s.wall_limit is None else s.wall_limit)
-        self.stats = SolveStats(pairs=p.n_pairs, components=1)
+    def __init__(self, p: AssignmentProblem, ctx: SolveContext, given: Given,
+                 report: Report | None) -> None:
+        self.p, self.ctx, self.given, self.report = p, ctx, given, report
+        self.start, self.excess_cap = given.start, given.excess_cap
+        self.stats = SolveStats()
         self.best: IntArray | None = None
         self.best_key = (np.inf, np.inf)
         self.bound = float("-inf")
-        self.interrupted = False
         self.probe_share_left = 0.0
 
-    def left(self) -> float:
-        return self.deadline - time.perf_counter()
+    def share(self, fraction: float) -> SolveContext:
+        """The context of a stage that may spend `fraction` of this problem's work."""
+        return self.ctx.part(fraction * self.ctx.work)
 
     def offer(self, plan: IntArray | None, source: str) -> None:
         """Keep `plan` if it is feasible and better than the best so far."""
@@ -171,9 +113,14 @@ class Stages:
             self.best, self.best_key = plan, (ev.excess, ev.objective)
             self.stats.sources[source] = float(ev.objective)
             if self.report is not None:
-                self.report(plan)
-            if self.progress is not None:
-                self.progress(time.perf_counter() - self.t0, float(ev.objective), self.bound)
+                self.report(plan, float(ev.objective), self.bound)
+
+    def ran(self, outcome: Outcome) -> Outcome:
+        """A CP-SAT call's work counted, and its stop noted."""
+        self.stats.work_used += outcome.work_used
+        if self.ctx.stopped:
+            self.stats.cut_by(Termination.INTERRUPTED)
+        return outcome
 
     @contextlib.contextmanager
     def timed(self, name: str) -> Iterator[None]:
@@ -187,52 +134,46 @@ class Stages:
             self.offer(self.start if self.start is not None else greedy(self.p), "greedy")
 
     def rescue(self, x: np.ndarray | None) -> None:
-        # never give up with time left: no feasible plan yet, so the time goes to CP-SAT on the
+        # never give up with time left: no feasible plan yet, so the work goes to CP-SAT on the
         # whole model, from the LP's rounding (else the partial start), before any stage that
         # only needs a plan
-        p, s = self.p, self.s
+        p = self.p
         with self.timed("rescue"):
             if x is not None:
                 partial = lp_rounding(p, x)
             else:
                 partial = self.start if self.start is not None else greedy(p)
-            plan, cp_bound, _, self.interrupted = full_model(
-                p, partial, self.excess_cap, RESCUE_SHARE * s.time_limit, s.seed, s.threads,
-                self.stop, wall_cap=self.left(), full_presolve=True, stats=self.stats)
-            self.bound = max(self.bound, cp_bound)
-            self.offer(plan, "rescue")
+            out = self.ran(solve_model(p, self.share(RESCUE_SHARE), partial, self.excess_cap,
+                                       Presolve.FULL))
+            self.bound = max(self.bound, out.bound)
+            self.offer(out.plan, "rescue")
 
     def excess(self) -> None:
         # MAX_NEW yields only to ONE_WORKER: the least total excess over the new-case caps
-        p, s = self.p, self.s
+        p = self.p
         if not (p.new_limit_soft and self.best is not None and self.start is None):
             return
         with self.timed("excess"):
-            self.excess_cap, placed = least_excess(p, self.best, EXCESS_SHARE * s.time_limit,
-                                                   s.seed, s.threads, wall_cap=self.left(),
-                                                   stats=self.stats, stop=self.stop)
+            self.excess_cap, placed, used = least_excess(p, self.best, self.share(EXCESS_SHARE))
+            self.stats.work_used += used
             if placed is not None:
                 self.offer(greedy(dataclasses.replace(p, hint=None), initial=placed), "excess")
             self.stats.excess_cap = int(self.excess_cap)
 
-    def lp(self, given: np.ndarray | None) -> np.ndarray | None:
+    def lp(self) -> np.ndarray | None:
         # the LP relaxation: the bound, and the guide of the next stage (unless given already)
-        if not self.s.use_lp or given is not None:
-            return given
+        if not self.given.solve_lp or self.given.lp_x is not None:
+            return self.given.lp_x
         from solvers.lp import lp_bound
 
         with self.timed("lp"):
-            # with no plan yet the LP is the way to one (it guides the next stage), so it may
-            # take most of what is left; else its share. Either way it normally ends first:
-            # HiGHS's limit is in seconds, so it only guards
-            share = LP_SHARE * self.s.time_limit
-            limit = max(min(share if self.best is not None else max(share, 0.7 * self.left()),
-                            self.left()), 0.1)
-            lp = lp_bound(self.p, self.excess_cap, time_limit=limit, stop=self.stop)
+            lp = lp_bound(self.p, self.excess_cap, self.ctx)
             if lp.status is not Status.OPTIMAL:
-                # HiGHS's limit is in seconds: a relaxation it could not finish in time leaves
-                # the next stages without a guide, so the plan may differ on a faster machine
-                self.stats.deadline_hit |= lp.status is Status.NO_SOLUTION
+                # cut by the clock (or a stop): the next stages go without a guide, so the plan
+                # may differ on a faster machine
+                if lp.status is Status.NO_SOLUTION:
+                    self.stats.cut_by(Termination.INTERRUPTED if self.ctx.stopped
+                                      else Termination.DEADLINE)
                 return None
             self.bound = max(self.bound, lp.bound)
             self.stats.lp_bound = lp.bound
@@ -240,92 +181,78 @@ class Stages:
 
     def lp_fix(self, x: np.ndarray | None) -> None:
         # CP-SAT on the items the LP left fractional, every other item as the LP chose
-        p, s = self.p, self.s
-        if x is None or p.n_pairs <= LP_FIX_MIN_PAIRS or not s.use_lns:
+        p = self.p
+        if x is None or p.n_pairs <= LP_FIX_MIN_PAIRS:
             return
         with self.timed("lp_fix"):
             sub, ks = restrict(p, lp_fixing(p, x))
-            plan, _, _, self.interrupted = full_model(sub, None, self.excess_cap,
-                                                      FIX_SHARE * s.time_limit, s.seed,
-                                                      s.threads, self.stop, wall_cap=self.left(),
-                                                      stats=self.stats)
-            if plan is not None:
-                self.offer(np.where(plan >= 0, ks[np.maximum(plan, 0)], -1), "lp_fix")
+            out = self.ran(solve_model(sub, self.share(FIX_SHARE), None, self.excess_cap))
+            if out.plan is not None:
+                self.offer(np.where(out.plan >= 0, ks[np.maximum(out.plan, 0)], -1), "lp_fix")
 
     def probe(self) -> None:
         # CP-SAT on the whole model: on small problems it proves optimality
-        p, s = self.p, self.s
-        if (p.n_pairs > PROBE_MAX_PAIRS and s.use_lns) or self.interrupted:
+        p = self.p
+        if p.n_pairs > PROBE_MAX_PAIRS or self.ctx.stopped:
             self.probe_share_left = PROBE_SHARE  # the neighbourhood search takes it
             return
         with self.timed("cpsat"):
-            share = PROBE_SHARE if s.use_lns else 1.0
-            plan, cp_bound, optimal, self.interrupted = full_model(
-                p, self.best, self.excess_cap, share * s.time_limit, s.seed, s.threads,
-                self.stop, wall_cap=self.left(), stats=self.stats)
-            self.bound = max(self.bound, cp_bound)
-            self.offer(plan, "cpsat")
-        if optimal and self.best is not None:
+            out = self.ran(solve_model(p, self.share(PROBE_SHARE), self.best, self.excess_cap))
+            self.bound = max(self.bound, out.bound)
+            self.offer(out.plan, "cpsat")
+        if out.optimal and self.best is not None:
             self.bound = max(self.bound, self.best_key[1])
 
     def lns(self) -> None:
         # large-neighbourhood search, its budget counted in modelled work, not seconds
-        s, best = self.s, self.best
+        best, given = self.best, self.given
         proven = best is not None and self.best_key[1] <= self.bound + 1e-6
-        if not s.use_lns or best is None or proven or self.interrupted or self.left() <= 0.1:
+        if best is None or proven or self.ctx.stopped or self.ctx.left() <= 0.1:
             return
         with self.timed("lns"):
-            work = (s.lns_share + self.probe_share_left) * s.time_limit * s.lns_rate
-            stop = self.stop
-            self.offer(improve(self.p, best, self.left(), seed=s.seed,
-                               excess_cap=self.excess_cap, size=LNS_SIZE,
-                               sub_time=LNS_SUB_TIME, work=work,
-                               on_better=lambda plan, _: self.offer(plan, "lns"),
-                               stats=self.stats,
-                               stop=lambda: stop is not None and stop.is_set()), "lns")
+            work = (given.lns_share + self.probe_share_left) * self.ctx.work * given.lns_rate
+            plan, used = improve(self.p, best, self.ctx.part(work), self.excess_cap,
+                                 on_better=lambda plan: self.offer(plan, "lns"))
+            self.stats.work_used += used
+            self.offer(plan, "lns")
 
     def solution(self) -> Solution:
         """The best plan with its status and bound; a run the clock cut says so."""
-        wall = time.perf_counter() - self.t0
-        self.stats.deadline_hit = (self.stats.deadline_hit or self.interrupted
-                                   or time.perf_counter() >= self.deadline - 0.06)
+        if self.ctx.stopped:
+            self.stats.cut_by(Termination.INTERRUPTED)
+        elif self.ctx.left() <= 0.06:
+            self.stats.cut_by(Termination.DEADLINE)
         if self.best is None:
             status = Status.INFEASIBLE if self.bound == float("inf") else Status.NO_SOLUTION
             return Solution(status, np.full(self.p.n_items, -1, np.int64), float("nan"),
-                            self.bound, wall, "none", self.interrupted, self.stats)
+                            self.bound, 0.0, "none", self.stats)
         objective = float(self.best_key[1])
         bound = min(self.bound, objective) if self.bound > objective else self.bound
         status = Status.OPTIMAL if objective <= bound + 1e-6 else Status.FEASIBLE
         sources = self.stats.sources
         source = max(sources, key=lambda k: -sources[k])
-        return Solution(status, self.best, objective, bound, wall, source, self.interrupted,
-                        self.stats)
+        return Solution(status, self.best, objective, bound, 0.0, source, self.stats)
 
 
-def solve_connected(p: AssignmentProblem, s: Settings, *, progress: Progress | None = None,
-                    stop: threading.Event | None = None, lp_x: np.ndarray | None = None,
-                    start: IntArray | None = None, excess_cap: int | None = None,
-                    report: Callable[[IntArray], None] | None = None) -> Solution:
-    """One connected problem, stage by stage; `lp_x` is a relaxation already solved."""
+def solve_connected(p: AssignmentProblem, ctx: SolveContext, given: Given | None = None,
+                    report: Report | None = None) -> Solution:
+    """One connected problem, stage by stage, within the context's work."""
+    t0 = time.perf_counter()
     if p.n_pairs == 0:  # nothing to decide: every optional item is out, and no item must be in
         nothing = np.full(p.n_items, -1, np.int64)
         if p.item_must.any():
             return Solution(Status.INFEASIBLE, nothing, float("inf"), float("inf"), 0.0)
         value = float(evaluate(p, nothing).objective)
         return Solution(Status.OPTIMAL, nothing, value, value, 0.0)
-    run = Stages(p, s, progress=progress, stop=stop, start=start, excess_cap=excess_cap,
-                 report=report)
-    try:
-        run.greedy_start()
-        # no stage is skipped because another failed: with no greedy plan, the LP-guided stage
-        # (which finds plans greedy cannot on tight instances) still runs before the rescue
-        run.excess()
-        x = run.lp(lp_x)
-        run.lp_fix(x)
-        run.probe()
-        if run.best is None and not run.interrupted and run.left() > 0.1:
-            run.rescue(x)
-        run.lns()
-    except KeyboardInterrupt:
-        run.interrupted = True
-    return run.solution()
+    run = Stages(p, ctx, given or Given(), report)
+    run.greedy_start()
+    # no stage is skipped because another failed: with no greedy plan, the LP-guided stage
+    # (which finds plans greedy cannot on tight instances) still runs before the rescue
+    run.excess()
+    x = run.lp()
+    run.lp_fix(x)
+    run.probe()
+    if run.best is None and not ctx.stopped and ctx.left() > 0.1:
+        run.rescue(x)
+    run.lns()
+    return dataclasses.replace(run.solution(), wall_time=time.perf_counter() - t0)

@@ -20,7 +20,7 @@ import pytest
 from rebalancer.config import load_config
 from rebalancer.io.inputs import load_inputs
 from rebalancer.model.build import build_case_model
-from solvers import evaluate, solve
+from solvers import SolveContext, Termination, evaluate, solve
 from tests.test_cli import generated
 
 
@@ -41,11 +41,11 @@ def test_a_whole_plan_within_two_seconds_of_cpu_at_5000_children(tmp_path: Path)
             stop.set()
 
     cpu0 = time.process_time()
-    sol = solve(p, time_limit=60, progress=progress, stop=stop)
+    sol = solve(p, SolveContext.start(60, stop=stop, progress=progress))
     assert first, "no plan was reported"
     cpu, objective = first[0]
     assert cpu < 2.0, f"the first whole plan took {cpu:.2f} s of CPU"
-    assert sol.interrupted
+    assert sol.termination is Termination.INTERRUPTED
     ev = evaluate(p, sol.item_pair)
     assert ev.feasible and ev.objective <= objective
     assert np.isfinite(objective)

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from solvers import AssignmentProblem, Status, evaluate, greedy, solve
+from solvers import AssignmentProblem, SolveContext, Status, evaluate, greedy, solve
 from solvers.lp import lp_bound
 
 
@@ -26,7 +26,7 @@ def test_generalized_assignment_optimum_by_hand() -> None:
     # Two agents, three jobs. Cheapest would put all on agent 0 (cost 3) but it holds only 5 of
     # the 6 units; the best feasible moves job 2 (the cheapest extra: 4-1 = 3) to agent 1: 6.
     p = gap_problem(cost=[[1, 1, 1], [5, 5, 4]], use=[[2, 2, 2], [2, 2, 2]], cap=[5, 6])
-    s = solve(p, time_limit=5)
+    s = solve(p, SolveContext.start(5))
     assert s.status is Status.OPTIMAL
     assert s.objective == 6
     assert p.pair_agent[s.item_pair].tolist().count(1) == 1
@@ -35,14 +35,14 @@ def test_generalized_assignment_optimum_by_hand() -> None:
 
 def test_infeasible_is_reported_not_hidden() -> None:
     p = gap_problem(cost=[[1, 1]], use=[[3, 3]], cap=[5])
-    s = solve(p, time_limit=5)
+    s = solve(p, SolveContext.start(5))
     assert s.status in (Status.INFEASIBLE, Status.NO_SOLUTION)
 
 
 def test_soft_capacity_overload_cost() -> None:
     # One agent of capacity 4, two items of load 3 that must go: overload 2, cost 2 x 10.
     p = dataclasses.replace(gap_problem([[0, 0]], [[3, 3]], [4]), overload_cost=10)
-    s = solve(p, time_limit=5)
+    s = solve(p, SolveContext.start(5))
     assert s.objective == 20 and evaluate(p, s.item_pair).overload.tolist() == [2]
 
 
@@ -50,7 +50,7 @@ def test_optional_item_skipped_when_cheaper() -> None:
     # An optional item costs 7 to place and 5 to skip: skipped.
     p = dataclasses.replace(gap_problem([[7]], [[1]], [5]), item_must=np.array([False]),
                             item_skip_cost=np.array([5]))
-    s = solve(p, time_limit=5)
+    s = solve(p, SolveContext.start(5))
     assert s.item_pair.tolist() == [-1] and s.objective == 5
 
 
@@ -59,7 +59,7 @@ def test_soft_new_limit_takes_the_least_excess() -> None:
     p = dataclasses.replace(gap_problem([[0, 0, 0], [1, 1, 1]], [[1] * 3, [1] * 3], [9, 9]),
                             pair_new=np.ones(6, np.int64), agent_new_limit=np.array([1, 1]),
                             new_limit_soft=True)
-    s = solve(p, time_limit=5)
+    s = solve(p, SolveContext.start(5))
     ev = evaluate(p, s.item_pair)
     assert ev.feasible and ev.excess == 1
     # the third item goes where it is cheaper: agent 0, so the objective is 1 (one on agent 1)
@@ -72,10 +72,10 @@ def test_group_split_cost_and_peak() -> None:
     base = dataclasses.replace(gap_problem([[0, 0], [0, 0]], [[1, 1], [1, 1]], [4, 4]),
                                overload_cost=10, peak_cost=1, peak_scale=1000,
                                item_group=np.array([0, 0]), group_split_cost=300)
-    s = solve(base, time_limit=5)
+    s = solve(base, SolveContext.start(5))
     assert len(set(base.pair_agent[s.item_pair])) == 1 and s.objective == 500
     cheap = dataclasses.replace(base, group_split_cost=100)
-    s = solve(cheap, time_limit=5)
+    s = solve(cheap, SolveContext.start(5))
     assert len(set(cheap.pair_agent[s.item_pair])) == 2 and s.objective == 350
 
 
@@ -83,7 +83,7 @@ def test_lp_bound_is_below_the_optimum() -> None:
     rng = np.random.default_rng(1)
     p = gap_problem(rng.integers(1, 30, (4, 20)).tolist(), rng.integers(5, 15, (4, 20)).tolist(),
                     [60, 60, 60, 60])
-    s = solve(p, time_limit=10)
+    s = solve(p, SolveContext.start(10))
     lp = lp_bound(p)
     assert s.status is Status.OPTIMAL
     assert lp.bound <= s.objective + 1e-6
@@ -102,7 +102,7 @@ def test_budget_limits_pairs_that_use_it(budget: int | None, moves: int) -> None
     p = dataclasses.replace(gap_problem([[5, 5], [0, 0]], [[1, 1], [1, 1]], [9, 9]),
                             pair_budget=np.array([0, 0, 1, 1]), budget=budget,
                             hint=np.array([0, 1]))
-    s = solve(p, time_limit=5)
+    s = solve(p, SolveContext.start(5))
     assert int((p.pair_agent[s.item_pair] == 1).sum()) == moves
 
 
@@ -114,7 +114,7 @@ def test_components_keep_each_components_own_answer() -> None:
                             pair_cost=np.array([7, 7]), pair_load=np.array([1, 1]),
                             item_must=np.array([False, False]), item_skip_cost=np.array([5, 5]),
                             hint=np.array([0, 1]))
-    s = solve(p, time_limit=5)
+    s = solve(p, SolveContext.start(5))
     assert s.item_pair.tolist() == [-1, -1] and s.objective == 10
 
 
@@ -132,7 +132,7 @@ def test_never_gives_up_with_time_left() -> None:
     # the time must go to finding a plan, not end in no_solution
     p = _type_e(40, 600)
     assert (greedy(p) < 0).sum() > 100
-    s = solve(p, time_limit=6)
+    s = solve(p, SolveContext.start(6))
     assert s.status is Status.FEASIBLE
     assert evaluate(p, s.item_pair).feasible
 
@@ -173,7 +173,7 @@ def test_when_greedy_fails_the_lp_guided_stage_runs_before_the_rescue(
     assert not evaluate(p, greedy(p)).feasible
     monkeypatch.setattr(stages, "PROBE_MAX_PAIRS", 0)
     monkeypatch.setattr(stages, "LP_FIX_MIN_PAIRS", 0)
-    s = stages.solve_connected(p, stages.Settings(time_limit=5, threads=1))
+    s = stages.solve_connected(p, SolveContext.start(5, threads=1))
     assert evaluate(p, s.item_pair).feasible
     assert s.source == "lp_fix" and "rescue" not in s.stats.seconds
 

@@ -54,7 +54,8 @@ def test_the_clock_line_names_the_stage_it_cut(case: Case, interrupted: bool,
                                                expect: str) -> None:
     r = case.run([worker("A")], [child("K")])
     assert clock_line(r.summary) == ""  # a small county runs every budget to its end
-    solver = dataclasses.replace(r.summary.solver, reproducible=False, interrupted=interrupted,
+    solver = dataclasses.replace(r.summary.solver,
+                                 termination="interrupted" if interrupted else "deadline",
                                  stage_seconds={"greedy": 0.1, "cpsat": 2.0, "lns": 7.5})
     s = dataclasses.replace(r.summary, solver=solver)
     assert clock_line(s).startswith(expect)

@@ -414,7 +414,7 @@ def test_an_interrupted_plan_is_written_without_waiting_for_charts(case: Case) -
 
     r = case.run([worker("A"), worker("B")], [child("K"), child("L")])
     s = dataclasses.replace(r.summary, solver=dataclasses.replace(r.summary.solver,
-                                                                  interrupted=True))
+                                                                  termination="interrupted"))
     page = render(r.plan, r.workers, s, charts_drawn=not s.solver.interrupted)
     assert "<svg" not in page and "rebalancer report --plan DIR" in page
     assert "interrupted: best plan so far" in page

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from rebalancer.model.kpi import KPI_NAMES
+from solvers import Termination
 
 
 class _Flat:
@@ -73,10 +74,9 @@ class SolverReport(_Flat):
     """How the plan was found; objective values in the contract's units, never solver units."""
 
     source: str
-    interrupted: bool
+    termination: str  # why the solve stopped: solvers.Termination's value
     candidate_pairs: int
     decision_units: int
-    reproducible: bool
     lp_bound: float | None
     stage_objectives: dict[str, float]
     stage_seconds: dict[str, float]
@@ -87,11 +87,33 @@ class SolverReport(_Flat):
     work_used: float = 0.0
     timings: dict[str, float] | None = None  # load, build and solve seconds of the run
 
+    @property
+    def interrupted(self) -> bool:
+        """Ctrl-C, SIGTERM or a stop ended the solve: the plan is the best found so far."""
+        return self.termination == Termination.INTERRUPTED.value
+
+    @property
+    def reproducible(self) -> bool:
+        """The same inputs, seed, threads and work give this plan again."""
+        return self.termination in (Termination.FINISHED.value, Termination.WORK_SPENT.value)
+
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         if self.timings is None:
             d.pop("timings")
-        return d
+        # readers of summary.json (scripts, the independent check) get the two flags too
+        return {"source": d.pop("source"), "termination": d.pop("termination"),
+                "interrupted": self.interrupted, "reproducible": self.reproducible, **d}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> SolverReport:
+        d = dict(d)
+        if d.get("termination") is None:  # a folder that recorded only the two flags
+            d["termination"] = (Termination.INTERRUPTED if d.get("interrupted") else
+                                Termination.WORK_SPENT if d.get("reproducible") else
+                                Termination.DEADLINE).value
+        report: SolverReport = super().from_json(d)
+        return report
 
 
 @dataclass(frozen=True)

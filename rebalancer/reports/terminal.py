@@ -63,7 +63,7 @@ STAGE_WORDS = {"greedy": "greedy start", "excess": "least-excess", "lp": "LP bou
 def clock_line(summary: Summary) -> str:
     """One plain line when the clock or an interrupt, not the inputs, decided the plan."""
     solver = summary.solver
-    if solver.reproducible and not solver.interrupted:
+    if solver.reproducible:
         return ""
     stages = [s for s in solver.stage_seconds if s != "polish"]  # polish runs after the clock
     stage = STAGE_WORDS.get(stages[-1], stages[-1]) if stages else "first"

@@ -30,7 +30,7 @@ from rebalancer.signoff.workbook import (
     review_decisions,
     write_review,
 )
-from solvers.solve import Progress
+from solvers import Progress
 
 DECISION_COLUMNS = ["child_id", "decision", "worker_id", "note"]
 
