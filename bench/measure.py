@@ -44,22 +44,26 @@ def _timeline_gap(timeline: list[tuple[float, float]], bound: float, target: flo
 def rebalancer(inp: Path, limit: float, out: Path) -> dict[str, Any]:
     from rebalancer.config import load_config
     from rebalancer.model.build import COST_SCALE
+    from rebalancer.model.summary import to_plain
     from rebalancer.pipeline import InputPaths, rebalance
+    from rebalancer.signoff.audit import Trail
 
     t0 = time.perf_counter()
     timeline: list[tuple[float, float]] = []
     cfg = load_config(None, {"plan_date": "2026-12-01", "solver.time_limit": limit})
+    def progress(elapsed: float, objective: float, bound: float) -> None:
+        timeline.append((time.perf_counter() - t0, objective / COST_SCALE))
+
     r = rebalance(InputPaths(inp / "workers.csv", inp / "children.csv"), cfg, out, "parquet",
-                  progress=lambda e, o, b: timeline.append((time.perf_counter() - t0,
-                                                           o / COST_SCALE)))
+                  Trail.beside(out).hook(), progress)
     s = r.summary
     timings = s.solver.timings or {}
     return {"wall": time.perf_counter() - t0, "objective": s.objective,
             "build": timings["load_seconds"] + timings["build_seconds"],
             "solver_bound": s.best_bound, "timeline": timeline,
             "pairs": s.solver.candidate_pairs, "units": s.solver.decision_units,
-            "excess": s.max_new_yielded["excess_total"],
-            "kpis_after": s.kpis.after.to_json(), "kpis_before": s.kpis.before.to_json()}
+            "excess": s.max_new_yielded.excess_total,
+            "kpis_after": to_plain(s.kpis.after), "kpis_before": to_plain(s.kpis.before)}
 
 
 def _prepared(inp: Path) -> tuple[Any, Any, float, float]:

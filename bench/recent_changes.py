@@ -28,6 +28,7 @@ def main() -> None:
     from rebalancer.config import load_config
     from rebalancer.io.inputs import load_inputs
     from rebalancer.model.plan import moved_mask
+    from rebalancer.model.summary import to_plain
     from rebalancer.paths import data_dir
     from rebalancer.pipeline import plan
 
@@ -41,7 +42,7 @@ def main() -> None:
         t0 = time.perf_counter()
         r = plan(inputs, cfg)
         wall = time.perf_counter() - t0
-        b, a = r.summary.kpis.before.to_json(), r.summary.kpis.after.to_json()
+        b, a = to_plain(r.summary.kpis.before), to_plain(r.summary.kpis.after)
         changes = r.model.recent_changes
         moved = moved_mask(r.plan)
         forced = r.model.forced

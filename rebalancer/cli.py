@@ -1,9 +1,17 @@
-"""The command line: the names other tools script against (see the data contract)."""
+"""The command line: the names other tools script against (see the data contract).
+
+Each command parses its options and makes one call into the package that does the work; what
+it prints comes from `reports.terminal`. Every outcome maps to one exit code: 0 done, 1 inputs
+rejected (every problem listed), 2 a usage error (the option at fault named), 130 interrupted
+before any plan existed.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import enum
+import math
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,11 +19,34 @@ from typing import Annotated, Any
 
 import typer
 
-from rebalancer.config import load_config
-from rebalancer.io.outputs import OutputError
+from rebalancer import __version__, pipeline
+from rebalancer import config as c
+from rebalancer.analysis.compare import compare_and_write
+from rebalancer.analysis.frontier import frontier
+from rebalancer.analysis.staffing import staffing
+from rebalancer.analysis.sweep import SweepSpec
+from rebalancer.analysis.sweep import run as run_sweep
+from rebalancer.check.folder import check_folder
+from rebalancer.clock import count_from_process_start
+from rebalancer.config import Config, load_config
+from rebalancer.io.inputs import InputPaths, load_inputs
+from rebalancer.io.planfolder import read_plan_folder
+from rebalancer.io.ssd import import_to
+from rebalancer.model.explain import explain_folder
 from rebalancer.model.summary import Summary
-from rebalancer.problems import InputRejected
-from rebalancer.reports.terminal import check_text
+from rebalancer.paths import data_dir
+from rebalancer.problems import InputRejected, UsageError
+from rebalancer.progress import ProgressLine
+from rebalancer.reports import terminal
+from rebalancer.reports.plan_page import write_report
+from rebalancer.reports.team_page import write_team_reports
+from rebalancer.signoff import audit as trail
+from rebalancer.signoff import replan as replanning
+from rebalancer.signoff.replan import Replan, review_workbook, team_workbooks
+from rebalancer.synth.county import generate as generate_county
+from rebalancer.synth.county import write_scenario
+from rebalancer.synth.ssd import write_ssd
+from solvers.stopping import wait_for_engines
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Rebalance children's social work caseloads with as few moves as possible.")
@@ -23,8 +54,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
 
 def _version(value: bool) -> None:
     if value:
-        from rebalancer import __version__
-
         typer.echo(f"caseload-rebalancer {__version__}")
         raise typer.Exit(0)
 
@@ -61,108 +90,7 @@ DecisionsOpt = Annotated[Path | None, typer.Option("--decisions", help="Managers
 TravelOpt = Annotated[Path | None, typer.Option("--travel", help="Travel minutes per pair.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML configuration.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No live progress line.")]
-
-
-def _reject(exc: InputRejected) -> typer.Exit:
-    from rebalancer.reports.terminal import problems_text
-
-    typer.echo(problems_text(exc.problems), err=True)
-    return typer.Exit(1)
-
-
-def _audit_key(path: Path | None) -> bytes | None:
-    """The key from --audit-key or the environment; an unreadable key file is a usage error."""
-    from rebalancer.signoff.audit import AuditError, load_key
-
-    try:
-        return load_key(path)
-    except AuditError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--audit-key") from None
-
-
-@contextlib.contextmanager
-def _inputs_rejected() -> Iterator[None]:
-    """Inputs that validation rejects: every problem listed, exit 1, nothing written."""
-    try:
-        yield
-    except InputRejected as exc:
-        raise _reject(exc) from None
-
-
-@contextlib.contextmanager
-def _plan_folder(hint: str | None = "--plan") -> Iterator[None]:
-    """A plan folder that holds no complete, unchanged plan is a usage error (exit 2)."""
-    from rebalancer.io.planfolder import PlanFolderError
-
-    try:
-        yield
-    except PlanFolderError as exc:
-        raise typer.BadParameter(str(exc), param_hint=hint) from None
-
-
-def _overrides(time_limit: float | None, max_moves: int | None, seed: int | None,
-               threads: int | None, work: float | None = None) -> dict[str, Any]:
-    """Flags over the configuration; a value out of range is a usage error (exit 2)."""
-    import math
-
-    from rebalancer import config as c
-
-    ranges = (("--time-limit", time_limit, 0.0, c.MAX_TIME_LIMIT, True),
-              ("--max-moves", max_moves, 0, c.MAX_COUNT, False),
-              ("--seed", seed, 0, c.MAX_SEED, False),
-              ("--threads", threads, 1, c.MAX_THREADS, False),
-              ("--work", work, 0.0, c.MAX_TIME_LIMIT, True))
-    for name, value, low, high, open_low in ranges:
-        if value is None:
-            continue
-        if not math.isfinite(value) or value > high or value < low or (open_low and value == low):
-            raise typer.BadParameter(f"must be {'>' if open_low else '>='} {low:g} and <= "
-                                     f"{high:g} (got {value})", param_hint=name)
-    pairs = {"solver.time_limit": time_limit, "rules.max_moves": max_moves,
-             "solver.seed": seed, "solver.threads": threads, "solver.work": work}
-    return {k: v for k, v in pairs.items() if v is not None}
-
-
-def _run(config: Path | None, overrides: dict[str, Any], quiet: bool,
-         go: Callable[[Any, Any], Any]) -> Summary:
-    """Configuration, a progress line, and every outcome mapped to its exit code."""
-    from rebalancer.progress import ProgressLine
-    from rebalancer.signoff.audit import AuditError
-
-    with _inputs_rejected():
-        cfg = load_config(config, overrides)
-    progress = None if quiet else ProgressLine()
-    try:
-        with terminate_as_interrupt(), _plan_folder(), _inputs_rejected():
-            result = go(cfg, progress)
-    except OutputError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--out") from None
-    except AuditError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--audit") from None
-    except KeyboardInterrupt:
-        typer.echo("interrupted before any plan was found: nothing was written", err=True)
-        raise typer.Exit(130) from None
-    finally:
-        if progress is not None:
-            progress.close()
-    summary: Summary = result.summary
-    return summary
-
-
-@contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (what `timeout` or a scheduler sends) is handled like Ctrl-C: the best plan so far
-    is written."""
-    def raise_interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    saved = signal.signal(signal.SIGTERM, raise_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, saved)
-
-
+PlanOpt = Annotated[Path, typer.Option("--plan", help="A plan folder (with summary.json).")]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Format of the plan tables.")]
 TimeLimitOpt = Annotated[float | None, typer.Option(
     "--time-limit", help="Seconds for the whole run [default: solver.time_limit, 60].")]
@@ -182,6 +110,80 @@ AuditOpt = Annotated[Path | None, typer.Option(
 AuditKeyOpt = Annotated[Path | None, typer.Option(
     "--audit-key", help="A file holding the audit trail's key: every link becomes an HMAC that "
     "nobody without the key can recompute [default: the REBALANCER_AUDIT_KEY variable, if set].")]
+
+
+@contextlib.contextmanager
+def _outcomes() -> Iterator[None]:
+    """Rejected inputs: every problem listed, exit 1, nothing written. A usage error: exit 2,
+    naming the option at fault."""
+    try:
+        yield
+    except InputRejected as exc:
+        typer.echo(terminal.problems_text(exc.problems), err=True)
+        raise typer.Exit(1) from None
+    except UsageError as exc:
+        raise typer.BadParameter(str(exc), param_hint=exc.option) from None
+
+
+def _audit_key(path: Path | None) -> bytes | None:
+    """The key from --audit-key or the environment."""
+    with _outcomes():
+        return trail.load_key(path)
+
+
+def _overrides(time_limit: float | None, max_moves: int | None, seed: int | None,
+               threads: int | None, work: float | None = None) -> dict[str, Any]:
+    """Flags over the configuration; a value out of range is a usage error (exit 2)."""
+    ranges = (("--time-limit", time_limit, 0.0, c.MAX_TIME_LIMIT, True),
+              ("--max-moves", max_moves, 0, c.MAX_COUNT, False),
+              ("--seed", seed, 0, c.MAX_SEED, False),
+              ("--threads", threads, 1, c.MAX_THREADS, False),
+              ("--work", work, 0.0, c.MAX_TIME_LIMIT, True))
+    for name, value, low, high, open_low in ranges:
+        if value is None:
+            continue
+        if not math.isfinite(value) or value > high or value < low or (open_low and value == low):
+            raise typer.BadParameter(f"must be {'>' if open_low else '>='} {low:g} and <= "
+                                     f"{high:g} (got {value})", param_hint=name)
+    pairs = {"solver.time_limit": time_limit, "rules.max_moves": max_moves,
+             "solver.seed": seed, "solver.threads": threads, "solver.work": work}
+    return {k: v for k, v in pairs.items() if v is not None}
+
+
+def _config(config: Path | None, overrides: dict[str, Any] | None = None) -> Config:
+    with _outcomes():
+        return load_config(config, overrides)
+
+
+def _run(config: Path | None, overrides: dict[str, Any], quiet: bool,
+         go: Callable[[Config, ProgressLine | None], pipeline.Result]) -> Summary:
+    """Configuration, a progress line, and every outcome mapped to its exit code."""
+    cfg = _config(config, overrides)
+    progress = None if quiet else ProgressLine()
+    try:
+        with terminate_as_interrupt(), _outcomes():
+            result = go(cfg, progress)
+    except KeyboardInterrupt:
+        typer.echo("interrupted before any plan was found: nothing was written", err=True)
+        raise typer.Exit(130) from None
+    finally:
+        if progress is not None:
+            progress.close()
+    return result.summary
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (what `timeout` or a scheduler sends) is handled like Ctrl-C: the best plan so far
+    is written."""
+    def raise_interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    saved = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, saved)
 
 
 @app.command()
@@ -206,17 +208,12 @@ def rebalance(
     quiet: QuietOpt = False,
 ) -> None:
     """Write a minimal-disruption plan with a reason for every change."""
-    from rebalancer import pipeline
-    from rebalancer.reports.terminal import before_after, next_steps
-
     overrides = _overrides(time_limit, max_moves, seed, threads, work)
-    paths = pipeline.InputPaths(workers, children, decisions, travel, config)
+    paths = InputPaths(workers, children, decisions, travel, config, previous)
+    key = _audit_key(audit_key)
     summary = _run(config, overrides, quiet, lambda cfg, progress: pipeline.rebalance(
-        paths, cfg, out, format.value, progress=progress, previous=previous, audit_db=audit,
-        audit_key=_audit_key(audit_key)))
-    typer.echo(before_after(summary))
-    typer.echo(f"outputs written to {out}/ (with report.html)")
-    typer.echo(next_steps(out, workers, children, config, summary.kpis.after.moves))
+        paths, cfg, out, format.value, trail.Trail.beside(out, audit, key).hook(), progress))
+    typer.echo(terminal.rebalance_text(summary, paths, out))
 
 
 @app.command()
@@ -245,41 +242,18 @@ def replan(
 ) -> None:
     """Re-plan around a manager's review, changing as little as possible of what was not
     rejected."""
-    from rebalancer import pipeline
-    from rebalancer.reports.terminal import before_after
-    from rebalancer.signoff.replan import replan
-
     overrides = _overrides(time_limit, max_moves, seed, threads, work)
-    paths = pipeline.InputPaths(workers, children, decisions, travel, config)
-    summary = _run(config, overrides, quiet, lambda cfg, progress: replan(
-        paths, cfg, plan, review, out, format.value, reviewer[:64], audit, progress,
-        _audit_key(audit_key)))
-    typer.echo(before_after(summary))
-    from rebalancer.io.planfolder import read_plan_folder
-    from rebalancer.reports.terminal import against_reviewed
-
-    typer.echo(against_reviewed(read_plan_folder(plan).summary, summary))
-    r = summary.review or {}
-    c = r["counts"]
-    typer.echo(f"review: {c['accepted']} accepted, {c['rejected']} rejected, {c['undecided']} "
-               f"undecided, from {len(r.get('workbooks', []))} workbook(s)")
-    for team, t in sorted(r.get("by_team", {}).items()):
-        typer.echo(f"  {team[:40]:<40} {t['accepted']:>4} accepted {t['rejected']:>4} rejected "
-                   f"{t['undecided']:>4} undecided")
-    for d in r.get("disagreements", []):
-        typer.echo(f"disagreement on {d['child_id']}: accepted by {', '.join(d['accepted_by'])}, "
-                   f"rejected by {', '.join(d['rejected_by'])}: the reject wins")
-    typer.echo(f"against the reviewed plan: {r['changed_beyond_rejected']} other child(ren) "
-               "changed, each with a reason and why (review.changed in summary.json):")
-    for ch in r.get("changed", [])[:20]:
-        typer.echo(f"  {ch['child_id']}: {ch['reviewed_worker_id'] or '(none)'} → "
-                   f"{ch['worker_id'] or '(none)'} [{ch['reasons']}] {ch['why'][:100]}")
-    typer.echo(f"outputs written to {out}/ (with decisions.csv and report.html)")
+    paths = InputPaths(workers, children, decisions, travel, config)
+    key = _audit_key(audit_key)
+    summary = _run(config, overrides, quiet, lambda cfg, progress: replanning.replan(
+        paths, cfg, plan, review, out,
+        Replan(format.value, reviewer[:64], audit, key, progress)))
+    typer.echo(terminal.replan_text(read_plan_folder(plan).summary, summary, out))
 
 
 @app.command("review")
 def review_cmd(
-    plan: Annotated[Path, typer.Option("--plan", help="A plan folder (with summary.json).")],
+    plan: PlanOpt,
     out: Annotated[Path | None, typer.Option("--out", help="The workbook to write "
                                              "[default: DIR/review.xlsx]; with --by-team, "
                                              "the folder [default: DIR/review/].")] = None,
@@ -288,44 +262,33 @@ def review_cmd(
         "joining that team, and index.csv.")] = False,
 ) -> None:
     """Write the review workbook: one row per proposed change, with accept/reject and a note."""
-    from rebalancer.signoff.replan import review_workbook, team_workbooks
-
     try:
-        with _plan_folder(), _inputs_rejected():
+        with _outcomes():
             if by_team:
                 folder, index = team_workbooks(plan, out)
-                typer.echo(f"wrote {len(index)} team workbook(s) and index.csv to {folder}:")
-                for x in index:
-                    typer.echo(f"  {x['file']:<50} {x['rows']:>5} row(s)  {x['team'][:40]}")
+                typer.echo(terminal.review_text(index, folder, 0))
                 return
             path, n = review_workbook(plan, out)
-    except OutputError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--out") from None
     except OSError as exc:
         raise typer.BadParameter(f"cannot write {out}: {exc.strerror or exc}",
                                  param_hint="--out") from None
-    typer.echo(f"wrote {path}: {n} proposed change(s) to accept or reject")
+    typer.echo(terminal.review_text(None, path, n))
 
 
 @app.command("report")
 def report_cmd(
-    plan: Annotated[Path, typer.Option("--plan", help="A plan folder (with summary.json).")],
+    plan: PlanOpt,
     by_team: Annotated[bool, typer.Option(
         "--by-team", help="Also a page per team (report-<team>.html) with only that team's "
         "workers and the children leaving or joining it.")] = False,
 ) -> None:
     """Rewrite the plan folder's report.html (with its charts)."""
-    from rebalancer.io.planfolder import read_plan_folder
-    from rebalancer.reports.plan_page import write_report
-
-    with _plan_folder():
+    with _outcomes():
         pf = read_plan_folder(plan)
-    typer.echo(f"wrote {write_report(plan, pf.plan, pf.workers, pf.summary)}")
-    if by_team:
-        from rebalancer.reports.team_page import write_team_reports
-
-        pages = write_team_reports(plan, pf.plan, pf.workers, pf.summary)
-        typer.echo(f"wrote {len(pages)} team page(s) in {plan}: report-<team>.html")
+        typer.echo(f"wrote {write_report(plan, pf.plan, pf.workers, pf.summary)}")
+        if by_team:
+            pages = write_team_reports(plan, pf.plan, pf.workers, pf.summary)
+            typer.echo(f"wrote {len(pages)} team page(s) in {plan}: report-<team>.html")
 
 
 @app.command("audit")
@@ -341,53 +304,17 @@ def audit_cmd(
 ) -> None:
     """List the audit trail's entries, or verify it (see the README for what each mode
     detects)."""
-    import json
-
-    from rebalancer.signoff import audit as trail
-
-    if not db.is_file():
-        raise typer.BadParameter(f"no audit trail at {db}", param_hint="--db")
     key = _audit_key(audit_key)
-    recorded: list[tuple[str, int, str]] = []
-    for folder in plans or []:
-        try:
-            info = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("audit")
-        except (OSError, ValueError):
-            raise typer.BadParameter(f"{folder} has no readable summary.json",
-                                     param_hint="--plan") from None
-        if not isinstance(info, dict) or not info.get("entries"):
-            raise typer.BadParameter(f"{folder} records no audit entries (made before 0.3?)",
-                                     param_hint="--plan")
-        if Path(str(info.get("db"))).resolve() != db.resolve():
-            typer.echo(f"audit trail broken: the plan in {folder} was recorded in "
-                       f"{info.get('db')}, not in {db}")
-            raise typer.Exit(1)
-        recorded += [(str(folder), int(e["seq"]), str(e["hash"])) for e in info["entries"]]
-    try:
-        if verify or recorded:
-            broken = trail.verify(db, key, recorded)
-            if broken:
-                typer.echo(f"audit trail broken: {broken}")
-                raise typer.Exit(1)
-            typer.echo(f"audit trail intact: {len(trail.entries(db))} entries"
-                       + (f"; the {len(recorded)} entries {len(plans or [])} plan folder(s) "
-                          "recorded are there, unchanged" if recorded else "")
-                       + ("; links are HMACs checked with the key" if key else ""))
+    with _outcomes():
+        if not (verify or plans):
+            if not db.is_file():
+                raise UsageError(f"no audit trail at {db}", "--db")
+            typer.echo(terminal.audit_lines(trail.entries(db)))
             return
-        shown_entries = trail.entries(db)
-    except trail.AuditError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--db") from None
-    for e in shown_entries:
-        p = e.payload
-        if e.kind == "plan":
-            what = (f"plan {str(p.get('plan_sha256', ''))[:12]} {p.get('status')} objective "
-                    f"{p.get('objective')} in {p.get('folder')}")
-        else:
-            who = p.get("reviewer") or "?"
-            what = (f"{p.get('decision')} {p.get('child_id')} → "
-                    f"{p.get('proposed_worker_id') or '-'} by {who} on plan "
-                    f"{str(p.get('plan_sha256', ''))[:12]}")
-        typer.echo(f"{e.seq:>6} {e.at} {e.kind:<9} {what}")
+        verdict = trail.inspect(db, key, plans or [])
+    typer.echo(terminal.audit_verdict(verdict, len(plans or []), key is not None))
+    if verdict.broken:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -399,14 +326,9 @@ def validate(
     config: ConfigOpt = None,
 ) -> None:
     """Check the inputs and list every problem at once (exit 1 if there is any)."""
-    from rebalancer.io.inputs import load_inputs
-
-    with _inputs_rejected():
-        cfg = load_config(config)
-        inputs = load_inputs(workers, children, decisions, travel, cfg, config)
-    typer.echo(f"ok: {len(inputs.workers)} workers, {len(inputs.children)} children"
-               + (f", {len(inputs.decisions)} decisions" if decisions else "")
-               + (f", {len(inputs.travel)} travel rows" if inputs.travel is not None else ""))
+    with _outcomes():
+        inputs = load_inputs(workers, children, decisions, travel, load_config(config), config)
+    typer.echo(terminal.validated_text(inputs))
 
 
 @app.command()
@@ -416,21 +338,13 @@ def demo(
     quiet: QuietOpt = False,
 ) -> None:
     """Rebalance the embedded county-in-crisis scenario and show it before and after."""
-    from rebalancer import pipeline
-    from rebalancer.paths import data_dir
-    from rebalancer.pipeline import InputPaths
-    from rebalancer.reports.terminal import before_after, next_steps
-
     d = data_dir() / "demo"
     typer.echo(f"Demo: {d / 'workers.csv'} and {d / 'children.csv'} "
                "(a generated county in crisis)")
     paths = InputPaths(d / "workers.csv", d / "children.csv", config=d / "config.toml")
     summary = _run(d / "config.toml", {}, quiet, lambda cfg, progress: pipeline.rebalance(
-        paths, cfg, out, "csv", progress=progress))
-    typer.echo(before_after(summary))
-    typer.echo(f"outputs written to {out}/ (plan.csv, workers.csv, report.html, summary.json)")
-    typer.echo(next_steps(out, d / "workers.csv", d / "children.csv", d / "config.toml",
-                          summary.kpis.after.moves))
+        paths, cfg, out, "csv", trail.Trail.beside(out).hook(), progress))
+    typer.echo(terminal.rebalance_text(summary, paths, out))
 
 
 @app.command()
@@ -445,13 +359,8 @@ def generate(
         "extract with its mapping.toml")] = GenerateFormat.csv,
 ) -> None:
     """Write a synthetic, realistic county: workers and children tables (or an SSD extract)."""
-    from rebalancer.synth.county import generate as gen
-    from rebalancer.synth.county import write_scenario
-
-    tables = gen(children, workers, seed=seed, scenario=scenario.value)
+    tables = generate_county(children, workers, seed=seed, scenario=scenario.value)
     if format is GenerateFormat.ssd:
-        from rebalancer.synth.ssd import write_ssd
-
         paths = write_ssd(tables, out, seed=seed)
         typer.echo(f"wrote a synthetic SSD extract ({len(paths) - 1} tables) and "
                    f"{out / 'mapping.toml'}; import it with: rebalancer import-ssd --ssd {out} "
@@ -473,46 +382,21 @@ def import_ssd_cmd(
     format: FormatOpt = Format.csv,
 ) -> None:
     """Turn a Standard Safeguarding Dataset extract into workers and children tables."""
-    import datetime as dt
-    import json
-
-    from rebalancer.io.outputs import atomic_write, check_output_dir, write_table
-    from rebalancer.io.ssd import import_ssd, load_mapping, report_text
-
     try:
         day = dt.date.fromisoformat(plan_date) if plan_date else dt.date.today()
     except ValueError:
         raise typer.BadParameter("write the date as YYYY-MM-DD", param_hint="--plan-date") \
             from None
-    try:
-        check_output_dir(out, [], format.value)
-        with _inputs_rejected():
-            result = import_ssd(ssd, load_mapping(mapping), day)
-    except OutputError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--out") from None
-    out.mkdir(parents=True, exist_ok=True)
-    write_table(result.workers, out / f"workers.{format.value}", format.value)
-    write_table(result.children, out / f"children.{format.value}", format.value)
-    text = json.dumps(result.report, indent=2)
-    atomic_write(out / "import-report.json", lambda p: p.write_text(text, encoding="utf-8"))
-    # the plan date travels with the tables: validate and rebalance read it from here
-    atomic_write(out / "config.toml", lambda p: p.write_text(
-        f"# written by import-ssd: the plan date the extract was imported for\n"
-        f"plan_date = {day.isoformat()}\n", encoding="utf-8"))
-    typer.echo(report_text(result.report))
-    w, c, cfg = (out / f"workers.{format.value}", out / f"children.{format.value}",
-                 out / "config.toml")
-    typer.echo(f"wrote {w}, {c}, {cfg} (plan_date = {day.isoformat()}) and "
-               f"import-report.json\nnext:\n  rebalancer validate --workers {w} --children {c} "
-               f"--config {cfg}\n  rebalancer rebalance --workers {w} --children {c} --config "
-               f"{cfg} --out PLAN_FOLDER")
+    with _outcomes():
+        result, paths = import_to(ssd, mapping, out, day, format.value)
+    typer.echo(terminal.import_text(result.report, paths, day.isoformat()))
 
 
 @app.command()
 def check(
     workers: WorkersOpt,
     children: ChildrenOpt,
-    plan: Annotated[Path, typer.Option("--plan", help="A plan folder (with summary.json).")],
+    plan: PlanOpt,
     decisions: DecisionsOpt = None,
     travel: TravelOpt = None,
     config: ConfigOpt = None,
@@ -524,51 +408,12 @@ def check(
 
     The rules and weights come from --config (or the shipped defaults), never from the folder
     being checked: a plan whose recorded configuration differs fails with CONFIG_MISMATCH."""
-    from rebalancer.check.independent import check_plan
-    from rebalancer.io.inputs import load_inputs
-    from rebalancer.io.planfolder import read_plan_folder
-
-    with _plan_folder():
-        folder = read_plan_folder(plan, verify=False)
-    in_force = folder.raw.get("outputs", {}).get("decisions")
-    if decisions is None and isinstance(in_force, dict):  # a re-plan's decisions in force
-        decisions = plan / str(in_force["file"])
-        typer.echo(f"decisions in force: {decisions} (the re-plan's own; --decisions overrides)")
-    # the user's configuration or the shipped defaults: a folder is not trusted to say by which
-    # rules it should be judged, unless the user says so
-    with _inputs_rejected():
-        cfg = folder.config() if trust_plan_config else load_config(config)
-        inputs = load_inputs(workers, children, decisions, travel, cfg, config)
-        if folder.raw.get("what_ifs"):
-            from rebalancer.io.planfolder import with_recorded_what_ifs
-
-            inputs = with_recorded_what_ifs(inputs, folder)
-            typer.echo("what-ifs applied as the plan records them (summary.json what_ifs)")
-    report = check_plan(inputs, cfg, folder.plan, folder.raw, folder.workers)
-    report.mismatches[:0] = folder.changed
-    if isinstance(in_force, dict) and decisions == plan / str(in_force["file"]):
-        from rebalancer.io.inputs import file_sha256
-
-        if file_sha256(decisions) != in_force.get("sha256"):
-            report.mismatches.insert(0, f"{decisions}: differs from the decisions in force the "
-                                        "plan folder names (sha256)")
-    if trust_plan_config:
-        report.unchecked.insert(0, "configuration taken from the plan (--trust-plan-config): "
-                                   "its rules and weights were not checked against yours")
-    typer.echo(check_text(report, len(inputs.children)))
-    if not report.ok:
+    with _outcomes():
+        done = check_folder(InputPaths(workers, children, decisions, travel, config), plan,
+                            trust_plan_config)
+    typer.echo("\n".join([*done.notes, terminal.check_text(done.report, done.children)]))
+    if not done.report.ok:
         raise typer.Exit(1)
-
-
-def _reload(plan: Path) -> tuple[Any, Any, Any]:
-    """The case model, plan and workers table of a plan folder."""
-    from rebalancer.io.planfolder import read_plan_folder, reload_inputs
-    from rebalancer.model.build import build_case_model
-
-    with _plan_folder():
-        folder = read_plan_folder(plan)
-        inputs, cfg = reload_inputs(folder)
-    return build_case_model(inputs, cfg), folder.plan, folder.workers
 
 
 @app.command()
@@ -580,22 +425,8 @@ def explain(
 ) -> None:
     """Why a child ended where it did: staying put, the best alternatives term by term, and who
     was barred."""
-    from rebalancer.model.explain import alternatives, worker_story
-    from rebalancer.reports.terminal import alternatives_text, worker_story_text
-
-    with _inputs_rejected():
-        cm, plan_df, workers_df = _reload(plan)
-    if worker is not None:
-        if worker not in set(workers_df["worker_id"]):
-            raise typer.BadParameter(f"no worker {worker[:40]!r} in the plan",
-                                     param_hint="--worker")
-        typer.echo(worker_story_text(worker_story(cm, plan_df, workers_df, worker)))
-        return
-    if child_id is None or child_id not in set(plan_df["child_id"]):
-        raise typer.BadParameter(f"give a CHILD_ID of the plan (got {str(child_id)[:40]!r})")
-    row = plan_df.loc[plan_df["child_id"] == child_id].iloc[0]
-    typer.echo(alternatives_text(alternatives(cm, plan_df, workers_df, child_id),
-                                 str(row.get("explanation", ""))))
+    with _outcomes():
+        typer.echo(terminal.explained_text(explain_folder(plan, child_id, worker)))
 
 
 GridOpt = Annotated[list[str] | None, typer.Option(
@@ -609,15 +440,9 @@ SchedulerOpt = Annotated[str | None, typer.Option(
     "[default: a LocalCluster sized to this machine].")]
 
 
-def _analysis_setup(workers: Path, children: Path, decisions: Path | None, travel: Path | None,
-                    config: Path | None, time_limit: float | None,
-                    work: float | None = None) -> tuple[Any, Any]:
-    from rebalancer.pipeline import InputPaths
-
-    overrides = _overrides(time_limit, None, None, None, work)
-    with _inputs_rejected():
-        cfg = load_config(config, overrides)
-    return InputPaths(workers, children, decisions, travel, config), cfg
+def _analysis_config(config: Path | None, time_limit: float | None, work: float | None
+                     ) -> Config:
+    return _config(config, _overrides(time_limit, None, None, None, work))
 
 
 @app.command()
@@ -641,41 +466,12 @@ def sweep(
     format: FormatOpt = Format.parquet,
 ) -> None:
     """Plan every scenario (grid product x named what-ifs) in parallel on a Dask cluster."""
-    from rebalancer.analysis.scenarios import load_scenarios, parse_grid, repeated
-    from rebalancer.analysis.scenarios import scenarios as plan_of
-    from rebalancer.analysis.sweep import sweep as run_sweep
-
-    paths, cfg = _analysis_setup(workers, children, decisions, travel, config, time_limit,
-                                 work)
-    try:
-        g = parse_grid(grid or [])
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--grid") from None
-    from rebalancer.config import unknown_dotted_keys
-
-    bad_key = unknown_dotted_keys(list(g), "--grid")  # a usage error before anything runs
-    if bad_key:
-        raise typer.BadParameter(f"{bad_key[0].message}; {bad_key[0].fix}", param_hint="--grid")
-    with _inputs_rejected():
-        named = load_scenarios(scenarios) if scenarios else []
-        if named:  # what each what-if names must exist: every problem before anything runs
-            from rebalancer.io.inputs import load_inputs
-            from rebalancer.io.whatifs import check_what_ifs
-            from rebalancer.problems import InputRejected
-
-            county = load_inputs(workers, children, decisions, travel, cfg, config)
-            problems = [p for s in named for p in check_what_ifs(
-                county, s.what_ifs, f"{scenarios} [scenario.{s.name}]")]
-            if problems:
-                raise InputRejected(problems)
-    todo = repeated(plan_of(g, named), repeats)
-    typer.echo(f"{len(todo)} scenario(s) on "
-               + (scheduler or "a local Dask cluster") + f"; results in {out}/results.csv")
-    df = run_sweep(paths, cfg, todo, out, format.value, time_limit, scheduler, list(g),
-                        echo=typer.echo)
-    failed = int((df["status"] == "error").sum())
-    typer.echo(f"{len(df)} row(s) written to {out}/results.csv, results.parquet and sweep.html"
-               + (f"; {failed} scenario(s) failed (see the error column)" if failed else ""))
+    cfg = _analysis_config(config, time_limit, work)
+    spec = SweepSpec(tuple(grid or ()), scenarios, repeats, time_limit, scheduler, format.value)
+    with _outcomes():
+        df = run_sweep(InputPaths(workers, children, decisions, travel, config), cfg, spec, out,
+                       echo=typer.echo)
+    typer.echo(terminal.sweep_text(df, out))
 
 
 @app.command("frontier")
@@ -696,12 +492,10 @@ def frontier_cmd(
 ) -> None:
     """The trade-off between discretionary moves and overload (epsilon-constraint on
     max_moves, each point warm-started from its neighbour)."""
-    from rebalancer.analysis.frontier import frontier
-
-    paths, cfg = _analysis_setup(workers, children, decisions, travel, config, time_limit,
-                                 work)
-    with _inputs_rejected():
-        frontier(paths, cfg, out, format.value, points, echo=typer.echo)
+    cfg = _analysis_config(config, time_limit, work)
+    with _outcomes():
+        frontier(InputPaths(workers, children, decisions, travel, config), cfg, out,
+                 format.value, points, echo=typer.echo)
     typer.echo(f"wrote {out}/frontier.csv and {out}/frontier.png")
 
 
@@ -723,20 +517,11 @@ def staffing_cmd(
 ) -> None:
     """The extra FTE by locality and grade that brings every worker within capacity and
     allocates every child, checked by re-planning with those workers added."""
-    from rebalancer.analysis.staffing import staffing
-
-    paths, cfg = _analysis_setup(workers, children, decisions, travel, config, time_limit,
-                                 work)
-    with _inputs_rejected():
-        rec = staffing(paths, cfg, out, format.value, target, echo=typer.echo)
-    typer.echo(f"{rec['total_fte']:.1f} FTE "
-               + ("confirmed by a re-plan" if rec["confirmed"] else "NOT enough after "
-                  f"{len(rec['rounds']) - 1} rounds")
-               + ":")
-    for r in rec["by_locality_and_grade"]:
-        tags = f"  with {', '.join(r['skills'])}" if r.get("skills") else ""
-        typer.echo(f"  {r['locality'][:24]:<24}{r['grade']:<10}{r['fte']:>6.1f} FTE{tags}")
-    typer.echo(f"wrote {out}/staffing.json")
+    cfg = _analysis_config(config, time_limit, work)
+    with _outcomes():
+        rec = staffing(InputPaths(workers, children, decisions, travel, config), cfg, out,
+                       format.value, target, echo=typer.echo)
+    typer.echo(terminal.staffing_text(rec, out))
 
 
 @app.command("compare")
@@ -747,37 +532,13 @@ def compare_cmd(
                                              "outcome differs.")] = None,
 ) -> None:
     """KPI deltas side by side, and the children whose outcome differs."""
-    from rebalancer.analysis.compare import compare, protected
-    from rebalancer.io.outputs import refuse_overwrite
-    from rebalancer.model.kpi import KPI_BY_NAME, Kpi
-
-    with _plan_folder(hint=None):
-        kpis, diff, warnings = compare(plan_a, plan_b)
-        if out is not None:
-            try:
-                refuse_overwrite(out, protected(plan_a, plan_b))
-            except OutputError as exc:
-                raise typer.BadParameter(str(exc), param_hint="--out") from None
-    for w in warnings:
-        typer.echo(f"WARNING: {w}")
-    typer.echo(f"{'':<24}{'A':>14}{'B':>14}{'B - A':>14}")
-    for r in kpis.itertuples(index=False):
-        kpi = KPI_BY_NAME.get(str(r.kpi), Kpi(str(r.kpi), "", "num"))
-        if r.kpi == "objective":
-            kpi = Kpi("objective", "", "int")
-        def f(v: Any, kpi: Kpi = kpi) -> str:
-            if v is None or v != v:
-                return "-"
-            return kpi.fmt(round(v) if kpi.kind == "int" else v)
-        typer.echo(f"{r.kpi:<24}{f(r.a):>14}{f(r.b):>14}{f(r.delta):>14}")
-    typer.echo(f"{len(diff)} child(ren) end with a different worker")
-    for r in diff.head(20).itertuples(index=False):
-        typer.echo(f"  {r.child_id}: A {r.to_worker_id_a or '(none)'}  B "
-                   f"{r.to_worker_id_b or '(none)'}")
+    try:
+        kpis, diff, warnings = compare_and_write(plan_a, plan_b, out)
+    except UsageError as exc:  # a plan folder is an argument here, not --plan
+        hint = exc.option if exc.option == "--out" else None
+        raise typer.BadParameter(str(exc), param_hint=hint) from None
+    typer.echo(terminal.compare_text(kpis, diff, warnings))
     if out is not None:
-        from rebalancer.io.outputs import write_table
-
-        write_table(diff, out, "csv")
         typer.echo(f"wrote {out}")
 
 
@@ -785,9 +546,6 @@ def main() -> None:
     """The console script: the time limit counts from the process's start (imports included),
     and the process exits only once the solver's engines have stopped (an engine still running
     in C++ at exit aborts the process, after the plan was written)."""
-    from rebalancer.clock import count_from_process_start
-    from solvers.stopping import wait_for_engines
-
     count_from_process_start()
     try:
         app()

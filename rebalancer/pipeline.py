@@ -17,18 +17,36 @@ import pandas as pd
 from rebalancer import __version__
 from rebalancer.clock import run_started
 from rebalancer.config import Config
-from rebalancer.io.inputs import Inputs, load_inputs
+from rebalancer.io.inputs import InputPaths, Inputs, load_inputs
 from rebalancer.io.outputs import (
     check_output_dir,
     deferred_interrupts,
     output_lock,
     write_outputs,
 )
+from rebalancer.io.planfolder import read_plan_folder
 from rebalancer.model.build import COST_SCALE, CaseModel, build_case_model
 from rebalancer.model.explain import explanations
-from rebalancer.model.plan import build_plan, build_workers, kpis, objective_terms
+from rebalancer.model.plan import (
+    assigned_workers_from_plan,
+    build_plan,
+    build_workers,
+    changed_from_previous,
+    kpis,
+    objective_terms,
+)
 from rebalancer.model.shortfall import before_solving, fte_needed
-from rebalancer.model.summary import Kpis, OutputFile, SolverReport, Summary
+from rebalancer.model.summary import (
+    AuditRecord,
+    InputFile,
+    Kpis,
+    MaxNewYielded,
+    OutputFile,
+    PreviousPlan,
+    Shortfall,
+    SolverReport,
+    Summary,
+)
 from rebalancer.problems import InputRejected, Problem
 from solvers import Progress, Solution, SolveContext, Termination, solve
 from solvers.problem import CostOverflow
@@ -42,19 +60,6 @@ WRITE_RESERVE_PER_CHILD = 1e-4
 
 
 @dataclass
-class InputPaths:
-    workers: Path
-    children: Path
-    decisions: Path | None = None
-    travel: Path | None = None
-    config: Path | None = None
-
-    def all(self) -> list[Path]:
-        return [p for p in (self.workers, self.children, self.decisions, self.travel,
-                            self.config) if p is not None]
-
-
-@dataclass
 class Result:
     model: CaseModel
     solution: Solution
@@ -65,19 +70,19 @@ class Result:
     inputs: Inputs | None = None  # what the plan was made from (decisions in force included)
 
 
-def max_new_yielded(cm: CaseModel, workers: pd.DataFrame) -> dict[str, Any]:
+def max_new_yielded(cm: CaseModel, workers: pd.DataFrame) -> MaxNewYielded:
     """MAX_NEW yields to ONE_WORKER: where a cap was exceeded, by how much, declared openly."""
     excess = np.maximum(workers["new_children"].to_numpy() - cm.new_limit, 0)
     over = np.flatnonzero(excess)
-    return {"excess_total": int(excess.sum()),
-            "workers": {str(workers["worker_id"].iat[i]): int(excess[i]) for i in over}}
+    return MaxNewYielded(int(excess.sum()),
+                         {str(workers["worker_id"].iat[i]): int(excess[i]) for i in over})
 
 
 def _solver_summary(cm: CaseModel, sol: Solution, work: float) -> SolverReport:
     """How the plan was found; objective values in the contract's units, never solver units."""
     return SolverReport(
         source=sol.source,
-        termination=sol.termination.value,
+        termination=sol.termination,
         candidate_pairs=int(cm.problem.n_pairs),
         decision_units=int(cm.problem.n_items),
         lp_bound=None if sol.lp_bound is None else round(sol.lp_bound / COST_SCALE, 4),
@@ -105,10 +110,10 @@ def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: p
     return Summary(
         tool="caseload-rebalancer",
         version=__version__,
-        inputs={name: {"path": str(p), "sha256": h}
+        inputs={name: InputFile(str(p), h)
                 for (name, p), h in zip(inputs.files.items(), inputs.sha256().values(),
                                         strict=True)},
-        config=cfg.to_dict(),
+        config=cfg,
         status=sol.status.value,
         objective=round(objective, 4),
         best_bound=None if bound is None else round(bound, 4),
@@ -118,9 +123,9 @@ def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: p
         objective_terms={k: round(v, 4) for k, v in terms.items()},
         kpis=Kpis(kpis(plan, workers, forced, "before", cm.recent_changes),
                   kpis(plan, workers, forced, "after", cm.recent_changes)),
-        conflicts=[c.__dict__ for c in cm.conflicts],
+        conflicts=list(cm.conflicts),
         max_new_yielded=max_new_yielded(cm, workers),
-        shortfall={"before": before_solving(cm), "after": fte_needed(cm, plan, workers)},
+        shortfall=Shortfall(before_solving(cm), fte_needed(cm, plan, workers)),
         no_eligible_worker={
             rule: int(n) for rule, n in cm.empty_rule[cm.empty_rule != ""].value_counts()
             .sort_index().items()
@@ -195,58 +200,57 @@ def plan(inputs: Inputs, cfg: Config, *, progress: Progress | None = None,
     return Result(cm, sol, plan_df, workers, summary, {}, inputs)
 
 
-def previous_from_folder(folder: Path) -> tuple[pd.Series, dict[str, Any]]:
+def previous_from_folder(folder: Path) -> tuple[pd.Series, PreviousPlan]:
     """A plan folder as the plan to stay close to: child -> worker after it ("" unallocated)."""
-    from rebalancer.io.planfolder import read_plan_folder
-
     pf = read_plan_folder(folder)
     series = pd.Series(pf.plan["to_worker_id"].to_numpy(object),
                        index=pf.plan["child_id"].to_numpy(object))
-    info = {"folder": str(folder.resolve()), "plan_file": pf.summary.plan_file.file,
-            "plan_sha256": pf.summary.plan_file.sha256}
+    info = PreviousPlan(str(folder.resolve()), pf.summary.plan_file.file,
+                        pf.summary.plan_file.sha256)
     return series, info
 
 
+# A file of the plan folder's set beside its tables: its name, and how to write it to a path.
+ExtraFile = tuple[str, Callable[[Path], Any]]
+
+
 @dataclass(frozen=True)
-class AuditTarget:
-    """Where a plan is recorded: the trail, its key, and entries to add after the plan's own
-    (a re-plan's decisions)."""
+class FolderHook:
+    """The one extension point of a rebalance, called after planning and before writing (in the
+    manner of PyPSA's `extra_functionality`); both parts optional.
 
-    db: Path
-    key: bytes | None = None
-    extra: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = ()
+    - `finish(result)` may replace `result.summary` with additions and returns extra files for
+      the set by name (a re-plan adds its review to the summary and writes decisions.csv);
+    - `record(summary, folder)` writes the plan's entries into an audit trail once the tables'
+      hashes are known, before summary.json lands, and says where they are (signoff.audit
+      makes one, so this package knows nothing of trails).
+    """
 
-    @classmethod
-    def beside(cls, out: Path, db: Path | None = None, key: bytes | None = None
-               ) -> AuditTarget:
-        """The trail given, else rebalancer-audit.sqlite beside the output folder, checked
-        usable before any solving (AuditError)."""
-        from rebalancer.signoff import audit
-
-        target = cls(db if db is not None else audit.default_path(out), key)
-        audit.check_usable(target.db)
-        return target
+    finish: Callable[[Result], dict[str, ExtraFile]] | None = None
+    record: Callable[[Summary, Path], AuditRecord] | None = None
 
 
-def write_plan_folder(out: Path, fmt: str, result: Result,
-                      extra_files: dict[str, tuple[str, Any]] | None = None,
-                      audit_to: AuditTarget | None = None) -> None:
-    """The plan folder as one set: tables, report.html, the audit entries, then summary.json
-    naming them all. The entries are written once the tables' hashes are known and before the
-    summary lands, so the summary records them (seq and link) and a deleted entry is found."""
+def write_plan_folder(out: Path, fmt: str, result: Result, hook: FolderHook | None = None
+                      ) -> None:
+    """The plan folder as one set: tables, report.html, the hook's files and audit entries,
+    then summary.json naming them all. The entries are written once the tables' hashes are
+    known and before the summary lands, so the summary records them (seq and link) and a
+    deleted entry is found."""
     from rebalancer.reports.plan_page import render
 
+    hook = hook or FolderHook()
+    extra = hook.finish(result) if hook.finish is not None else {}
     page = render(result.plan, result.workers, result.summary,
                   charts_drawn=not result.summary.solver.interrupted)
-    files = {"report": ("report.html", lambda p: p.write_text(page, encoding="utf-8")),
-             **(extra_files or {})}
+    files: dict[str, ExtraFile] = {
+        "report": ("report.html", lambda p: p.write_text(page, encoding="utf-8")), **extra}
 
     def sealed(outputs: dict[str, dict[str, str]]) -> dict[str, Any]:
         result.summary = dataclasses.replace(
             result.summary, outputs={k: OutputFile(**v) for k, v in outputs.items()})
-        if audit_to is not None:
+        if hook.record is not None:
             result.summary = dataclasses.replace(result.summary,
-                                                 audit=_record(audit_to, out, result.summary))
+                                                 audit=hook.record(result.summary, out))
         return result.summary.to_json()
 
     with deferred_interrupts():
@@ -254,68 +258,32 @@ def write_plan_folder(out: Path, fmt: str, result: Result,
             out, fmt, {"plan": result.plan, "workers": result.workers}, sealed, files)
 
 
-def _record(target: AuditTarget, out: Path, summary: Summary) -> dict[str, Any]:
-    """Every plan produced goes into the audit trail, with what its run decided."""
-    from rebalancer.signoff import audit
-
-    plan_sha = summary.plan_file.sha256
-    entries = audit.append(target.db, "plan", [audit.plan_payload(summary, plan_sha, out)],
-                           key=target.key)
-    for kind, payloads in target.extra:
-        if payloads:
-            entries += audit.append(target.db, kind, list(payloads), key=target.key)
-    return {"db": str(target.db.resolve()), "keyed": target.key is not None,
-            "entries": [{"seq": e.seq, "hash": e.hash} for e in entries]}
-
-
 def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "parquet",
-              progress: Progress | None = None, stop: threading.Event | None = None,
-              previous: Path | None = None, audit_db: Path | None = None,
-              decisions: pd.DataFrame | None = None,
-              finish: Callable[[Result], dict[str, tuple[str, Any]]] | None = None,
-              audit_key: bytes | None = None,
-              audit_extra: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = ()) -> Result:
-    """load -> plan -> write; I/O happens only in the first and last steps.
-
-    `previous` is a plan folder to stay close to; `decisions` (already in the contract's form)
-    replace the decisions file's rows for the children they name; `finish` adds to the summary
-    and names extra files for the set (the re-plan's review and decisions.csv)."""
+              hook: FolderHook | None = None, progress: Progress | None = None,
+              stop: threading.Event | None = None) -> Result:
+    """load -> plan -> write; I/O happens only in the first and last steps. The hook adds to
+    the folder (see FolderHook); check it (an audit trail usable) before calling."""
     t0 = run_started()
     check_output_dir(out, paths.all(), fmt)
-    target = dataclasses.replace(AuditTarget.beside(out, audit_db, audit_key),
-                                 extra=audit_extra)
     inputs = load_inputs(paths.workers, paths.children, paths.decisions, paths.travel, cfg,
-                         paths.config, extra_decisions=decisions)
-    info = None
-    if previous is not None:
-        inputs.previous, info = previous_from_folder(previous)
+                         paths.config, extra_decisions=paths.decided)
+    previous = None
+    if paths.previous is not None:
+        inputs.previous, previous = previous_from_folder(paths.previous)
     created = not out.exists()
     try:
         with output_lock(out):
-            result = _plan_and_write(inputs, cfg, out, fmt, target, info, finish, progress,
-                                     stop, t0)
+            result = plan(inputs, cfg, progress=progress, stop=stop, started=t0)
+            if previous is not None:
+                changed = changed_from_previous(
+                    result.model, assigned_workers_from_plan(result.model, result.plan))
+                result.summary = dataclasses.replace(
+                    result.summary, previous_plan=dataclasses.replace(previous, changed=changed))
+            result.summary = dataclasses.replace(result.summary,
+                                                 wall_time=round(time.perf_counter() - t0, 3))
+            write_plan_folder(out, fmt, result, hook)
     except BaseException:
         if created and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # interrupted or refused before any plan: leave nothing behind
         raise
-    return result
-
-
-def _plan_and_write(inputs: Inputs, cfg: Config, out: Path, fmt: str, target: AuditTarget,
-                    info: dict[str, Any] | None,
-                    finish: Callable[[Result], dict[str, tuple[str, Any]]] | None,
-                    progress: Progress | None, stop: threading.Event | None,
-                    t0: float) -> Result:
-    """Plan, add what a re-plan adds, and write the folder as one set."""
-    result = plan(inputs, cfg, progress=progress, stop=stop, started=t0)
-    if info is not None:
-        from rebalancer.model.plan import assigned_workers_from_plan, changed_from_previous
-
-        info["changed"] = changed_from_previous(
-            result.model, assigned_workers_from_plan(result.model, result.plan))
-        result.summary = dataclasses.replace(result.summary, previous_plan=info)
-    extra_files = finish(result) if finish is not None else None
-    result.summary = dataclasses.replace(result.summary,
-                                         wall_time=round(time.perf_counter() - t0, 3))
-    write_plan_folder(out, fmt, result, extra_files, target)
     return result

@@ -39,3 +39,15 @@ class InputRejected(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__(f"{len(problems)} problem(s) in the inputs")
+
+
+class UsageError(Exception):
+    """A command used in a way it cannot honour (exit 2): the message says what to do, and
+    `option` names the option at fault (None: the command as a whole)."""
+
+    option: str | None = None
+
+    def __init__(self, message: str, option: str | None = None) -> None:
+        super().__init__(message)
+        if option is not None:
+            self.option = option

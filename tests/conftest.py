@@ -14,6 +14,7 @@ from rebalancer.check.independent import check_plan
 from rebalancer.config import load_config
 from rebalancer.io.inputs import load_inputs
 from rebalancer.pipeline import InputPaths, Result, rebalance
+from rebalancer.signoff.audit import Trail
 
 PLAN_DATE = "2026-12-01"
 
@@ -55,7 +56,9 @@ class Case:
         cfg_path = self.root / "config.toml"
         cfg_path.write_text(f"plan_date = {PLAN_DATE}\n{config}\n")
         cfg = load_config(cfg_path, {"solver.time_limit": time_limit, **overrides})
-        result = rebalance(InputPaths(w, c, d, t, cfg_path), cfg, self.root / "out", fmt)
+        out = self.root / "out"
+        result = rebalance(InputPaths(w, c, d, t, cfg_path), cfg, out, fmt,
+                           Trail.beside(out).hook())
         # every test that solves also checks its plan independently
         inputs = load_inputs(w, c, d, t, cfg, cfg_path)
         summary = json.loads((self.root / "out" / "summary.json").read_text())

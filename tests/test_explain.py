@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rebalancer.cli import app
+from rebalancer.model.summary import NeedRow
 from tests.conftest import Case, child, row, to, worker
 from tests.test_hard_rules import filler
 
@@ -62,18 +63,18 @@ def test_shortfall_in_fte_by_locality_and_grade(case: Case) -> None:
     # A (sw, 85 points) holds 100 pinned points: 15 points over = 15/85 = 0.18 FTE of sw in
     # North. South has an unallocated cp child (7 points, needs sw) and no worker: 7/85 = 0.08.
     r = case.run([worker("A")], [*filler("A", 50, n=2), child("S", "cp", locality="South")])
-    after = r.summary.shortfall["after"]
-    assert after["by_locality_and_grade"] == [
-        {"locality": "North", "grade": "sw", "fte": 0.18, "overload_points": 15.0,
-         "unallocated_points": 0.0, "skills": []},
-        {"locality": "South", "grade": "sw", "fte": 0.08, "overload_points": 0.0,
-         "unallocated_points": 7.0, "skills": []},
+    after = r.summary.shortfall.after
+    assert after.by_locality_and_grade == [
+        NeedRow("North", "sw", fte=0.18, overload_points=15.0, unallocated_points=0.0,
+                skills=[]),
+        NeedRow("South", "sw", fte=0.08, overload_points=0.0, unallocated_points=7.0,
+                skills=[]),
     ]
-    assert after["total_fte"] == pytest.approx(0.26)
-    before = r.summary.shortfall["before"]
-    north = next(x for x in before["over_demand"] if x["locality"] == "North")
-    assert north["ratio"] == pytest.approx(100 / 85, abs=1e-3)
-    assert any(x["locality"] == "South" and x["ratio"] is None for x in before["over_demand"])
+    assert after.total_fte == pytest.approx(0.26)
+    before = r.summary.shortfall.before
+    north = next(x for x in before.over_demand if x.locality == "North")
+    assert north.ratio == pytest.approx(100 / 85, abs=1e-3)
+    assert any(x.locality == "South" and x.ratio is None for x in before.over_demand)
 
 
 def test_a_sibling_moved_by_family_says_which_sibling_and_why(case: Case) -> None:

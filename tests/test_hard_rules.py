@@ -167,7 +167,7 @@ def test_pin_on_a_leaving_worker_yields_and_is_reported(case: Case) -> None:
     r = case.run([worker("A", leaving_on="2026-12-05"), worker("B")],
                  [child("K", current="A", pinned="true")])
     assert to(r, "K") == "B"
-    assert [(c["child_id"], c["rule"]) for c in r.summary.conflicts] == [("K", "AVAILABLE")]
+    assert [(c.child_id, c.rule) for c in r.summary.conflicts] == [("K", "AVAILABLE")]
 
 
 def test_max_new_cases_caps_allocations_lowest_priority_left(case: Case) -> None:

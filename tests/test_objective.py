@@ -102,8 +102,8 @@ def test_overload_bands_cost_each_point_by_the_band_it_falls_in(case: Case) -> N
     assert r.summary.objective_terms["overload"] == pytest.approx(22050)
     flat = case.run([worker("A")], filler("A", 60, n=2), config="[weights]\noverload_bands = []")
     assert flat.summary.objective_terms["overload"] == pytest.approx(400 * 35)
-    assert flat.summary.config["weights"]["overload_bands"] == []
-    assert r.summary.config["weights"]["overload_bands"] == [[1.1, 1.5], [1.25, 2.0]]
+    assert flat.summary.config.weights.overload_bands == ()
+    assert r.summary.config.weights.overload_bands == ((1.1, 1.5), (1.25, 2.0))
 
 
 def test_overload_bands_spread_unavoidable_overload(case: Case) -> None:

@@ -51,8 +51,8 @@ def test_the_factor_is_a_weight_and_zero_turns_it_off(case: Case) -> None:
     r = case.run([worker("A"), worker("B")], kids,
                  config="[weights]\nmove_factor_recent_change = 1.5\nrecent_changes_cap = 2\n")
     assert to(r, "P") == "B" and to(r, "Q") == "A"
-    assert r.summary.config["weights"]["move_factor_recent_change"] == 1.5
-    assert r.summary.config["weights"]["recent_changes_cap"] == 2
+    assert r.summary.config.weights.move_factor_recent_change == 1.5
+    assert r.summary.config.weights.recent_changes_cap == 2
     out = runner.invoke(app, ["explain", "--plan", str(case.root / "out"), "Q"])
     assert "5 changes of social worker in 12 months, 2 counted ×4" in out.output
 

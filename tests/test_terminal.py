@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from rebalancer.cli import app
 from rebalancer.reports.terminal import before_after, clock_line
+from solvers import Termination
 from tests.conftest import Case, child, worker
 from tests.test_hard_rules import filler
 
@@ -55,7 +56,8 @@ def test_the_clock_line_names_the_stage_it_cut(case: Case, interrupted: bool,
     r = case.run([worker("A")], [child("K")])
     assert clock_line(r.summary) == ""  # a small county runs every budget to its end
     solver = dataclasses.replace(r.summary.solver,
-                                 termination="interrupted" if interrupted else "deadline",
+                                 termination=Termination.INTERRUPTED if interrupted
+                                 else Termination.DEADLINE,
                                  stage_seconds={"greedy": 0.1, "cpsat": 2.0, "lns": 7.5})
     s = dataclasses.replace(r.summary, solver=solver)
     assert clock_line(s).startswith(expect)

@@ -9,6 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from rebalancer.cli import app
+from rebalancer.signoff.audit import Trail
+from solvers import Termination
 from tests.conftest import Case, child, worker
 
 runner = CliRunner()
@@ -403,7 +405,8 @@ def test_an_interrupt_before_any_plan_leaves_no_folder(case: Case,
     paths = pipeline.InputPaths(case.root / "workers.csv", case.root / "children.csv",
                                 config=case.root / "config.toml")
     with pytest.raises(KeyboardInterrupt):
-        pipeline.rebalance(paths, cfg, out, "csv", audit_db=case.root / "t.sqlite")
+        pipeline.rebalance(paths, cfg, out, "csv",
+                           Trail.beside(out, case.root / "t.sqlite").hook())
     assert not out.exists() and not (case.root / "t.sqlite").exists()
 
 
@@ -414,7 +417,7 @@ def test_an_interrupted_plan_is_written_without_waiting_for_charts(case: Case) -
 
     r = case.run([worker("A"), worker("B")], [child("K"), child("L")])
     s = dataclasses.replace(r.summary, solver=dataclasses.replace(r.summary.solver,
-                                                                  termination="interrupted"))
+                                                                  termination=Termination.INTERRUPTED))
     page = render(r.plan, r.workers, s, charts_drawn=not s.solver.interrupted)
     assert "<svg" not in page and "rebalancer report --plan DIR" in page
     assert "interrupted: best plan so far" in page

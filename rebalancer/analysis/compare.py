@@ -46,12 +46,24 @@ def different_inputs(a: Summary, b: Summary) -> list[str]:
     county itself) differ, by their sha256, or when the plan dates do."""
     out = []
     for name in sorted(set(a.inputs) | set(b.inputs)):
-        ha = a.inputs.get(name, {}).get("sha256", "")
-        hb = b.inputs.get(name, {}).get("sha256", "")
+        ha = a.inputs[name].sha256 if name in a.inputs else ""
+        hb = b.inputs[name].sha256 if name in b.inputs else ""
         if name in ("workers", "children", "decisions", "travel") and ha != hb:
             out.append(f"the {name} inputs differ (A {ha[:12] or 'none'}…, B {hb[:12] or 'none'}…):"
                        " these are plans of different data, not only different scenarios")
-    if a.config.get("plan_date") != b.config.get("plan_date"):
-        out.append(f"the plan dates differ (A {a.config.get('plan_date')}, B "
-                   f"{b.config.get('plan_date')})")
+    if a.config.plan_date != b.config.plan_date:
+        out.append(f"the plan dates differ (A {a.config.plan_date}, B {b.config.plan_date})")
     return out
+
+
+def compare_and_write(a: Path, b: Path, out: Path | None
+                      ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """`rebalancer compare`: `compare`, and the differing children written to `out` as CSV
+    (never over either plan's files or inputs: OutputError)."""
+    from rebalancer.io.outputs import refuse_overwrite, write_table
+
+    kpis, diff, warnings = compare(a, b)
+    if out is not None:
+        refuse_overwrite(out, protected(a, b))
+        write_table(diff, out, "csv")
+    return kpis, diff, warnings

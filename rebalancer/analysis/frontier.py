@@ -10,7 +10,8 @@ import pandas as pd
 
 from rebalancer.config import Config
 from rebalancer.io.inputs import Inputs, load_inputs
-from rebalancer.pipeline import AuditTarget, InputPaths, Result, plan, write_plan_folder
+from rebalancer.pipeline import InputPaths, Result, plan, write_plan_folder
+from rebalancer.signoff.audit import Trail
 
 
 def frontier(paths: InputPaths, base: Config, out: Path, fmt: str, points: int = 6,
@@ -39,7 +40,7 @@ def frontier(paths: InputPaths, base: Config, out: Path, fmt: str, points: int =
         if last is not None and _key(r) > _key(last):  # the neighbour's plan fits this budget
             r = last
         folder = out / f"max_moves-{b}"
-        write_plan_folder(folder, fmt, r, audit_to=AuditTarget.beside(folder))
+        write_plan_folder(folder, fmt, r, Trail.beside(folder).hook())
         k = r.summary.kpis.after
         rows.append({"max_moves": b, "moves_discretionary": k.moves_discretionary,
                      "total_overload_points": k.total_overload_points,

@@ -10,7 +10,8 @@ from rebalancer.analysis.scenarios import Scenario, apply_what_ifs
 from rebalancer.config import Config
 from rebalancer.io.inputs import load_inputs
 from rebalancer.io.whatifs import WhatIfs
-from rebalancer.pipeline import AuditTarget, InputPaths, Result, plan, write_plan_folder
+from rebalancer.pipeline import InputPaths, Result, plan, write_plan_folder
+from rebalancer.signoff.audit import Trail
 
 
 def staffing(paths: InputPaths, base: Config, out: Path, fmt: str, target: float = 1.0,
@@ -44,13 +45,13 @@ def staffing(paths: InputPaths, base: Config, out: Path, fmt: str, target: float
                         "total_overload_points": k.total_overload_points})
         echo(f"round {rnd}: {sum(added.values()):.1f} FTE added; {k.unallocated} "
              f"unallocated, {k.total_overload_points:,.1f} points over")
-        need = result.summary.shortfall["after"]["by_locality_and_grade"]
+        need = result.summary.shortfall.after.by_locality_and_grade
         if (k.unallocated == 0 and k.total_overload_points <= 1e-6) or rnd == rounds:
             break
         for r in need:  # in tenths of an FTE, rounded up
-            key = (r["locality"], r["grade"])
-            added[key] = added.get(key, 0.0) + math.ceil(r["fte"] * 10) / 10
-            skills.setdefault(key, set()).update(r.get("skills", []))
+            key = (r.locality, r.grade)
+            added[key] = added.get(key, 0.0) + math.ceil(r.fte * 10) / 10
+            skills.setdefault(key, set()).update(r.skills)
         spec = []
         for (loc, grade), fte in added.items():
             whole, part = int(fte), round(fte - int(fte), 1)
@@ -64,11 +65,11 @@ def staffing(paths: InputPaths, base: Config, out: Path, fmt: str, target: float
         staff = Scenario("staffing", add_workers=tuple(spec))
         result = plan(apply_what_ifs(inputs, staff), base)
         recorded = dataclasses.replace(staff.what_ifs, capacity_points=scaled)
-        result.summary = dataclasses.replace(result.summary, what_ifs=recorded.to_json())
+        result.summary = dataclasses.replace(result.summary, what_ifs=recorded)
     if scaled and result.summary.what_ifs is None:  # no worker added: the target still holds
         result.summary = dataclasses.replace(
-            result.summary, what_ifs=WhatIfs(capacity_points=scaled).to_json())
-    write_plan_folder(out, fmt, result, audit_to=AuditTarget.beside(out))
+            result.summary, what_ifs=WhatIfs(capacity_points=scaled))
+    write_plan_folder(out, fmt, result, Trail.beside(out).hook())
     k = result.summary.kpis.after
     confirmed = k.unallocated == 0 and k.total_overload_points <= 1e-6
     rec = {"target_utilisation": target, "confirmed": confirmed,

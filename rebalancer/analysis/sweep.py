@@ -8,17 +8,28 @@ and is byte-identical to a single `rebalance` with the same configuration.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from rebalancer.analysis.scenarios import KPI_COLUMNS, Scenario, apply_what_ifs
-from rebalancer.config import Config
+from rebalancer.analysis.scenarios import (
+    KPI_COLUMNS,
+    Scenario,
+    apply_what_ifs,
+    load_scenarios,
+    parse_grid,
+    repeated,
+    scenarios,
+)
+from rebalancer.config import Config, unknown_dotted_keys
 from rebalancer.io.inputs import load_inputs
+from rebalancer.io.whatifs import check_what_ifs
 from rebalancer.model.kpi import COUNT_KPIS
-from rebalancer.pipeline import AuditTarget, InputPaths, plan, write_plan_folder
-from rebalancer.problems import InputRejected, Problem
+from rebalancer.pipeline import InputPaths, plan, write_plan_folder
+from rebalancer.problems import InputRejected, Problem, UsageError
+from rebalancer.signoff.audit import Trail
 
 
 def run_scenario(paths: InputPaths, base: Config, s: Scenario, out: Path, fmt: str,
@@ -49,9 +60,9 @@ def run_scenario(paths: InputPaths, base: Config, s: Scenario, out: Path, fmt: s
         result = plan(apply_what_ifs(inputs, s), cfg)
         if s.what_ifs:  # recorded, so explain, check and review work on the folder
             result.summary = dataclasses.replace(result.summary,
-                                                 what_ifs=s.what_ifs.to_json())
+                                                 what_ifs=s.what_ifs)
         folder = out / s.name
-        write_plan_folder(folder, fmt, result, audit_to=AuditTarget.beside(folder))
+        write_plan_folder(folder, fmt, result, Trail.beside(folder).hook())
         summary = result.summary
         row.update(status=summary.status, objective=summary.objective,
                    gap=summary.gap, **{k: summary.kpis.after.value(k) for k in KPI_COLUMNS},
@@ -312,3 +323,43 @@ def _charts(plt: Any, ok: pd.DataFrame, key: str, grid_keys: list[str]) -> Any:
                      fontsize=8)
     fig.tight_layout()
     return fig
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """What a sweep runs: --grid items (KEY=V1,V2,...), a scenarios file, repeats, the seconds
+    per scenario, where the Dask scheduler is (None: a local cluster), the tables' format."""
+
+    grid: tuple[str, ...] = ()
+    scenarios: Path | None = None
+    repeats: int = 1
+    time_limit: float | None = None
+    scheduler: str | None = None
+    fmt: str = "parquet"
+
+
+def run(paths: InputPaths, cfg: Config, spec: SweepSpec, out: Path,
+        echo: Any = print) -> pd.DataFrame:
+    """`rebalancer sweep`: the grid and the scenario file checked (a bad grid key is a
+    UsageError, every what-if problem an InputRejected, before anything runs), then every
+    scenario planned (see `sweep`)."""
+    try:
+        grid = parse_grid(list(spec.grid))
+    except ValueError as exc:
+        raise UsageError(str(exc), "--grid") from None
+    bad_key = unknown_dotted_keys(list(grid), "--grid")
+    if bad_key:
+        raise UsageError(f"{bad_key[0].message}; {bad_key[0].fix}", "--grid")
+    named = load_scenarios(spec.scenarios) if spec.scenarios else []
+    if named:  # what each what-if names must exist: every problem before anything runs
+        county = load_inputs(paths.workers, paths.children, paths.decisions, paths.travel, cfg,
+                             paths.config)
+        problems = [p for s in named for p in check_what_ifs(
+            county, s.what_ifs, f"{spec.scenarios} [scenario.{s.name}]")]
+        if problems:
+            raise InputRejected(problems)
+    todo = repeated(scenarios(grid, named), spec.repeats)
+    echo(f"{len(todo)} scenario(s) on " + (spec.scheduler or "a local Dask cluster")
+         + f"; results in {out}/results.csv")
+    return sweep(paths, cfg, todo, out, spec.fmt, spec.time_limit, spec.scheduler, list(grid),
+                 echo=echo)

@@ -212,6 +212,25 @@ def _travel_references(travel: pd.DataFrame, known_workers: set[str], known_chil
     return problems
 
 
+@dataclass
+class InputPaths:
+    """What a rebalance reads: the tables and configuration, a plan folder to stay close to,
+    and decisions in memory that replace the decisions file's rows for the children they name
+    (a re-plan's, already in the contract's form)."""
+
+    workers: Path
+    children: Path
+    decisions: Path | None = None
+    travel: Path | None = None
+    config: Path | None = None
+    previous: Path | None = None
+    decided: pd.DataFrame | None = None
+
+    def all(self) -> list[Path]:
+        return [p for p in (self.workers, self.children, self.decisions, self.travel,
+                            self.config) if p is not None]
+
+
 def load_inputs(workers_path: Path, children_path: Path, decisions_path: Path | None,
                 travel_path: Path | None, cfg: Config, config_path: Path | None = None,
                 extra_decisions: pd.DataFrame | None = None) -> Inputs:

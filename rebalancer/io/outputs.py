@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rebalancer.io.inputs import file_sha256
+from rebalancer.problems import UsageError
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # A cell that starts with the apostrophe itself is escaped too, so our readers can take exactly
@@ -26,8 +27,10 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 ESCAPED_START = (*FORMULA_START, "'")
 
 
-class OutputError(Exception):
+class OutputError(UsageError):
     """The output folder cannot be used; raised before any solving is done."""
+
+    option = "--out"
 
 
 def neutralise(df: pd.DataFrame) -> pd.DataFrame:

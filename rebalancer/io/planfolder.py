@@ -7,21 +7,27 @@ never written.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cattrs
 import pandas as pd
 
-from rebalancer.config import Config, config_from_tree
+from rebalancer.config import Config
 from rebalancer.io.inputs import Inputs, file_sha256, load_inputs
 from rebalancer.io.outputs import SUMMARY, read_table_file
+from rebalancer.io.whatifs import WhatIfs, apply_what_ifs
 from rebalancer.model.summary import Summary
+from rebalancer.problems import InputRejected, UsageError
 
 
-class PlanFolderError(Exception):
+class PlanFolderError(UsageError):
     """The folder holds no complete, unchanged plan; the message says what to do."""
+
+    option = "--plan"
 
 
 @dataclass
@@ -32,24 +38,33 @@ class PlanFolder:
     workers: pd.DataFrame
     changed: list[str]  # tables that differ from the sha256 summary.json gives (when not verified)
 
-    @property
+    @functools.cached_property
     def summary(self) -> Summary:
-        return Summary.from_json(self.raw)
+        """summary.json, typed (PlanFolderError when it does not read as one)."""
+        try:
+            return Summary.from_json(self.raw)
+        except InputRejected as exc:  # its configuration is not one this version accepts
+            raise PlanFolderError(f"{self.path / SUMMARY} records a configuration this version "
+                                  f"refuses ({exc.problems[0]}); run the rebalance again") \
+                from None
+        except (cattrs.BaseValidationError, KeyError, TypeError, ValueError):
+            raise PlanFolderError(f"{self.path / SUMMARY} is not a summary this version can "
+                                  "read (edited, or made by another version); run the "
+                                  "rebalance again") from None
 
     def config(self) -> Config:
         """The configuration the plan was made with."""
-        return config_from_tree(self.raw["config"], None, str(self.path / SUMMARY))
+        return self.summary.config
 
     def protected(self) -> set[Path]:
         """What no command may write over: the folder's summary and files, and its inputs."""
         files = {self.path / SUMMARY, self.path / "report.html"}
-        files |= {self.path / str(v.get("file", "")) for v in self.raw.get("outputs", {}).values()
-                  if isinstance(v, dict)}
+        files |= {self.path / o.file for o in (self.summary.outputs or {}).values()}
         files |= set(self.input_paths().values())
         return {p.resolve() for p in files}
 
     def input_paths(self) -> dict[str, Path]:
-        return {k: Path(v["path"]) for k, v in self.raw["inputs"].items()}
+        return {k: Path(v.path) for k, v in self.summary.inputs.items()}
 
 
 def read_summary(folder: Path) -> dict[str, Any]:
@@ -113,19 +128,16 @@ def reload_inputs(folder: PlanFolder) -> tuple[Inputs, Config]:
     files = folder.input_paths()
     files.pop("decisions_given", None)  # a re-plan's decisions in force replace it
     for name, path in files.items():
-        if not path.is_file() or file_sha256(path) != folder.raw["inputs"][name]["sha256"]:
+        if not path.is_file() or file_sha256(path) != folder.summary.inputs[name].sha256:
             raise PlanFolderError(f"the {name} input {path} is missing or has changed since the "
                                   "plan was made; re-run the rebalance")
     cfg = folder.config()
     inputs = load_inputs(files["workers"], files["children"], files.get("decisions"),
                          files.get("travel"), cfg, files.get("config"))
-    return with_recorded_what_ifs(inputs, folder), cfg
+    return with_recorded_what_ifs(inputs, folder.summary.what_ifs, folder.path), cfg
 
 
-def with_recorded_what_ifs(inputs: Inputs, folder: PlanFolder) -> Inputs:
+def with_recorded_what_ifs(inputs: Inputs, what_ifs: WhatIfs | None, where: Path) -> Inputs:
     """The inputs as the plan saw them: with the staffing what-ifs its summary records (a
     sweep's or staffing's virtual workers, removed teams, cancelled leavers)."""
-    from rebalancer.io.whatifs import WhatIfs, apply_what_ifs
-
-    what_ifs = WhatIfs.from_json(folder.raw.get("what_ifs"))
-    return apply_what_ifs(inputs, what_ifs, str(folder.path / SUMMARY)) if what_ifs else inputs
+    return apply_what_ifs(inputs, what_ifs, str(where / SUMMARY)) if what_ifs else inputs

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -623,3 +624,25 @@ def report_text(report: dict[str, Any]) -> str:
                      f"{len(report['workers_with_no_fte'])}: "
                      + ", ".join(report["workers_with_no_fte"][:20]))
     return "\n".join(lines)
+
+
+def import_to(ssd: Path, mapping: Path, out: Path, day: dt.date, fmt: str
+              ) -> tuple[Imported, tuple[Path, Path, Path]]:
+    """`rebalancer import-ssd`: the extract read through its mapping and written to `out` as
+    the imported tables, import-report.json, and a config.toml carrying the plan date (validate
+    and rebalance read it from there); returns the import and the workers, children and config
+    paths. The output folder is checked before anything is read (OutputError)."""
+    from rebalancer.io.outputs import atomic_write, check_output_dir, write_table
+
+    check_output_dir(out, [], fmt)
+    result = import_ssd(ssd, load_mapping(mapping), day)
+    out.mkdir(parents=True, exist_ok=True)
+    w, c, cfg = out / f"workers.{fmt}", out / f"children.{fmt}", out / "config.toml"
+    write_table(result.workers, w, fmt)
+    write_table(result.children, c, fmt)
+    text = json.dumps(result.report, indent=2)
+    atomic_write(out / "import-report.json", lambda p: p.write_text(text, encoding="utf-8"))
+    atomic_write(cfg, lambda p: p.write_text(
+        f"# written by import-ssd: the plan date the extract was imported for\n"
+        f"plan_date = {day.isoformat()}\n", encoding="utf-8"))
+    return result, (w, c, cfg)

@@ -8,6 +8,8 @@ localities, dates, skill tags and percentages appear: nothing else about a child
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,7 @@ from rebalancer.model import rules, terms
 from rebalancer.model.build import CaseModel
 from rebalancer.model.plan import joins_siblings
 from rebalancer.model.rules import GRADE_RANK, RULE_BY_CODE, RULE_ORDER, RULE_WORDS, RULES, IntArray
+from rebalancer.problems import UsageError
 
 GRADES = list(GRADE_RANK)
 MAX_IDS_SHOWN = 5
@@ -332,3 +335,32 @@ def _why_worker_lost(cm: CaseModel, worker_id: str) -> str:
     if cm.frame.w_absent[k]:
         return "absent for the planning horizon: holds no children after the plan"
     return ""
+
+
+@dataclass(frozen=True)
+class Explained:
+    """`rebalancer explain`: a worker's story, or a child's alternatives with its explanation."""
+
+    story: dict[str, Any] | None = None
+    alternatives: dict[str, Any] | None = None
+    explanation: str = ""
+
+
+def explain_folder(plan: Path, child_id: str | None, worker: str | None) -> Explained:
+    """A plan folder's child (or worker) explained from its inputs, which must be unchanged
+    (PlanFolderError); an ID the plan does not hold is a UsageError."""
+    from rebalancer.io.planfolder import read_plan_folder, reload_inputs
+    from rebalancer.model.build import build_case_model
+
+    folder = read_plan_folder(plan)
+    inputs, cfg = reload_inputs(folder)
+    cm, plan_df, workers_df = build_case_model(inputs, cfg), folder.plan, folder.workers
+    if worker is not None:
+        if worker not in set(workers_df["worker_id"]):
+            raise UsageError(f"no worker {worker[:40]!r} in the plan", "--worker")
+        return Explained(story=worker_story(cm, plan_df, workers_df, worker))
+    if child_id is None or child_id not in set(plan_df["child_id"]):
+        raise UsageError(f"give a CHILD_ID of the plan (got {str(child_id)[:40]!r})")
+    row = plan_df.loc[plan_df["child_id"] == child_id].iloc[0]
+    return Explained(alternatives=alternatives(cm, plan_df, workers_df, child_id),
+                     explanation=str(row.get("explanation", "")))

@@ -1,36 +1,30 @@
 """summary.json as types: built once by the pipeline, read back by every command.
 
-Frozen dataclasses, so a step that adds to a summary (the previous plan, a review, the output
-files) makes a new one with `dataclasses.replace`; `to_json` gives the file's shape (the data
-contract's names, in a fixed order) and `from_json` reads it back, so readers use attributes
-that mypy follows instead of string keys. The independent check reads summary.json as plain
-JSON on purpose: it trusts nothing this module builds.
+Frozen dataclasses all the way down, so a step that adds to a summary (the previous plan, a
+review, the output files) makes a new one with `dataclasses.replace`, and readers use attributes
+that mypy follows instead of string keys. `to_json` gives the file's shape (the data contract's
+names, fields in declaration order) and `from_json` reads it back; both go through one cattrs
+converter, so each nested type is declared once and never parsed by hand. The independent check
+reads summary.json as plain JSON on purpose: it trusts nothing this module builds.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
+import cattrs
+import cattrs.gen
+
+from rebalancer.config import Config, config_from_tree
+from rebalancer.io.whatifs import WhatIfs
+from rebalancer.model.build import Conflict
 from rebalancer.model.kpi import KPI_NAMES
 from solvers import Termination
 
 
-class _Flat:
-    """A dataclass of plain fields: to and from JSON field by field; a field the JSON lacks
-    (a plan folder written before it existed) reads as None."""
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Any:
-        return cls(**{f.name: d.get(f.name) for f in fields(cls)})  # type: ignore[arg-type]
-
-
 @dataclass(frozen=True)
-class KpiValues(_Flat):
+class KpiValues:
     """One side (before or after) of the headline figures; field order is `kpi.KPIS` order."""
 
     unallocated: int
@@ -55,26 +49,18 @@ class KpiValues(_Flat):
         return getattr(self, name)
 
 
-
 @dataclass(frozen=True)
 class Kpis:
     before: KpiValues
     after: KpiValues
 
-    def to_json(self) -> dict[str, Any]:
-        return {"before": self.before.to_json(), "after": self.after.to_json()}
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Kpis:
-        return cls(KpiValues.from_json(d["before"]), KpiValues.from_json(d["after"]))
-
 
 @dataclass(frozen=True)
-class SolverReport(_Flat):
+class SolverReport:
     """How the plan was found; objective values in the contract's units, never solver units."""
 
     source: str
-    termination: str  # why the solve stopped: solvers.Termination's value
+    termination: Termination  # why the solve stopped
     candidate_pairs: int
     decision_units: int
     lp_bound: float | None
@@ -90,30 +76,143 @@ class SolverReport(_Flat):
     @property
     def interrupted(self) -> bool:
         """Ctrl-C, SIGTERM or a stop ended the solve: the plan is the best found so far."""
-        return self.termination == Termination.INTERRUPTED.value
+        return self.termination is Termination.INTERRUPTED
 
     @property
     def reproducible(self) -> bool:
         """The same inputs, seed, threads and work give this plan again."""
-        return self.termination in (Termination.FINISHED.value, Termination.WORK_SPENT.value)
+        return self.termination.reproducible
 
-    def to_json(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        if self.timings is None:
-            d.pop("timings")
-        # readers of summary.json (scripts, the independent check) get the two flags too
-        return {"source": d.pop("source"), "termination": d.pop("termination"),
-                "interrupted": self.interrupted, "reproducible": self.reproducible, **d}
 
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> SolverReport:
-        d = dict(d)
-        if d.get("termination") is None:  # a folder that recorded only the two flags
-            d["termination"] = (Termination.INTERRUPTED if d.get("interrupted") else
-                                Termination.WORK_SPENT if d.get("reproducible") else
-                                Termination.DEADLINE).value
-        report: SolverReport = super().from_json(d)
-        return report
+@dataclass(frozen=True)
+class DemandRow:
+    """Demand against the capacity of staying workers, in one locality and grade band."""
+
+    locality: str
+    grade_band: str  # "any", "sw+", "senior+", "advanced"
+    demand_points: float
+    capacity_points: float
+    ratio: float | None  # None: no staff in the band
+
+
+@dataclass(frozen=True)
+class ShortfallBefore:
+    """What is wrong with the situation before any plan: the facts a lead should see first."""
+
+    over_demand: list[DemandRow]
+    demand_and_capacity: list[DemandRow]
+    families_with_no_common_worker: list[str]
+    pins_on_leaving_or_absent_workers: list[str]
+    decisions_contradicting_rules: list[Conflict]
+
+
+@dataclass(frozen=True)
+class NeedRow:
+    """Extra FTE of one grade in one locality that would absorb what the plan could not."""
+
+    locality: str
+    grade: str
+    fte: float
+    overload_points: float
+    unallocated_points: float
+    skills: list[str]  # skills no worker in the area has, which new workers need
+
+
+@dataclass(frozen=True)
+class ShortfallAfter:
+    total_fte: float
+    by_locality_and_grade: list[NeedRow]
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    before: ShortfallBefore
+    after: ShortfallAfter
+
+
+@dataclass(frozen=True)
+class MaxNewYielded:
+    """Where a MAX_NEW cap was exceeded (it yields to ONE_WORKER), by how much, declared."""
+
+    excess_total: int
+    workers: dict[str, int]
+
+
+@dataclass(frozen=True)
+class PreviousPlan:
+    """The plan a run stayed close to (a re-plan's reviewed plan, or --previous)."""
+
+    folder: str
+    plan_file: str
+    plan_sha256: str
+    changed: int | None = None  # children whose outcome differs from it
+
+
+@dataclass(frozen=True)
+class ReviewCounts:
+    accepted: int
+    rejected: int
+    undecided: int
+
+
+@dataclass(frozen=True)
+class ReviewWorkbook:
+    """A returned workbook a re-plan read."""
+
+    file: str
+    team: str
+    reviewer: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """Two teams' workbooks that decided one child differently, and what was done."""
+
+    child_id: str
+    outcome: str
+    accepted_by: list[str]
+    rejected_by: list[str]
+
+
+@dataclass(frozen=True)
+class ChangedChild:
+    """A child whose outcome differs from the reviewed plan though nobody rejected it."""
+
+    child_id: str
+    reviewed_worker_id: str
+    worker_id: str
+    reasons: str
+    why: str
+
+
+@dataclass(frozen=True)
+class ReviewReport:
+    """A re-plan's decisions: who decided what, the counts, and every other child changed."""
+
+    workbooks: list[ReviewWorkbook]
+    reviewer: str
+    plan_sha256: str
+    by_team: dict[str, ReviewCounts]
+    disagreements: list[Disagreement]
+    counts: ReviewCounts
+    changed_beyond_rejected: int
+    changed: list[ChangedChild]
+
+
+@dataclass(frozen=True)
+class AuditLink:
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """The trail a run wrote to and the entries it wrote."""
+
+    db: str
+    keyed: bool
+    entries: list[AuditLink]
 
 
 @dataclass(frozen=True)
@@ -125,11 +224,17 @@ class OutputFile:
 
 
 @dataclass(frozen=True)
+class InputFile:
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Summary:
     tool: str
     version: str
-    inputs: dict[str, dict[str, str]]  # name -> path and sha256
-    config: dict[str, Any]  # the effective configuration, the TOML's shape
+    inputs: dict[str, InputFile]
+    config: Config  # the effective configuration (written in the TOML's shape)
     status: str
     objective: float
     best_bound: float | None
@@ -138,14 +243,14 @@ class Summary:
     solver: SolverReport
     objective_terms: dict[str, float]
     kpis: Kpis
-    conflicts: list[dict[str, Any]]
-    max_new_yielded: dict[str, Any]  # excess_total, and the excess per worker
-    shortfall: dict[str, Any]  # before solving and after the plan
+    conflicts: list[Conflict]
+    max_new_yielded: MaxNewYielded
+    shortfall: Shortfall
     no_eligible_worker: dict[str, int]  # by the rule that emptied a child's list
-    previous_plan: dict[str, Any] | None = None  # a re-plan's reviewed plan, or --previous
-    review: dict[str, Any] | None = None  # a re-plan's decisions: counts and changed children
-    what_ifs: dict[str, Any] | None = None  # staffing what-ifs the plan was made with
-    audit: dict[str, Any] | None = None  # the trail and the entries this run wrote (seq, hash)
+    previous_plan: PreviousPlan | None = None
+    review: ReviewReport | None = None
+    what_ifs: WhatIfs | None = None  # staffing what-ifs the plan was made with
+    audit: AuditRecord | None = None
     outputs: dict[str, OutputFile] | None = None  # the set, once written
 
     @property
@@ -156,26 +261,57 @@ class Summary:
         return self.outputs["plan"]
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if v is None and f.name in ("previous_plan", "review", "what_ifs", "audit",
-                                        "outputs"):
-                continue
-            if f.name == "outputs":
-                v = {k: dataclasses.asdict(o) for k, o in v.items()}
-            elif hasattr(v, "to_json"):
-                v = v.to_json()
-            out[f.name] = v
-        return out
+        out: dict[str, Any] = _converter.unstructure(self)
+        return {k: v for k, v in out.items() if v is not None or k not in OPTIONAL}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Summary:
         """A summary.json as read from a plan folder (already known to be a JSON object)."""
-        values: dict[str, Any] = {f.name: d.get(f.name) for f in fields(cls)}
-        values["solver"] = SolverReport.from_json(d.get("solver") or {})
-        values["kpis"] = Kpis.from_json(d["kpis"])
-        if isinstance(d.get("outputs"), dict):
-            values["outputs"] = {k: OutputFile(str(v["file"]), str(v["sha256"]))
-                                 for k, v in d["outputs"].items()}
-        return cls(**values)
+        summary: Summary = _converter.structure(d, cls)
+        return summary
+
+
+OPTIONAL = ("previous_plan", "review", "what_ifs", "audit", "outputs")
+
+
+def _converter_for_summaries() -> cattrs.Converter:
+    """One converter: dataclasses field by field; the configuration, what-ifs and the solver's
+    report through their own shapes."""
+    c = cattrs.Converter()
+    c.register_unstructure_hook(Config, lambda cfg: cfg.to_dict())
+    c.register_structure_hook(
+        Config, lambda d, _: config_from_tree(d, None, "summary.json (config)"))
+    c.register_unstructure_hook(WhatIfs, lambda w: w.to_json())
+    c.register_structure_hook(WhatIfs, lambda d, _: WhatIfs.from_json(d))
+    report_out = cattrs.gen.make_dict_unstructure_fn(SolverReport, c)
+
+    def unstructure_report(r: SolverReport) -> dict[str, Any]:
+        d = report_out(r)
+        if r.timings is None:
+            d.pop("timings")
+        # readers of summary.json (scripts, the independent check) get the two flags too
+        return {"source": d.pop("source"), "termination": d.pop("termination"),
+                "interrupted": r.interrupted, "reproducible": r.reproducible, **d}
+
+    report_in = cattrs.gen.make_dict_structure_fn(SolverReport, c)
+
+    def structure_report(d: dict[str, Any], _: Any) -> SolverReport:
+        flags = {k: d.get(k) for k in ("interrupted", "reproducible")}
+        d = {k: v for k, v in d.items() if k not in flags}
+        if d.get("termination") is None:  # a folder that recorded only the two flags
+            d["termination"] = (Termination.INTERRUPTED if flags["interrupted"] else
+                                Termination.WORK_SPENT if flags["reproducible"] else
+                                Termination.DEADLINE).value
+        return report_in(d, SolverReport)
+
+    c.register_unstructure_hook(SolverReport, unstructure_report)
+    c.register_structure_hook(SolverReport, structure_report)
+    return c
+
+
+_converter = _converter_for_summaries()
+
+
+def to_plain(value: Any) -> Any:
+    """Any summary part in its JSON shape (for the audit payloads and the pages)."""
+    return _converter.unstructure(value)

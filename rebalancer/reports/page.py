@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from rebalancer.model.summary import NeedRow, to_plain
+
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;margin:2rem;
 color:#1d1d1d;max-width:1200px}
@@ -74,3 +76,10 @@ def page(title: str, body: str) -> str:
             f"<meta http-equiv=Content-Security-Policy content=\"{CSP}\">"
             f"<title>{html.escape(title)}</title>"
             f"<style>{CSS}</style></head><body>{body}</body></html>")
+
+
+def need_table(rows: list[NeedRow]) -> str:
+    """The shortfall rows (FTE by locality and grade, with the skills new workers need)."""
+    sf = pd.DataFrame([to_plain(r) for r in rows])
+    sf["skills"] = sf["skills"].map(lambda xs: ", ".join(xs) if xs else "")
+    return table(sf, {"fte", "overload_points", "unallocated_points"})

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from rebalancer.model.summary import Summary
-from rebalancer.reports.page import page, pyplot, svg, table
+from rebalancer.model.summary import ReviewReport, Summary, to_plain
+from rebalancer.reports.page import need_table, page, pyplot, svg, table
 
 BANDS = (("under 100%", "#4c9a2a"), ("100–110%", "#e0a000"), ("over 110%", "#c0392b"))
 MAX_ROWS_PER_TEAM = 400  # beyond this a team's table says how many more are in the workbook
@@ -84,8 +83,8 @@ def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary,
            children_locality: pd.Series | None = None, charts_drawn: bool = True) -> str:
     """The whole page as one string. Without charts (an interrupted run stops within half a
     second, and drawing them takes longer) the page says how to draw them."""
-    parts = [f"<h1>Caseload rebalance: plan of {html.escape(summary.config['plan_date'])}"
-             "</h1>",
+    day = summary.config.plan_date.isoformat()
+    parts = [f"<h1>Caseload rebalance: plan of {day}</h1>",
              f"<p class=note>Plan status: {html.escape(str(summary.status))}; objective "
              f"{summary.objective:,.0f}"
              + (f", within {100 * summary.gap:.2f}% of the best bound"
@@ -99,14 +98,13 @@ def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary,
     else:
         parts.append("<p class=note>Charts were left out so that the interrupted run could stop "
                      "at once: <code>rebalancer report --plan DIR</code> draws them.</p>")
-    dc = [r for r in summary.shortfall["before"]["demand_and_capacity"]
-          if r["grade_band"] == "any"] if charts_drawn else []
+    dc = [r for r in summary.shortfall.before.demand_and_capacity
+          if r.grade_band == "any"] if charts_drawn else []
     charts = []
     if dc:
-        charts.append(bar_chart([r["locality"] for r in dc],
-                                [r["demand_points"] for r in dc],
+        charts.append(bar_chart([r.locality for r in dc], [r.demand_points for r in dc],
                                 "Demand against capacity per locality (points)", "points",
-                                [r["capacity_points"] for r in dc], ("demand", "capacity")))
+                                [r.capacity_points for r in dc], ("demand", "capacity")))
     reasons = plan.loc[plan["action"] == "move", "reasons"].str.split(";").explode()
     reasons = reasons[reasons.fillna("") != ""].value_counts()
     if len(reasons) and charts_drawn:
@@ -118,15 +116,12 @@ def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary,
         parts.append("</div>")
     if summary.review:
         parts += _against_reviewed(summary.review)
-    need = summary.shortfall["after"]
+    need = summary.shortfall.after
     parts.append("<h2>Shortfall</h2>")
-    if need["by_locality_and_grade"]:
-        parts.append(f"<p>{need['total_fte']:.1f} more FTE would bring every worker within "
+    if need.by_locality_and_grade:
+        parts.append(f"<p>{need.total_fte:.1f} more FTE would bring every worker within "
                      "capacity and allocate every child:</p>")
-        sf = pd.DataFrame(need["by_locality_and_grade"]).sort_values("fte", ascending=False)
-        if "skills" in sf:  # the skills no worker in the area has, which new workers need
-            sf["skills"] = sf["skills"].map(lambda xs: ", ".join(xs) if xs else "")
-        parts.append(table(sf, {"fte", "overload_points", "unallocated_points"}))
+        parts.append(need_table(sorted(need.by_locality_and_grade, key=lambda r: -r.fte)))
     else:
         parts.append("<p>Every worker is within capacity and every child has a worker.</p>")
     parts.append("<h2>Proposed changes by team</h2>")
@@ -152,28 +147,27 @@ def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary,
                      f"{len(unplaced)} child(ren)</summary>" + table(unplaced[cols])
                      + "</details>")
     body = "\n".join(parts)
-    return page(f"Caseload rebalance {summary.config['plan_date']}", body)
+    return page(f"Caseload rebalance {day}", body)
 
 
-def _against_reviewed(review: dict[str, Any]) -> list[str]:
+def _against_reviewed(review: ReviewReport) -> list[str]:
     """A re-plan against the plan the managers reviewed: their decisions by team, the
     disagreements and how they were settled, and every other child whose outcome changed."""
     parts = ["<h2>Against the reviewed plan</h2>"]
-    by_team = review.get("by_team") or {}
-    if by_team:
-        parts.append(table(pd.DataFrame([{"team": t, **c} for t, c in sorted(by_team.items())]),
+    if review.by_team:
+        parts.append(table(pd.DataFrame([{"team": t, **to_plain(c)}
+                                         for t, c in sorted(review.by_team.items())]),
                            {"accepted", "rejected", "undecided"}))
-    if review.get("disagreements"):
-        dis = pd.DataFrame([{"child_id": d["child_id"], "accepted by": ", ".join(d["accepted_by"]),
-                             "rejected by": ", ".join(d["rejected_by"]),
-                             "outcome": d["outcome"]} for d in review["disagreements"]])
+    if review.disagreements:
+        dis = pd.DataFrame([{"child_id": d.child_id, "accepted by": ", ".join(d.accepted_by),
+                             "rejected by": ", ".join(d.rejected_by),
+                             "outcome": d.outcome} for d in review.disagreements])
         parts += ["<p>Disagreements (a reject from either team wins):</p>", table(dis)]
-    changed = review.get("changed") or []
+    changed = review.changed
     parts.append(f"<p>{len(changed)} other child(ren) changed from the reviewed plan "
                  "(not rejected), each with its reason:</p>")
     if changed:
-        parts.append(table(pd.DataFrame(changed)[["child_id", "reviewed_worker_id",
-                                                  "worker_id", "reasons", "why"]]))
+        parts.append(table(pd.DataFrame([to_plain(c) for c in changed])))
     return parts
 
 

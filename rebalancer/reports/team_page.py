@@ -14,7 +14,7 @@ import pandas as pd
 
 from rebalancer.model.plan import changes_with_teams
 from rebalancer.model.summary import Summary
-from rebalancer.reports.page import page, table
+from rebalancer.reports.page import need_table, page, table
 
 CHANGE_COLUMNS = ["child_id", "family_id", "from_worker_id", "from_team", "to_worker_id",
                   "to_team", "action", "reasons", "explanation"]
@@ -35,9 +35,9 @@ def render_team(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary, tea
     for c in ("utilisation_before", "utilisation_after"):
         w[c] = w[c].map(lambda u: f"{100 * float(u):.0f}%")
     localities = set(mine["locality"])
-    need = [r for r in summary.shortfall["after"]["by_locality_and_grade"]
-            if r["locality"] in localities]
-    parts = [f"<h1>{html.escape(team)}: plan of {html.escape(summary.config['plan_date'])}</h1>",
+    need = [r for r in summary.shortfall.after.by_locality_and_grade if r.locality in localities]
+    day = summary.config.plan_date.isoformat()
+    parts = [f"<h1>{html.escape(team)}: plan of {day}</h1>",
              "<p class=note>Only this team's workers and the children who leave or join it. "
              "Decide each change in this team's workbook (rebalancer review --by-team).</p>",
              "<h2>Workers before and after</h2>",
@@ -49,14 +49,11 @@ def render_team(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary, tea
              f"<h2>Changes within the team ({len(within)})</h2>", table(within),
              "<h2>Shortfall in the team's localities</h2>"]
     if need:
-        sf = pd.DataFrame(need)
-        if "skills" in sf:
-            sf["skills"] = sf["skills"].map(lambda xs: ", ".join(xs) if xs else "")
-        parts.append(table(sf, {"fte", "overload_points", "unallocated_points"}))
+        parts.append(need_table(need))
     else:
         parts.append("<p>None: every worker there is within capacity and every child has a "
                      "worker.</p>")
-    return page(f"{team}: caseload rebalance {summary.config['plan_date']}", "".join(parts))
+    return page(f"{team}: caseload rebalance {day}", "".join(parts))
 
 
 def write_team_reports(folder: Path, plan: pd.DataFrame, workers: pd.DataFrame,

@@ -44,10 +44,10 @@ def before_after(summary: Summary) -> str:
 
     lines.append("")
     lines.append(shortfall_text(summary.shortfall))
-    if summary.max_new_yielded["excess_total"]:
-        m = summary.max_new_yielded
-        lines.append(f"MAX_NEW yielded: {m['excess_total']} children above the new-case cap, at "
-                     f"{len(m['workers'])} worker(s), so that no child who had a worker is left "
+    m = summary.max_new_yielded
+    if m.excess_total:
+        lines.append(f"MAX_NEW yielded: {m.excess_total} children above the new-case cap, at "
+                     f"{len(m.workers)} worker(s), so that no child who had a worker is left "
                      "without one")
     if summary.conflicts:
         lines.append(f"{len(summary.conflicts)} decision(s) or pin(s) yielded to a hard rule "
@@ -70,7 +70,7 @@ def clock_line(summary: Summary) -> str:
     if solver.interrupted:
         return (f"Interrupted (Ctrl-C or SIGTERM) during the {stage} stage: this is the best plan "
                 "found so far, and a re-run may give a different one.")
-    limit = summary.config.get("solver", {}).get("time_limit")
+    limit = summary.config.solver.time_limit
     return (f"The clock cut the {stage} stage short (time limit {limit:g}s): a re-run may give "
             "a different plan. Give --work (with a --time-limit above it) for identical "
             "re-runs, or a longer --time-limit.")
@@ -203,3 +203,140 @@ def worker_story_text(s: dict[str, Any]) -> str:
     out.append(f"lost {len(s['lost'])}:")
     out += [f"  {cid} to {dst or '(unallocated)'}: {why}" for cid, dst, why in s["lost"]]
     return "\n".join(out)
+
+
+def replan_text(reviewed: Summary, summary: Summary, out: Path) -> str:
+    """What a re-plan says: before and after, against the reviewed plan, the decisions by team,
+    the disagreements and every other child changed."""
+    lines = [before_after(summary), against_reviewed(reviewed, summary)]
+    r = summary.review
+    if r is not None:
+        c = r.counts
+        lines.append(f"review: {c.accepted} accepted, {c.rejected} rejected, {c.undecided} "
+                     f"undecided, from {len(r.workbooks)} workbook(s)")
+        for team, t in sorted(r.by_team.items()):
+            lines.append(f"  {team[:40]:<40} {t.accepted:>4} accepted {t.rejected:>4} rejected "
+                         f"{t.undecided:>4} undecided")
+        for d in r.disagreements:
+            lines.append(f"disagreement on {d.child_id}: accepted by {', '.join(d.accepted_by)}, "
+                         f"rejected by {', '.join(d.rejected_by)}: the reject wins")
+        lines.append(f"against the reviewed plan: {r.changed_beyond_rejected} other child(ren) "
+                     "changed, each with a reason and why (review.changed in summary.json):")
+        for ch in r.changed[:20]:
+            lines.append(f"  {ch.child_id}: {ch.reviewed_worker_id or '(none)'} → "
+                         f"{ch.worker_id or '(none)'} [{ch.reasons}] {ch.why[:100]}")
+    lines.append(f"outputs written to {out}/ (with decisions.csv and report.html)")
+    return "\n".join(lines)
+
+
+def import_text(report: dict[str, Any], paths: tuple[Path, Path, Path], day: str) -> str:
+    """What import-ssd says: its report, what it wrote, and the next commands."""
+    from rebalancer.io.ssd import report_text
+
+    w, c, cfg = paths
+    return (f"{report_text(report)}\n"
+            f"wrote {w}, {c}, {cfg} (plan_date = {day}) and import-report.json\nnext:\n"
+            f"  rebalancer validate --workers {w} --children {c} --config {cfg}\n"
+            f"  rebalancer rebalance --workers {w} --children {c} --config {cfg} "
+            "--out PLAN_FOLDER")
+
+
+def audit_lines(entries: list[Any]) -> str:
+    """The audit trail, an entry a line (IDs, hashes and words only)."""
+    lines = []
+    for e in entries:
+        p = e.payload
+        if e.kind == "plan":
+            what = (f"plan {str(p.get('plan_sha256', ''))[:12]} {p.get('status')} objective "
+                    f"{p.get('objective')} in {p.get('folder')}")
+        else:
+            who = p.get("reviewer") or "?"
+            what = (f"{p.get('decision')} {p.get('child_id')} → "
+                    f"{p.get('proposed_worker_id') or '-'} by {who} on plan "
+                    f"{str(p.get('plan_sha256', ''))[:12]}")
+        lines.append(f"{e.seq:>6} {e.at} {e.kind:<9} {what}")
+    return "\n".join(lines)
+
+
+def audit_verdict(v: Any, plans: int, keyed: bool) -> str:
+    """What `audit --verify` found, in one line."""
+    if v.broken:
+        return f"audit trail broken: {v.broken}"
+    return (f"audit trail intact: {v.entries} entries"
+            + (f"; the {v.recorded} entries {plans} plan folder(s) recorded are there, "
+               "unchanged" if v.recorded else "")
+            + ("; links are HMACs checked with the key" if keyed else ""))
+
+
+def review_text(index: list[dict[str, Any]] | None, folder: Path, rows: int) -> str:
+    """What review says: the team workbooks written (with --by-team), or the one workbook."""
+    if index is None:
+        return f"wrote {folder}: {rows} proposed change(s) to accept or reject"
+    lines = [f"wrote {len(index)} team workbook(s) and index.csv to {folder}:"]
+    lines += [f"  {x['file']:<50} {x['rows']:>5} row(s)  {x['team'][:40]}" for x in index]
+    return "\n".join(lines)
+
+
+def staffing_text(rec: dict[str, Any], out: Path) -> str:
+    """The extra FTE a staffing run recommends, and whether a re-plan confirmed it."""
+    lines = [f"{rec['total_fte']:.1f} FTE "
+             + ("confirmed by a re-plan" if rec["confirmed"] else "NOT enough after "
+                f"{len(rec['rounds']) - 1} rounds") + ":"]
+    for r in rec["by_locality_and_grade"]:
+        tags = f"  with {', '.join(r['skills'])}" if r.get("skills") else ""
+        lines.append(f"  {r['locality'][:24]:<24}{r['grade']:<10}{r['fte']:>6.1f} FTE{tags}")
+    lines.append(f"wrote {out}/staffing.json")
+    return "\n".join(lines)
+
+
+def compare_text(kpis: Any, diff: Any, warnings: list[str]) -> str:
+    """Two plans side by side: KPI deltas, then the children whose outcome differs."""
+    from rebalancer.model.kpi import KPI_BY_NAME, Kpi
+
+    lines = [f"WARNING: {w}" for w in warnings]
+    lines.append(f"{'':<24}{'A':>14}{'B':>14}{'B - A':>14}")
+    for r in kpis.itertuples(index=False):
+        kpi = KPI_BY_NAME.get(str(r.kpi), Kpi(str(r.kpi), "", "num"))
+        if r.kpi == "objective":
+            kpi = Kpi("objective", "", "int")
+
+        def f(v: Any, kpi: Kpi = kpi) -> str:
+            if v is None or v != v:
+                return "-"
+            return kpi.fmt(round(v) if kpi.kind == "int" else v)
+
+        lines.append(f"{r.kpi:<24}{f(r.a):>14}{f(r.b):>14}{f(r.delta):>14}")
+    lines.append(f"{len(diff)} child(ren) end with a different worker")
+    for r in diff.head(20).itertuples(index=False):
+        lines.append(f"  {r.child_id}: A {r.to_worker_id_a or '(none)'}  B "
+                     f"{r.to_worker_id_b or '(none)'}")
+    return "\n".join(lines)
+
+
+def sweep_text(df: Any, out: Path) -> str:
+    """The last line of a sweep: rows written, and how many scenarios failed."""
+    failed = int((df["status"] == "error").sum())
+    return (f"{len(df)} row(s) written to {out}/results.csv, results.parquet and sweep.html"
+            + (f"; {failed} scenario(s) failed (see the error column)" if failed else ""))
+
+
+def explained_text(e: Any) -> str:
+    """`rebalancer explain`: a worker's story, or a child's alternatives."""
+    if e.story is not None:
+        return worker_story_text(e.story)
+    return alternatives_text(e.alternatives, e.explanation)
+
+
+def rebalance_text(summary: Summary, paths: Any, out: Path) -> str:
+    """What rebalance (and the demo) says: before and after, where the plan is, what next."""
+    return "\n".join([before_after(summary),
+                      f"outputs written to {out}/ (plan, workers, summary.json, report.html)",
+                      next_steps(out, paths.workers, paths.children, paths.config,
+                                 summary.kpis.after.moves)])
+
+
+def validated_text(inputs: Any) -> str:
+    """validate's one line when every input is sound."""
+    return (f"ok: {len(inputs.workers)} workers, {len(inputs.children)} children"
+            + (f", {len(inputs.decisions)} decisions" if len(inputs.decisions) else "")
+            + (f", {len(inputs.travel)} travel rows" if inputs.travel is not None else ""))

@@ -18,13 +18,17 @@ import hmac
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rebalancer.model.summary import Summary
+import cattrs
+
+from rebalancer.model.summary import AuditLink, AuditRecord, Summary, to_plain
+from rebalancer.pipeline import ExtraFile, FolderHook, Result
+from rebalancer.problems import UsageError
 
 GENESIS = "0" * 64
 DEFAULT_NAME = "rebalancer-audit.sqlite"
@@ -62,8 +66,10 @@ KEY_ENV = "REBALANCER_AUDIT_KEY"
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-class AuditError(Exception):
+class AuditError(UsageError):
     """The audit trail cannot be used (not SQLite, a folder, locked, keyed differently)."""
+
+    option = "--audit"
 
 
 def entry_hash(prev_hash: str, seq: int, at: str, kind: str, payload: str,
@@ -84,10 +90,10 @@ def load_key(key_file: Path | None) -> bytes | None:
         try:
             key = key_file.read_bytes().strip()
         except OSError as exc:
-            raise AuditError(f"cannot read the audit key {key_file}: {exc.strerror or exc}") \
-                from None
+            raise AuditError(f"cannot read the audit key {key_file}: {exc.strerror or exc}",
+                             "--audit-key") from None
         if not key:
-            raise AuditError(f"the audit key file {key_file} is empty")
+            raise AuditError(f"the audit key file {key_file} is empty", "--audit-key")
         return key
     value = os.environ.get(KEY_ENV, "").strip()
     return value.encode("utf-8") if value else None
@@ -229,10 +235,44 @@ def verify(path: Path, key: bytes | None = None,
 def plan_payload(summary: Summary, plan_sha256: str, folder: Path) -> dict[str, Any]:
     """A plan produced: its hash, the inputs' hashes, the configuration, the KPIs."""
     return {"plan_sha256": plan_sha256, "folder": str(folder),
-            "inputs": {k: v["sha256"] for k, v in summary.inputs.items()},
-            "config": summary.config, "status": summary.status,
-            "objective": summary.objective, "kpis": summary.kpis.to_json(),
-            "review": (summary.review or {}).get("counts")}
+            "inputs": {k: v.sha256 for k, v in summary.inputs.items()},
+            "config": summary.config.to_dict(), "status": summary.status,
+            "objective": summary.objective, "kpis": to_plain(summary.kpis),
+            "review": None if summary.review is None else to_plain(summary.review.counts)}
+
+
+@dataclass(frozen=True)
+class Trail:
+    """Where a run's plan is recorded: the trail, its key, and entries to add after the plan's
+    own (a re-plan's decisions, by kind)."""
+
+    db: Path
+    key: bytes | None = None
+    extra: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = ()
+
+    @classmethod
+    def beside(cls, out: Path, db: Path | None = None, key: bytes | None = None,
+               extra: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = ()) -> Trail:
+        """The trail given, else rebalancer-audit.sqlite beside the output folder, checked
+        usable before any solving (AuditError)."""
+        trail = cls(db if db is not None else default_path(out), key, extra)
+        check_usable(trail.db)
+        return trail
+
+    def record(self, summary: Summary, out: Path) -> AuditRecord:
+        """Every plan produced goes into the trail, with what its run decided."""
+        plan_sha = summary.plan_file.sha256
+        entries = append(self.db, "plan", [plan_payload(summary, plan_sha, out)], key=self.key)
+        for kind, payloads in self.extra:
+            if payloads:
+                entries += append(self.db, kind, list(payloads), key=self.key)
+        return AuditRecord(str(self.db.resolve()), self.key is not None,
+                           [AuditLink(e.seq, e.hash) for e in entries])
+
+    def hook(self, finish: Callable[[Result], dict[str, ExtraFile]] | None = None
+             ) -> FolderHook:
+        """The plan folder's hook that records into this trail (and finishes, when given)."""
+        return FolderHook(finish=finish, record=self.record)
 
 
 def decision_payloads(rows: Any, reviewer: str, plan_sha256: str) -> list[dict[str, Any]]:
@@ -242,3 +282,35 @@ def decision_payloads(rows: Any, reviewer: str, plan_sha256: str) -> list[dict[s
              "reviewer": getattr(r, "reviewer", "") or reviewer,
              "workbook_sha256": getattr(r, "workbook_sha256", ""), "plan_sha256": plan_sha256}
             for r in rows.itertuples(index=False) if r.decision]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What `audit --verify` found: why the trail is broken (None: intact), how many entries it
+    holds, and how many of them plan folders recorded."""
+
+    broken: str | None
+    entries: int
+    recorded: int
+
+
+def inspect(db: Path, key: bytes | None, plans: list[Path]) -> Verdict:
+    """The chain verified, and the entries each plan folder recorded found in it unchanged."""
+    from rebalancer.io.planfolder import PlanFolderError, read_summary
+
+    if not db.is_file():
+        raise AuditError(f"no audit trail at {db}", "--db")
+    recorded: list[tuple[str, int, str]] = []
+    for folder in plans:
+        try:
+            record = Summary.from_json(read_summary(folder)).audit
+        except (PlanFolderError, ValueError, TypeError, KeyError, cattrs.BaseValidationError):
+            raise AuditError(f"{folder} has no readable summary.json", "--plan") from None
+        if record is None or not record.entries:
+            raise AuditError(f"{folder} records no audit entries", "--plan")
+        if Path(record.db).resolve() != db.resolve():
+            return Verdict(f"the plan in {folder} was recorded in {record.db}, not in {db}",
+                           0, 0)
+        recorded += [(str(folder), e.seq, e.hash) for e in record.entries]
+    broken = verify(db, key, recorded)
+    return Verdict(broken, len(entries(db)), len(recorded))

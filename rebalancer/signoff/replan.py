@@ -18,9 +18,10 @@ from typing import Any
 import pandas as pd
 
 from rebalancer.config import Config
-from rebalancer.io.outputs import OutputError, refuse_overwrite
+from rebalancer.io.outputs import OutputError, neutralise, refuse_overwrite
 from rebalancer.io.planfolder import PlanFolder, read_plan_folder, reload_inputs
-from rebalancer.pipeline import InputPaths, Result, rebalance
+from rebalancer.model.summary import ChangedChild, InputFile, ReviewReport, ReviewWorkbook
+from rebalancer.pipeline import ExtraFile, InputPaths, Result, rebalance
 from rebalancer.problems import InputRejected, Problem
 from rebalancer.signoff import audit
 from rebalancer.signoff.teams import Merged
@@ -76,7 +77,8 @@ def team_workbooks(folder: Path, out: Path | None = None) -> tuple[Path, list[di
     return target, index
 
 
-def _review_summary(review: Merged, reviewed: pd.DataFrame, result: Result) -> dict[str, Any]:
+def _review_summary(review: Merged, reviewed: pd.DataFrame, result: Result, reviewer: str,
+                    plan_sha: str) -> ReviewReport:
     """Counts of the decisions, and every child whose outcome changed though it was not
     rejected, with why."""
     before = reviewed.set_index("child_id")["to_worker_id"]
@@ -84,12 +86,12 @@ def _review_summary(review: Merged, reviewed: pd.DataFrame, result: Result) -> d
     rejected = set(review.rows.loc[review.rows["decision"] == "reject", "child_id"])
     changed = [c for c in now.index if c in before.index and now.at[c, "to_worker_id"]
                != before.at[c] and c not in rejected]
-    return {"counts": review.counts(),
-            "changed_beyond_rejected": len(changed),
-            "changed": [_changed(c, str(before.at[c]), now.loc[c]) for c in changed]}
+    return ReviewReport(review.workbooks, reviewer, plan_sha, review.by_team,
+                        review.disagreements, review.counts(), len(changed),
+                        [_changed(c, str(before.at[c]), now.loc[c]) for c in changed])
 
 
-def _changed(child_id: str, reviewed: str, row: pd.Series) -> dict[str, str]:
+def _changed(child_id: str, reviewed: str, row: pd.Series) -> ChangedChild:
     """A child whose outcome differs from the reviewed plan though nobody rejected it: its
     reason code and why. A child kept with its own worker has no move reason on its plan row,
     so the why says what happened: the reviewed plan moved it, and now staying costs less."""
@@ -100,8 +102,7 @@ def _changed(child_id: str, reviewed: str, row: pd.Series) -> dict[str, str]:
         why = (f"stays with {worker}, its current worker, which the reviewed plan had moved to "
                f"{reviewed or '(unallocated)'}: after the rejections, keeping it costs less "
                "than that move")
-    return {"child_id": child_id, "reviewed_worker_id": reviewed, "worker_id": worker,
-            "reasons": reasons, "why": why[:300]}
+    return ChangedChild(child_id, reviewed, worker, reasons, why[:300])
 
 
 def same_inputs(paths: InputPaths, pf: PlanFolder) -> None:
@@ -112,7 +113,8 @@ def same_inputs(paths: InputPaths, pf: PlanFolder) -> None:
     problems = []
     for name, path in (("workers", paths.workers), ("children", paths.children),
                        ("travel", paths.travel)):
-        recorded = pf.raw.get("inputs", {}).get(name, {}).get("sha256")
+        entry = pf.summary.inputs.get(name)
+        recorded = None if entry is None else entry.sha256
         if path is None and recorded is None:
             continue
         if path is None or recorded is None or not path.is_file() \
@@ -129,10 +131,10 @@ def same_inputs(paths: InputPaths, pf: PlanFolder) -> None:
 def decisions_in_force(paths: InputPaths, pf: PlanFolder) -> InputPaths:
     """Decisions carry forward: a re-plan of a re-plan keeps the reviewed plan's decisions in
     force (its decisions.csv) unless a decisions file is given."""
-    entry = pf.raw.get("outputs", {}).get("decisions")
-    if paths.decisions is not None or not isinstance(entry, dict):
+    entry = (pf.summary.outputs or {}).get("decisions")
+    if paths.decisions is not None or entry is None:
         return paths
-    return dataclasses.replace(paths, decisions=pf.path / str(entry["file"]))
+    return dataclasses.replace(paths, decisions=pf.path / entry.file)
 
 
 def read_reviews(files: list[Path], pf: PlanFolder, reviewer: str) -> Merged:
@@ -157,16 +159,14 @@ def read_reviews(files: list[Path], pf: PlanFolder, reviewer: str) -> Merged:
     merged, problems = merge_reviews(reviews, reviewer)
     if problems:
         raise InputRejected(problems)
-    merged.workbooks = [{"file": str(Path(rv.file).resolve()), "team": rv.team,
-                         "reviewer": rv.reviewer, "sha256": rv.sha256} for rv in reviews]
+    merged.workbooks = [ReviewWorkbook(str(Path(rv.file).resolve()), rv.team, rv.reviewer,
+                                       rv.sha256) for rv in reviews]
     return merged
 
 
 def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_files: list[Path],
-           out: Path,
-           fmt: str = "parquet", reviewer: str = "", audit_db: Path | None = None,
-           progress: Progress | None = None, audit_key: bytes | None = None) -> Result:
-    """Read the workbook (refusing a bad one, nothing written), re-plan, write the plan folder
+           out: Path, how: Replan) -> Result:
+    """Read the workbooks (refusing a bad one, nothing written), re-plan, write the plan folder
     with decisions.csv and the review summary, and record the decisions in the audit trail."""
     pf = read_plan_folder(plan_dir)
     if out.resolve() == plan_dir.resolve():
@@ -175,17 +175,14 @@ def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_files: list[Pa
     plan_sha = pf.summary.plan_file.sha256
     same_inputs(paths, pf)
     paths = decisions_in_force(paths, pf)
-    review = read_reviews(review_files, pf, reviewer)
-    new = review_decisions(review, reviewer)
+    review = read_reviews(review_files, pf, how.reviewer)
+    decided = tuple(audit.decision_payloads(review.rows, how.reviewer, plan_sha))
+    trail = audit.Trail.beside(out, how.audit_db, how.audit_key, (("decision", decided),))
 
-    def finish(result: Result) -> dict[str, tuple[str, Any]]:
-        result.summary = dataclasses.replace(result.summary, review={
-            "workbooks": review.workbooks,
-            "reviewer": reviewer, "plan_sha256": plan_sha,
-            "by_team": review.by_team, "disagreements": review.disagreements,
-            **_review_summary(review, pf.plan, result)})
-        from rebalancer.io.outputs import neutralise
-
+    def finish(result: Result) -> dict[str, ExtraFile]:
+        result.summary = dataclasses.replace(
+            result.summary,
+            review=_review_summary(review, pf.plan, result, how.reviewer, plan_sha))
         assert result.inputs is not None
         # the decisions in force: the file's, with the review's replacing them child by child
         # (merged once, by load_inputs, which also checked them); summary.inputs names them, so
@@ -195,12 +192,23 @@ def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_files: list[Pa
         inputs = dict(result.summary.inputs)
         if "decisions" in inputs:
             inputs["decisions_given"] = inputs["decisions"]
-        inputs["decisions"] = {"path": str((out / "decisions.csv").resolve()),
-                               "sha256": hashlib.sha256(data).hexdigest()}
+        inputs["decisions"] = InputFile(str((out / "decisions.csv").resolve()),
+                                        hashlib.sha256(data).hexdigest())
         result.summary = dataclasses.replace(result.summary, inputs=inputs)
         return {"decisions": ("decisions.csv", lambda p: p.write_bytes(data))}
 
-    decided = tuple(audit.decision_payloads(review.rows, reviewer, plan_sha))
-    return rebalance(paths, cfg, out, fmt, progress=progress, previous=plan_dir,
-                     audit_db=audit_db, decisions=new, finish=finish, audit_key=audit_key,
-                     audit_extra=(("decision", decided),))
+    paths = dataclasses.replace(paths, previous=plan_dir,
+                                decided=review_decisions(review, how.reviewer))
+    return rebalance(paths, cfg, out, how.fmt, trail.hook(finish), how.progress)
+
+
+@dataclasses.dataclass(frozen=True)
+class Replan:
+    """How a re-plan is written: the tables' format, the reviewer named when a workbook names
+    none, the audit trail and its key, and where progress goes."""
+
+    fmt: str = "parquet"
+    reviewer: str = ""
+    audit_db: Path | None = None
+    audit_key: bytes | None = None
+    progress: Progress | None = None

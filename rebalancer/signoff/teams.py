@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from rebalancer.model.summary import Disagreement, ReviewCounts, ReviewWorkbook
 from rebalancer.problems import Problem
-from rebalancer.signoff.workbook import Review
+from rebalancer.signoff.workbook import Review, counts_of
 
 INDEX = "index.csv"
 
@@ -38,14 +38,12 @@ class Merged:
 
     rows: pd.DataFrame  # child_id, from_worker_id, to_worker_id, action, decision, note,
     # reviewer, workbook_sha256
-    disagreements: list[dict[str, Any]] = field(default_factory=list)
-    by_team: dict[str, dict[str, int]] = field(default_factory=dict)
-    workbooks: list[dict[str, str]] = field(default_factory=list)
+    disagreements: list[Disagreement] = field(default_factory=list)
+    by_team: dict[str, ReviewCounts] = field(default_factory=dict)
+    workbooks: list[ReviewWorkbook] = field(default_factory=list)
 
-    def counts(self) -> dict[str, int]:
-        d = self.rows["decision"]
-        return {"accepted": int((d == "accept").sum()), "rejected": int((d == "reject").sum()),
-                "undecided": int((d == "").sum())}
+    def counts(self) -> ReviewCounts:
+        return counts_of(self.rows)
 
 
 def merge_reviews(reviews: list[Review], default_reviewer: str) -> tuple[Merged, list[Problem]]:
@@ -53,12 +51,12 @@ def merge_reviews(reviews: list[Review], default_reviewer: str) -> tuple[Merged,
     problems = _same_team_conflicts(reviews)
     by_child: dict[str, list[tuple[Review, pd.Series]]] = {}
     base: dict[str, pd.Series] = {}
-    by_team: dict[str, dict[str, int]] = {}
+    by_team: dict[str, ReviewCounts] = {}
     for rv in reviews:
-        counts = by_team.setdefault(rv.team or "(every team)",
-                                    {"accepted": 0, "rejected": 0, "undecided": 0})
-        for k, v in rv.counts().items():
-            counts[k] += v
+        team = rv.team or "(every team)"
+        add, had = rv.counts(), by_team.get(team, ReviewCounts(0, 0, 0))
+        by_team[team] = ReviewCounts(had.accepted + add.accepted, had.rejected + add.rejected,
+                                     had.undecided + add.undecided)
         for _, row in rv.rows.iterrows():
             by_child.setdefault(row["child_id"], []).append((rv, row))
             base.setdefault(row["child_id"], row)
@@ -69,9 +67,9 @@ def merge_reviews(reviews: list[Review], default_reviewer: str) -> tuple[Merged,
         decided = rejects or accepts
         rv, r = decided[0] if decided else entries[0]
         if rejects and accepts:
-            disagreements.append({"child_id": cid, "outcome": "reject",
-                                  "accepted_by": [_who(a, default_reviewer) for a, _ in accepts],
-                                  "rejected_by": [_who(x, default_reviewer) for x, _ in rejects]})
+            disagreements.append(Disagreement(
+                cid, "reject", accepted_by=[_who(a, default_reviewer) for a, _ in accepts],
+                rejected_by=[_who(x, default_reviewer) for x, _ in rejects]))
         row = base[cid]
         rows.append({"child_id": cid, "from_worker_id": row["from_worker_id"],
                      "to_worker_id": row["to_worker_id"], "action": row["action"],

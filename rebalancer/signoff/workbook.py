@@ -17,7 +17,7 @@ import pandas as pd
 from rebalancer.io.schema import MAX_TEXT_LENGTH
 from rebalancer.model.kpi import KPI_NAMES
 from rebalancer.model.plan import CHANGED_ACTIONS, changes_with_teams
-from rebalancer.model.summary import Summary
+from rebalancer.model.summary import ReviewCounts, Summary
 from rebalancer.problems import Problem, shown
 
 MOVES = "moves"
@@ -142,7 +142,7 @@ def write_review(path: Path, plan: pd.DataFrame, workers: pd.DataFrame,
     ws3.append([])
     ws3.append(["status", summary.status])
     ws3.append(["objective", summary.objective])
-    ws3.append(["plan_date", summary.config["plan_date"]])
+    ws3.append(["plan_date", summary.config.plan_date.isoformat()])
     ws3.append([PLAN_HASH_LABEL, plan_sha256])
     ws3.append([TEAM_LABEL, team or "(every team)"])
     ws3.append([REVIEWER_LABEL, None])  # the manager writes their name here
@@ -228,10 +228,15 @@ class Review:
     file: str = ""
     sha256: str = ""
 
-    def counts(self) -> dict[str, int]:
-        d = self.rows["decision"]
-        return {"accepted": int((d == "accept").sum()), "rejected": int((d == "reject").sum()),
-                "undecided": int((d == "").sum())}
+    def counts(self) -> ReviewCounts:
+        return counts_of(self.rows)
+
+
+def counts_of(rows: pd.DataFrame) -> ReviewCounts:
+    """Accepted, rejected and undecided rows of a decisions table."""
+    d = rows["decision"]
+    return ReviewCounts(int((d == "accept").sum()), int((d == "reject").sum()),
+                        int((d == "").sum()))
 
 
 def _text(v: Any) -> str:
