@@ -20,7 +20,6 @@ from typing import Annotated, Any
 import typer
 
 from rebalancer import __version__, pipeline
-from rebalancer import config as c
 from rebalancer.analysis.compare import compare_and_write
 from rebalancer.analysis.frontier import frontier
 from rebalancer.analysis.staffing import staffing
@@ -29,12 +28,13 @@ from rebalancer.analysis.sweep import run as run_sweep
 from rebalancer.check.folder import check_folder
 from rebalancer.clock import count_from_process_start
 from rebalancer.config import Config, load_config
+from rebalancer.configkeys import KEY_BY_PATH
 from rebalancer.io.inputs import InputPaths, load_inputs
-from rebalancer.io.planfolder import read_plan_folder
 from rebalancer.io.ssd import import_to
-from rebalancer.model.explain import explain_folder
+from rebalancer.model import explain as explaining
 from rebalancer.model.summary import Summary
 from rebalancer.paths import data_dir
+from rebalancer.planfolder import read_plan_folder, reload_model
 from rebalancer.problems import InputRejected, UsageError
 from rebalancer.progress import ProgressLine
 from rebalancer.reports import terminal
@@ -134,20 +134,19 @@ def _audit_key(path: Path | None) -> bytes | None:
 def _overrides(time_limit: float | None, max_moves: int | None, seed: int | None,
                threads: int | None, work: float | None = None) -> dict[str, Any]:
     """Flags over the configuration; a value out of range is a usage error (exit 2)."""
-    ranges = (("--time-limit", time_limit, 0.0, c.MAX_TIME_LIMIT, True),
-              ("--max-moves", max_moves, 0, c.MAX_COUNT, False),
-              ("--seed", seed, 0, c.MAX_SEED, False),
-              ("--threads", threads, 1, c.MAX_THREADS, False),
-              ("--work", work, 0.0, c.MAX_TIME_LIMIT, True))
-    for name, value, low, high, open_low in ranges:
+    flags = (("--time-limit", "solver.time_limit", time_limit),
+             ("--max-moves", "rules.max_moves", max_moves), ("--seed", "solver.seed", seed),
+             ("--threads", "solver.threads", threads), ("--work", "solver.work", work))
+    for name, path, value in flags:
         if value is None:
             continue
+        k = KEY_BY_PATH[path]
+        open_low = k.low_open or name == "--work"  # --work 0 would mean no --work
+        low, high = k.low, k.high
         if not math.isfinite(value) or value > high or value < low or (open_low and value == low):
             raise typer.BadParameter(f"must be {'>' if open_low else '>='} {low:g} and <= "
                                      f"{high:g} (got {value})", param_hint=name)
-    pairs = {"solver.time_limit": time_limit, "rules.max_moves": max_moves,
-             "solver.seed": seed, "solver.threads": threads, "solver.work": work}
-    return {k: v for k, v in pairs.items() if v is not None}
+    return {path: value for _, path, value in flags if value is not None}
 
 
 def _config(config: Path | None, overrides: dict[str, Any] | None = None) -> Config:
@@ -426,7 +425,8 @@ def explain(
     """Why a child ended where it did: staying put, the best alternatives term by term, and who
     was barred."""
     with _outcomes():
-        typer.echo(terminal.explained_text(explain_folder(plan, child_id, worker)))
+        typer.echo(terminal.explained_text(explaining.explain(*reload_model(plan), child_id,
+                                                                   worker)))
 
 
 GridOpt = Annotated[list[str] | None, typer.Option(

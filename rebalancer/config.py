@@ -20,29 +20,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rebalancer.io.tomlfile import read_toml
+from rebalancer.configkeys import (
+    CASE_TYPES,
+    GEOGRAPHY_MODES,
+    GRADES,
+    KEY_BY_PATH,
+    MAX_COUNT,
+    MAX_FACTOR,
+    MAX_SEED,
+    MAX_THREADS,
+    MAX_TIME_LIMIT,
+    MAX_WEIGHT,
+    MIN_GRADE_KEYS,
+    PRIORITIES,
+)
 from rebalancer.paths import default_config_path
 from rebalancer.problems import InputRejected, Problem
+from rebalancer.tomlfile import read_toml
 
-GRADES = ("asye", "sw", "senior", "advanced")
-CASE_TYPES = ("assessment", "cin", "cp", "cla")
-PRIORITIES = ("high", "medium", "low")
-GEOGRAPHY_MODES = ("locality", "km", "minutes", "off")
-MIN_GRADE_KEYS = (*CASE_TYPES, "in_proceedings")
-
-# The largest values accepted. They keep every integer the solver builds far inside 64 bits for
-# counties of up to a million children (the solver still proves it, see solvers.problem), and
-# are far above any value that makes sense for a caseload.
-MAX_WEIGHT = 1e6  # any one weight, in objective units
-MAX_POINTS = 1000.0  # a case weight, a capacity, points_per_fte
-MAX_RECENT_CAP = 366  # recent changes of worker counted at most (worker_changes_12m's own bound)
-MAX_FACTOR = 100.0  # grade factors, move factors, overload band multipliers and utilisations
-MAX_HORIZON_DAYS = 3660
-MAX_TIME_LIMIT = 7 * 86400.0
-MAX_SEED = 2**30  # CP-SAT takes a 32-bit seed; components add their index to it
-MAX_THREADS = 64
-MAX_COUNT = 10**7  # max_new_cases, max_moves, move_months_cap
-MAX_TRAVEL = 1e5
+__all__ = ["CASE_TYPES", "GEOGRAPHY_MODES", "GRADES", "MAX_COUNT", "MAX_FACTOR", "MAX_SEED",
+           "MAX_THREADS", "MAX_TIME_LIMIT", "MAX_WEIGHT", "PRIORITIES", "Config", "load_config"]
 
 
 @dataclass(frozen=True)
@@ -211,6 +208,19 @@ class _Reader:
     def integer(self, path: str, low: int, high: int) -> int:
         return int(self.number(path, low, high, integer=True))
 
+    def read(self, path: str) -> Any:
+        """A key's value, checked as its declaration (configkeys.KEYS) says."""
+        k = KEY_BY_PATH[path]
+        if k.kind == "number":
+            return self.number(path, k.low, k.high, low_open=k.low_open)
+        if k.kind == "whole":
+            return self.integer(path, int(k.low), int(k.high))
+        if k.kind == "choice":
+            return self.choice(path, k.choices)
+        if k.kind == "bool":
+            return self.boolean(path)
+        raise ValueError(f"{path} is read by its own function")
+
     def choice(self, path: str, choices: tuple[str, ...]) -> str:
         value = self._get(path)
         if not isinstance(value, str) or value not in choices:
@@ -237,14 +247,12 @@ class _Reader:
 
 
 def _points(r: _Reader) -> Points:
-    return Points(**{k: r.number(f"points.{k}", 0, MAX_POINTS)
-                     for k in (*CASE_TYPES, "in_proceedings")})
+    return Points(**{k: r.read(f"points.{k}") for k in (*CASE_TYPES, "in_proceedings")})
 
 
 def _capacity(r: _Reader) -> Capacity:
-    factors = {g: r.number(f"capacity.grade_factor.{g}", 0, MAX_FACTOR, low_open=True)
-               for g in GRADES}
-    return Capacity(r.number("capacity.points_per_fte", 0, MAX_POINTS, low_open=True), factors)
+    factors = {g: r.read(f"capacity.grade_factor.{g}") for g in GRADES}
+    return Capacity(r.read("capacity.points_per_fte"), factors)
 
 
 def _rules(r: _Reader) -> Rules:
@@ -257,11 +265,11 @@ def _rules(r: _Reader) -> Rules:
             min_grade[key] = r.choice(f"rules.min_grade.{key}", GRADES)
     return Rules(
         min_grade=min_grade,
-        geography=r.choice("rules.geography", GEOGRAPHY_MODES),
-        max_travel=r.number("rules.max_travel", 0, MAX_TRAVEL),
-        max_new_cases=r.integer("rules.max_new_cases", 0, MAX_COUNT),
-        max_moves=r.integer("rules.max_moves", 0, MAX_COUNT),
-        keep_families=r.boolean("rules.keep_families"),
+        geography=r.read("rules.geography"),
+        max_travel=r.read("rules.max_travel"),
+        max_new_cases=r.read("rules.max_new_cases"),
+        max_moves=r.read("rules.max_moves"),
+        keep_families=r.read("rules.keep_families"),
     )
 
 
@@ -296,29 +304,15 @@ def _bands(r: _Reader) -> tuple[tuple[float, float], ...]:
 
 
 def _weights(r: _Reader) -> Weights:
-    w = "weights."
-    num = lambda key, high=MAX_WEIGHT: r.number(w + key, 0, high)  # noqa: E731
-    return Weights(
-        unallocated={p: num(f"unallocated.{p}") for p in PRIORITIES},
-        overload=num("overload"), overload_bands=_bands(r), move=num("move"),
-        move_per_month=num("move_per_month"), move_months_cap=num("move_months_cap", 1200),
-        move_factor_proceedings=num("move_factor_proceedings", MAX_FACTOR),
-        move_factor_cla=num("move_factor_cla", MAX_FACTOR),
-        move_factor_recent_change=num("move_factor_recent_change", MAX_FACTOR),
-        recent_changes_cap=r.integer(w + "recent_changes_cap", 0, MAX_RECENT_CAP),
-        peak=num("peak"),
-        travel_km=num("travel_km"), travel_minute=num("travel_minute"),
-        split_family=num("split_family"), previous_change=num("previous_change"),
-    )
+    plain = {f.name: r.read(f"weights.{f.name}") for f in dataclasses.fields(Weights)
+             if f.name not in ("unallocated", "overload_bands")}
+    return Weights(unallocated={p: r.read(f"weights.unallocated.{p}") for p in PRIORITIES},
+                   overload_bands=_bands(r), **plain)
 
 
 def _solver(r: _Reader) -> SolverSettings:
-    return SolverSettings(
-        time_limit=r.number("solver.time_limit", 0, MAX_TIME_LIMIT, low_open=True),
-        seed=r.integer("solver.seed", 0, MAX_SEED),
-        threads=r.integer("solver.threads", 1, MAX_THREADS),
-        work=r.number("solver.work", 0, MAX_TIME_LIMIT),
-    )
+    return SolverSettings(**{f.name: r.read(f"solver.{f.name}")
+                             for f in dataclasses.fields(SolverSettings)})
 
 
 def _plan_date(tree: dict[str, Any], today: dt.date, r: _Reader) -> dt.date:
@@ -359,7 +353,7 @@ def config_from_tree(tree: Mapping[str, Any], overrides: Mapping[str, Any] | Non
     r.problems = problems
     cfg = Config(
         plan_date=_plan_date(merged, today or dt.date.today(), r),
-        horizon_days=r.integer("horizon_days", 0, MAX_HORIZON_DAYS),
+        horizon_days=r.read("horizon_days"),
         points=_points(r), capacity=_capacity(r), rules=_rules(r), weights=_weights(r),
         solver=_solver(r),
     )

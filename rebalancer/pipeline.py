@@ -24,7 +24,6 @@ from rebalancer.io.outputs import (
     output_lock,
     write_outputs,
 )
-from rebalancer.io.planfolder import read_plan_folder
 from rebalancer.model.build import COST_SCALE, CaseModel, build_case_model
 from rebalancer.model.explain import explanations
 from rebalancer.model.plan import (
@@ -47,6 +46,7 @@ from rebalancer.model.summary import (
     SolverReport,
     Summary,
 )
+from rebalancer.planfolder import read_plan_folder
 from rebalancer.problems import InputRejected, Problem
 from solvers import Progress, Solution, SolveContext, Termination, solve
 from solvers.problem import CostOverflow

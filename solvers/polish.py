@@ -40,17 +40,13 @@ def polish(p: AssignmentProblem, plan: IntArray) -> tuple[IntArray, int]:
     order, starts = pairs_by_item(p)
     groups = p.groups()
     new_count = p.new_counts()
-    limits = p.new_limits()
-    cap = np.maximum(p.agent_capacity, 1)
-    rate = p.overload_cost or 0
-    band_start, band_cost = p.bands()
     plan = plan.copy()
     best = evaluate(p, plan)
     if not best.feasible:
         return plan, 0
     made = 0
     for _ in range(ROUNDS):
-        state = _State(p, best, cap)
+        state = _State(p, best)
         before = plan.copy()
         changed = 0
         for item in np.flatnonzero((plan >= 0) & (groups < 0)):
@@ -58,11 +54,10 @@ def polish(p: AssignmentProblem, plan: IntArray) -> tuple[IntArray, int]:
             k = int(plan[i])
             if new_count[k] == 0:
                 continue  # the item is on its own agent already
-            trial = _best_change(p, i, k, order[starts[i]:starts[i + 1]], state, cap, rate,
-                                 band_start, band_cost, new_count, limits)
+            trial = _best_change(p, i, k, order[starts[i]:starts[i + 1]], state)
             if trial is not None:
                 plan[i] = trial
-                state.move(k, trial, new_count)
+                state.move(k, trial)
                 changed += 1
         if not changed:
             break
@@ -76,10 +71,15 @@ def polish(p: AssignmentProblem, plan: IntArray) -> tuple[IntArray, int]:
 
 class _State:
     """Loads, new pairs and utilisation (in 1/peak_scale steps, rounded up) during a round,
-    with the two highest utilisations kept for the peak's delta."""
+    with the two highest utilisations kept for the peak's delta; and what of the problem the
+    deltas read (capacities, overload rate and bands, new pairs and their limits)."""
 
-    def __init__(self, p: AssignmentProblem, ev: Evaluation, cap: np.ndarray) -> None:
-        self.p, self.cap = p, cap
+    def __init__(self, p: AssignmentProblem, ev: Evaluation) -> None:
+        self.p = p
+        self.cap = cap = np.maximum(p.agent_capacity, 1)
+        self.rate = p.overload_cost or 0
+        self.band_start, self.band_cost = p.bands()
+        self.new_count, self.limits = p.new_counts(), p.new_limits()
         self.load = ev.agent_load.astype(np.int64).copy()
         self.new = ev.agent_new.astype(np.int64).copy()
         self.util = -((-self.load * p.peak_scale) // cap)
@@ -91,8 +91,8 @@ class _State:
         self.second = int(np.partition(u, -2)[-2]) if u.size > 1 else 0
         self.top_agent = int(np.argmax(u)) if u.size else -1
 
-    def move(self, k: int, to: int, new_count: IntArray) -> None:
-        p = self.p
+    def move(self, k: int, to: int) -> None:
+        p, new_count = self.p, self.new_count
         for pair, sign in ((k, -1), (to, 1)):
             a = int(p.pair_agent[pair])
             self.load[a] += sign * int(p.pair_load[pair])
@@ -101,12 +101,11 @@ class _State:
         self._tops()
 
 
-def _best_change(p: AssignmentProblem, i: int, k: int, ks: IntArray, st: _State,
-                 cap: np.ndarray, rate: int, band_start: np.ndarray, band_cost: np.ndarray,
-                 new_count: IntArray, limits: IntArray) -> int | None:
+def _best_change(p: AssignmentProblem, i: int, k: int, ks: IntArray, st: _State) -> int | None:
     """The pair among item i's others that lowers the objective most, by the exact delta of the
     pair cost, the two agents' banded overload and the peak; None when none does."""
-    load, new = st.load, st.new
+    load, new, cap, rate = st.load, st.new, st.cap, st.rate
+    band_start, band_cost, new_count, limits = st.band_start, st.band_cost, st.new_count, st.limits
     a = int(p.pair_agent[k])
     others = ks[ks != k]
     if others.size == 0:

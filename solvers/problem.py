@@ -221,14 +221,19 @@ class Solution:
 _KEEP: Any = object()
 
 
-def take(p: AssignmentProblem, items: IntArray, agents: IntArray, ks: IntArray, *,
-         item_group: IntArray | None = None, hint: IntArray | None = None,
-         item_must: NDArray[np.bool_] | None = None, budget: Any = _KEEP) -> AssignmentProblem:
+def take(p: AssignmentProblem, items: IntArray, agents: IntArray, ks: IntArray,
+         **given: Any) -> AssignmentProblem:
     """The problem over some of its items, agents and pairs (`ks`, between them), renumbered.
 
     Components, LP-fixed remainders and LNS neighbourhoods are all made this way; groups are
-    renumbered from 0 (-1 stays "no group"), and `hint` is given in the new pair numbering.
+    renumbered from 0 (-1 stays "no group"). `given` may set the new problem's `item_group`,
+    `item_must`, `budget` and `hint` (in the new pair numbering; none when not given).
     """
+    unknown = set(given) - {"item_group", "hint", "item_must", "budget"}
+    if unknown:
+        raise TypeError(f"take() cannot set {sorted(unknown)}")
+    item_group, item_must = given.get("item_group"), given.get("item_must")
+    budget, hint = given.get("budget", _KEEP), given.get("hint")
     imap = np.full(p.n_items, -1, np.int64)
     imap[items] = np.arange(items.size)
     amap = np.full(p.n_agents, -1, np.int64)

@@ -56,3 +56,31 @@ def test_a_misspelt_key_gets_a_suggestion(tmp_path: Path) -> None:
 def test_bands_must_rise(tmp_path: Path) -> None:
     found = problems(tmp_path, "[weights]\noverload_bands = [[1.1, 0.5]]\n")
     assert "weights.overload_bands" in found
+
+
+def test_the_shipped_defaults_and_the_docs_follow_the_declarations() -> None:
+    # every key is declared once (rebalancer/configkeys.py); the shipped TOML and the docs'
+    # table are rendered from the declarations, and the loaded defaults are the declared ones
+    from rebalancer.configkeys import KEYS, default_toml, docs_table
+    from rebalancer.paths import default_config_path
+
+    root = Path(__file__).resolve().parent.parent
+    assert default_config_path().read_text(encoding="utf-8") == default_toml()
+    docs = (root / "docs" / "configuration.md").read_text(encoding="utf-8")
+    start = docs.index("| key |")
+    assert docs[start:docs.index("<!-- /keys -->")] == docs_table()
+    tree = load_config(None).to_dict()
+    for k in KEYS:
+        if k.kind == "date":
+            continue
+        node = tree
+        for part in k.path.split("."):
+            node = node[part]
+        expected = [list(b) for b in node] if k.kind == "bands" else node
+        assert expected == k.default, k.path
+
+
+def test_a_value_outside_its_declared_range_names_that_range(tmp_path: Path) -> None:
+    found = problems(tmp_path, "[weights]\nmove_months_cap = 1201\n[solver]\nthreads = 0\n")
+    assert ">= 0 and <= 1200" in found["weights.move_months_cap"]
+    assert ">= 1 and <= 64" in found["solver.threads"]

@@ -188,7 +188,7 @@ def test_max_new_yields_to_one_worker_and_is_declared(case: Case) -> None:
     kids = [child(f"K{i}", current="A") for i in range(4)]
     r = case.run([worker("A", leaving_on="2026-12-02"), worker("B", max_new_cases=2)], kids)
     assert set(r.plan["to_worker_id"]) == {"B"}
-    assert r.summary.max_new_yielded == {"excess_total": 2, "workers": {"B": 2}}
+    assert r.summary.max_new_yielded == MaxNewYielded(excess_total=2, workers={"B": 2})
 
 
 def test_max_moves_budget(case: Case) -> None:

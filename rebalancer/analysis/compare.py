@@ -12,7 +12,7 @@ from rebalancer.model.summary import Summary
 
 def protected(a: Path, b: Path) -> set[Path]:
     """The files of both plan folders and their inputs: compare --out writes none of them."""
-    from rebalancer.io.planfolder import read_plan_folder
+    from rebalancer.planfolder import read_plan_folder
 
     return read_plan_folder(a).protected() | read_plan_folder(b).protected()
 
@@ -20,7 +20,7 @@ def protected(a: Path, b: Path) -> set[Path]:
 def compare(a: Path, b: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """KPI deltas side by side, every child whose outcome differs (with both explanations), and
     warnings when the two plans were not made from the same county."""
-    from rebalancer.io.planfolder import read_plan_folder
+    from rebalancer.planfolder import read_plan_folder
 
     pa, pb = read_plan_folder(a), read_plan_folder(b)
     sa, sb = pa.summary, pb.summary

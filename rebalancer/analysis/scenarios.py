@@ -13,11 +13,11 @@ from typing import Any
 
 from rebalancer.config import unknown_dotted_keys
 from rebalancer.io.inputs import Inputs
-from rebalancer.io.tomlfile import read_toml
 from rebalancer.io.whatifs import WhatIfs, read_what_ifs
 from rebalancer.io.whatifs import apply_what_ifs as apply
 from rebalancer.model.kpi import KPI_NAMES
 from rebalancer.problems import InputRejected, Problem, shown
+from rebalancer.tomlfile import read_toml
 
 KPI_COLUMNS = KPI_NAMES
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=-]{0,63}$")

@@ -14,8 +14,8 @@ from pathlib import Path
 from rebalancer.check.independent import CheckReport, check_plan
 from rebalancer.config import load_config
 from rebalancer.io.inputs import InputPaths, file_sha256, load_inputs
-from rebalancer.io.planfolder import read_plan_folder, with_recorded_what_ifs
 from rebalancer.io.whatifs import WhatIfs
+from rebalancer.planfolder import read_plan_folder, with_recorded_what_ifs
 
 
 @dataclass

@@ -22,8 +22,8 @@ import pandas as pd
 import re2
 
 from rebalancer.config import GRADES
-from rebalancer.io.tomlfile import read_toml
 from rebalancer.problems import InputRejected, Problem, shown
+from rebalancer.tomlfile import read_toml
 
 # table -> (required?, columns read)
 TABLES: dict[str, tuple[bool, tuple[str, ...]]] = {

@@ -9,7 +9,6 @@ localities, dates, skill tags and percentages appear: nothing else about a child
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -346,21 +345,16 @@ class Explained:
     explanation: str = ""
 
 
-def explain_folder(plan: Path, child_id: str | None, worker: str | None) -> Explained:
-    """A plan folder's child (or worker) explained from its inputs, which must be unchanged
-    (PlanFolderError); an ID the plan does not hold is a UsageError."""
-    from rebalancer.io.planfolder import read_plan_folder, reload_inputs
-    from rebalancer.model.build import build_case_model
-
-    folder = read_plan_folder(plan)
-    inputs, cfg = reload_inputs(folder)
-    cm, plan_df, workers_df = build_case_model(inputs, cfg), folder.plan, folder.workers
+def explain(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame, child_id: str | None,
+            worker: str | None) -> Explained:
+    """`rebalancer explain`: a child's alternatives (or a worker's story); an ID the plan does
+    not hold is a UsageError."""
     if worker is not None:
-        if worker not in set(workers_df["worker_id"]):
+        if worker not in set(workers["worker_id"]):
             raise UsageError(f"no worker {worker[:40]!r} in the plan", "--worker")
-        return Explained(story=worker_story(cm, plan_df, workers_df, worker))
-    if child_id is None or child_id not in set(plan_df["child_id"]):
+        return Explained(story=worker_story(cm, plan, workers, worker))
+    if child_id is None or child_id not in set(plan["child_id"]):
         raise UsageError(f"give a CHILD_ID of the plan (got {str(child_id)[:40]!r})")
-    row = plan_df.loc[plan_df["child_id"] == child_id].iloc[0]
-    return Explained(alternatives=alternatives(cm, plan_df, workers_df, child_id),
+    row = plan.loc[plan["child_id"] == child_id].iloc[0]
+    return Explained(alternatives=alternatives(cm, plan, workers, child_id),
                      explanation=str(row.get("explanation", "")))

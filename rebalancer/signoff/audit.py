@@ -296,7 +296,7 @@ class Verdict:
 
 def inspect(db: Path, key: bytes | None, plans: list[Path]) -> Verdict:
     """The chain verified, and the entries each plan folder recorded found in it unchanged."""
-    from rebalancer.io.planfolder import PlanFolderError, read_summary
+    from rebalancer.planfolder import PlanFolderError, read_summary
 
     if not db.is_file():
         raise AuditError(f"no audit trail at {db}", "--db")

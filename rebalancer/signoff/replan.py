@@ -19,9 +19,9 @@ import pandas as pd
 
 from rebalancer.config import Config
 from rebalancer.io.outputs import OutputError, neutralise, refuse_overwrite
-from rebalancer.io.planfolder import PlanFolder, read_plan_folder, reload_inputs
 from rebalancer.model.summary import ChangedChild, InputFile, ReviewReport, ReviewWorkbook
 from rebalancer.pipeline import ExtraFile, InputPaths, Result, rebalance
+from rebalancer.planfolder import PlanFolder, read_plan_folder, reload_inputs
 from rebalancer.problems import InputRejected, Problem
 from rebalancer.signoff import audit
 from rebalancer.signoff.teams import Merged

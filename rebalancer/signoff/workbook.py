@@ -76,10 +76,6 @@ def write_review(path: Path, plan: pd.DataFrame, workers: pd.DataFrame,
     a team, only the rows where a child leaves or joins that team, only its workers, and its
     own figures: a manager sees no other team's children."""
     from openpyxl import Workbook
-    from openpyxl.formatting.rule import CellIsRule
-    from openpyxl.styles import Font, PatternFill
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
 
     from rebalancer.io.outputs import atomic_write
 
@@ -89,7 +85,21 @@ def write_review(path: Path, plan: pd.DataFrame, workers: pd.DataFrame,
         moves = moves.reset_index(drop=True)
         workers = workers[workers["team"] == team]
     wb = Workbook()
-    ws = wb.active
+    _moves_sheet(wb.active, moves)
+    _workers_sheet(wb.create_sheet(WORKERS), workers)
+    _summary_sheet(wb.create_sheet(SUMMARY), summary, plan_sha256, team,
+                   team_kpis(workers, moves, team) if team is not None else None)
+    for sheet in wb:
+        _text_never_formula(sheet)
+    atomic_write(path, lambda p: wb.save(p))
+    return len(moves)
+
+
+def _moves_sheet(ws: Any, moves: pd.DataFrame) -> None:
+    """One row per proposed change, the decision cell a list of accept or reject."""
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     ws.title = MOVES
     _write_frame(ws, moves, TEXT_COLUMNS)
     n = len(moves)
@@ -109,9 +119,15 @@ def write_review(path: Path, plan: pd.DataFrame, workers: pd.DataFrame,
     for i, name in enumerate(MOVES_COLUMNS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = widths.get(name, 14)
 
+
+def _workers_sheet(ws: Any, workers: pd.DataFrame) -> None:
+    """The workers, utilisation coloured by the report's bands."""
+    from openpyxl.formatting.rule import CellIsRule
+    from openpyxl.styles import PatternFill
+    from openpyxl.utils import get_column_letter
+
     wk = workers.copy()
-    ws2 = wb.create_sheet(WORKERS)
-    _write_frame(ws2, wk, {"worker_id", "team", "locality", "grade"})
+    _write_frame(ws, wk, {"worker_id", "team", "locality", "grade"})
     green = PatternFill("solid", fgColor="C6EFCE")
     amber = PatternFill("solid", fgColor="FFEB9C")
     red = PatternFill("solid", fgColor="FFC7CE")
@@ -119,40 +135,41 @@ def write_review(path: Path, plan: pd.DataFrame, workers: pd.DataFrame,
         col = get_column_letter(list(wk.columns).index(name) + 1)
         cells = f"{col}2:{col}{len(wk) + 1}"
         for r in range(2, len(wk) + 2):
-            ws2[f"{col}{r}"].number_format = "0%"
+            ws[f"{col}{r}"].number_format = "0%"
         # the bands of the report: under 100%, 100-110%, over 110%
-        ws2.conditional_formatting.add(cells, CellIsRule(operator="lessThan", formula=["1"],
-                                                          fill=green))
-        ws2.conditional_formatting.add(cells, CellIsRule(operator="between",
-                                                          formula=["1", "1.1"], fill=amber))
-        ws2.conditional_formatting.add(cells, CellIsRule(operator="greaterThan",
-                                                          formula=["1.1"], fill=red))
+        ws.conditional_formatting.add(cells, CellIsRule(operator="lessThan", formula=["1"],
+                                                         fill=green))
+        ws.conditional_formatting.add(cells, CellIsRule(operator="between",
+                                                         formula=["1", "1.1"], fill=amber))
+        ws.conditional_formatting.add(cells, CellIsRule(operator="greaterThan",
+                                                         formula=["1.1"], fill=red))
 
-    ws3 = wb.create_sheet(SUMMARY)
-    ws3.append(["kpi", "before", "after"])
-    for cell in ws3[1]:
+
+def _summary_sheet(ws: Any, summary: Summary, plan_sha256: str, team: str | None,
+                   team_rows: list[list[Any]] | None) -> None:
+    """The figures (the county's, or the team's own), the plan's hash, and the reviewer cell."""
+    from openpyxl.styles import Font, PatternFill
+
+    ws.append(["kpi", "before", "after"])
+    for cell in ws[1]:
         cell.font = Font(bold=True)
-    if team is None:
+    if team_rows is None:
         before, after = summary.kpis.before, summary.kpis.after
         for key in KPI_NAMES:
-            ws3.append([key, before.value(key), after.value(key)])
+            ws.append([key, before.value(key), after.value(key)])
     else:
-        for row in team_kpis(workers, moves, team):
-            ws3.append(row)
-    ws3.append([])
-    ws3.append(["status", summary.status])
-    ws3.append(["objective", summary.objective])
-    ws3.append(["plan_date", summary.config.plan_date.isoformat()])
-    ws3.append([PLAN_HASH_LABEL, plan_sha256])
-    ws3.append([TEAM_LABEL, team or "(every team)"])
-    ws3.append([REVIEWER_LABEL, None])  # the manager writes their name here
-    ws3[f"B{ws3.max_row}"].fill = PatternFill("solid", fgColor="FFF2CC")
-    ws3.column_dimensions["A"].width = 26
-    ws3.column_dimensions["B"].width = 68
-    for sheet in wb:
-        _text_never_formula(sheet)
-    atomic_write(path, lambda p: wb.save(p))
-    return n
+        for row in team_rows:
+            ws.append(row)
+    ws.append([])
+    ws.append(["status", summary.status])
+    ws.append(["objective", summary.objective])
+    ws.append(["plan_date", summary.config.plan_date.isoformat()])
+    ws.append([PLAN_HASH_LABEL, plan_sha256])
+    ws.append([TEAM_LABEL, team or "(every team)"])
+    ws.append([REVIEWER_LABEL, None])  # the manager writes their name here
+    ws[f"B{ws.max_row}"].fill = PatternFill("solid", fgColor="FFF2CC")
+    ws.column_dimensions["A"].width = 26
+    ws.column_dimensions["B"].width = 68
 
 
 def team_kpis(workers: pd.DataFrame, moves: pd.DataFrame, team: str) -> list[list[Any]]:

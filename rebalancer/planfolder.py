@@ -20,6 +20,7 @@ from rebalancer.config import Config
 from rebalancer.io.inputs import Inputs, file_sha256, load_inputs
 from rebalancer.io.outputs import SUMMARY, read_table_file
 from rebalancer.io.whatifs import WhatIfs, apply_what_ifs
+from rebalancer.model.build import CaseModel, build_case_model
 from rebalancer.model.summary import Summary
 from rebalancer.problems import InputRejected, UsageError
 
@@ -141,3 +142,10 @@ def with_recorded_what_ifs(inputs: Inputs, what_ifs: WhatIfs | None, where: Path
     """The inputs as the plan saw them: with the staffing what-ifs its summary records (a
     sweep's or staffing's virtual workers, removed teams, cancelled leavers)."""
     return apply_what_ifs(inputs, what_ifs, str(where / SUMMARY)) if what_ifs else inputs
+
+
+def reload_model(folder: Path) -> tuple[CaseModel, pd.DataFrame, pd.DataFrame]:
+    """A plan folder's case model (from its unchanged inputs), plan and workers tables."""
+    pf = read_plan_folder(folder)
+    inputs, cfg = reload_inputs(pf)
+    return build_case_model(inputs, cfg), pf.plan, pf.workers
