@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rebalancer.model.summary import MaxNewYielded
 from tests.conftest import Case, child, row, to, worker
 
 
