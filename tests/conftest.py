@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from rebalancer import pipeline
 from rebalancer.check.independent import check_plan
+from rebalancer.cli import app
 from rebalancer.config import load_config
 from rebalancer.io.inputs import load_inputs
-from rebalancer.pipeline import InputPaths, Result, rebalance
+from rebalancer.pipeline import InputPaths, Result
 from rebalancer.signoff.audit import Trail
 
 PLAN_DATE = "2026-12-01"
+runner = CliRunner()
 
 
 def worker(worker_id: str, locality: str = "North", grade: str = "sw", fte: float = 1.0,
@@ -57,7 +62,7 @@ class Case:
         cfg_path.write_text(f"plan_date = {PLAN_DATE}\n{config}\n")
         cfg = load_config(cfg_path, {"solver.time_limit": time_limit, **overrides})
         out = self.root / "out"
-        result = rebalance(InputPaths(w, c, d, t, cfg_path), cfg, out, fmt,
+        result = pipeline.rebalance(InputPaths(w, c, d, t, cfg_path), cfg, out, fmt,
                            Trail.beside(out).hook())
         # every test that solves also checks its plan independently
         inputs = load_inputs(w, c, d, t, cfg, cfg_path)
@@ -83,3 +88,74 @@ def row(result: Result, child_id: str) -> pd.Series:
 
 def plan_date() -> dt.date:
     return dt.date.fromisoformat(PLAN_DATE)
+
+
+def check_cli(inp: Path, out: Path) -> object:
+    return runner.invoke(app, ["check", "--workers", str(inp / "workers.csv"), "--children",
+                               str(inp / "children.csv"), "--plan", str(out)])
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("planned")
+    inp = generated(root, children=80, workers=8, seed=4)
+    r = rebalance(inp, root / "out")
+    assert r.exit_code == 0, r.output
+    return inp, root / "out"
+
+
+def tampered(planned: tuple[Path, Path], tmp_path: Path) -> Path:
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(planned[1], out)
+    return out
+
+
+def small_county(case: Case) -> tuple[list[str], Path]:
+    case.run([worker("A", leaving_on="2026-12-05"), worker("B")],
+             [child("K", current="A"), child("L")])
+    c = case.root
+    return ["--workers", str(c / "workers.csv"), "--children", str(c / "children.csv"),
+            "--config", str(c / "config.toml")], c / "out"
+
+
+def decide(book: Path, child_id: str, decision: str, note: str = "") -> None:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(book)
+    ws = wb["moves"]
+    header = [c.value for c in ws[1]]
+    for row in ws.iter_rows(min_row=2):
+        if row[header.index("child_id")].value == child_id:
+            row[header.index("decision")].value = decision
+            row[header.index("note")].value = note
+    wb.save(book)
+
+
+def filler(worker_id: str, points: float, n: int = 1, locality: str = "North"
+           ) -> list[dict[str, Any]]:
+    """Pinned load on a worker, so the worker is busy but the test child is the only choice."""
+    return [child(f"fill-{worker_id}-{i}", locality=locality, current=worker_id, points=points,
+                  pinned="true", allocated_on="2026-01-01") for i in range(n)]
+
+
+def generated(tmp_path: Path, children: int = 60, workers: int = 8, seed: int = 3,
+              scenario: str = "crisis", fmt: str = "csv") -> Path:
+    out = tmp_path / "in"
+    r = runner.invoke(app, ["generate", "--children", str(children), "--workers", str(workers),
+                            "--seed", str(seed), "--out", str(out), "--scenario", scenario,
+                            "--format", fmt])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def rebalance(inp: Path, out: Path, *extra: str, fmt: str = "csv") -> object:
+    ext = "parquet" if (inp / "workers.parquet").exists() else "csv"
+    return runner.invoke(app, ["rebalance", "--workers", str(inp / f"workers.{ext}"),
+                               "--children", str(inp / f"children.{ext}"), "--out", str(out),
+                               "--format", fmt, "--time-limit", "5", "--quiet", *extra])

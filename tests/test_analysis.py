@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from rebalancer.cli import app
 from rebalancer.io.outputs import read_table_file
-from tests.test_cli import generated
+from tests.conftest import Case, child, generated, small_county, worker
 
 runner = CliRunner()
 
@@ -163,3 +163,81 @@ def test_a_sweep_a_person_can_read(county: Path, tmp_path: Path) -> None:
     assert "Spread across repeats" in page and "not comparable" in page
     assert "%</td>" in page  # gaps and utilisation as percentages
     assert "default-src 'none'" in page
+
+
+def test_bad_grids_and_scenario_files_are_refused_before_anything_runs(case: Case) -> None:
+    args, _ = small_county(case)
+    out = case.root / "sweep"
+    r = runner.invoke(app, ["sweep", *args, "--grid", "solver.threads=1,2", "--out", str(out)])
+    assert r.exit_code == 2 and "Dask worker's threads" in r.output
+    r = runner.invoke(app, ["sweep", *args, "--grid", "weights.move=", "--out", str(out)])
+    assert r.exit_code == 2 and "no values" in r.output
+    bad = case.root / "s.toml"
+    bad.write_text(
+        '[scenario.a]\nadd_workers = [{ locality = "North", fte = 7.5, count = -3 }]\n'
+        'remove_team = ["No Such Team"]\n'
+        '[scenario.b]\nadd_workers = [{ grade = "boss" }]\noverrides = "weights.move=1"\n')
+    r = runner.invoke(app, ["sweep", *args, "--scenarios", str(bad), "--out", str(out)])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    for text in ("add_workers[0].fte", "add_workers[0].count", "add_workers[0].grade",
+                 "add_workers[0].locality", "scenario.b.overrides"):
+        assert text in r.output, text
+    assert not out.exists()
+    # the teams and localities a what-if names are checked against the county, too
+    bad.write_text('[scenario.a]\nremove_team = ["No Such Team"]\n'
+                   'add_workers = [{ locality = "Atlantis" }]\n')
+    r = runner.invoke(app, ["sweep", *args, "--scenarios", str(bad), "--out", str(out)])
+    assert r.exit_code == 1
+    assert "'No Such Team' is not a team" in r.output and "'Atlantis' is no locality" in r.output
+
+
+def test_a_scenario_reads_the_files_it_was_started_with(case: Case) -> None:
+    from rebalancer.analysis.scenarios import Scenario
+    from rebalancer.analysis.sweep import run_scenario
+    from rebalancer.config import load_config
+    from rebalancer.pipeline import InputPaths
+
+    small_county(case)
+    c = case.root
+    paths = InputPaths(c / "workers.csv", c / "children.csv", config=c / "config.toml")
+    expected = {str(c / "workers.csv"): "0" * 64}  # what another machine's file hashed to
+    row = run_scenario(paths, load_config(c / "config.toml"), Scenario("x"), c / "sw", "csv",
+                       4.0, 1, expected)
+    assert row["status"] == "error" and "differs on this Dask worker" in row["error"]
+
+
+def test_what_if_folders_work_with_every_command(case: Case) -> None:
+    # staffing adds NEW- workers (with the skill nobody had): check, explain and review work
+    # on its folder because it records them
+    case.write("workers", [worker("A")])
+    case.write("children", [child("K", required_skills="bsl"), child("L")])
+    (case.root / "c.toml").write_text("plan_date = 2026-12-01\n")
+    a = ["--workers", str(case.root / "workers.csv"), "--children",
+         str(case.root / "children.csv"), "--config", str(case.root / "c.toml")]
+    st = case.root / "st"
+    r = runner.invoke(app, ["staffing", *a, "--out", str(st), "--time-limit", "4", "--target",
+                            "0.9", "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((st / "summary.json").read_text())
+    assert summary["what_ifs"]["add_workers"] and summary["what_ifs"]["capacity_points"]
+    c = runner.invoke(app, ["check", *a, "--plan", str(st)])
+    assert c.exit_code == 0 and "what-ifs applied" in c.output, c.output
+    e = runner.invoke(app, ["explain", "--plan", str(st), "K"])
+    assert e.exit_code == 0 and "NEW-" in e.output, e.output
+    assert runner.invoke(app, ["review", "--plan", str(st)]).exit_code == 0
+
+
+def test_a_reused_sweep_folder_keeps_no_stale_scenario(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from rebalancer.analysis.sweep import _remove_stale
+
+    out = tmp_path / "sweep"
+    for name in ("move=100", "move=300", "notes"):
+        (out / name).mkdir(parents=True)
+    (out / "move=100" / "summary.json").write_text("{}")
+    (out / "move=300" / "summary.json").write_text("{}")
+    pd.DataFrame({"scenario": ["move=100", "move=300"]}).to_csv(out / "results.csv",
+                                                                index=False)
+    _remove_stale(out, {"move=300"})
+    assert sorted(p.name for p in out.iterdir()) == ["move=300", "notes", "results.csv"]

@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from rebalancer.cli import app
 from rebalancer.io.outputs import read_table_file
+from tests.conftest import digest, generated, rebalance
 
 runner = CliRunner()
-
-
-def generated(tmp_path: Path, children: int = 60, workers: int = 8, seed: int = 3,
-              scenario: str = "crisis", fmt: str = "csv") -> Path:
-    out = tmp_path / "in"
-    r = runner.invoke(app, ["generate", "--children", str(children), "--workers", str(workers),
-                            "--seed", str(seed), "--out", str(out), "--scenario", scenario,
-                            "--format", fmt])
-    assert r.exit_code == 0, r.output
-    return out
-
-
-def digest(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
-
-
-def rebalance(inp: Path, out: Path, *extra: str, fmt: str = "csv") -> object:
-    ext = "parquet" if (inp / "workers.parquet").exists() else "csv"
-    return runner.invoke(app, ["rebalance", "--workers", str(inp / f"workers.{ext}"),
-                               "--children", str(inp / f"children.{ext}"), "--out", str(out),
-                               "--format", fmt, "--time-limit", "5", "--quiet", *extra])
 
 
 def test_rebalance_writes_three_outputs_and_check_passes(tmp_path: Path) -> None:
@@ -156,3 +136,41 @@ def test_a_plan_folder_that_does_not_exist_is_named_as_such(tmp_path: Path) -> N
     r = runner.invoke(app, ["explain", "--plan", str(tmp_path / "nosuchdir"), "C1"])
     assert r.exit_code == 2
     assert "does not exist" in r.output and "interrupted" not in r.output
+
+
+def test_version_and_plain_help() -> None:
+    from rebalancer import __version__
+
+    v = runner.invoke(app, ["--version"])
+    assert v.exit_code == 0 and v.output.strip() == f"caseload-rebalancer {__version__}"
+    h = runner.invoke(app, ["rebalance", "--help"])
+    assert "<bool>" not in h.output
+    assert "--seed" in h.output and "same plan" in h.output and "default" in h.output
+
+
+@pytest.mark.parametrize("flag,value", [("--time-limit", "nan"), ("--time-limit", "inf"),
+                                        ("--threads", "65"), ("--seed", "4294967296")])
+def test_out_of_range_flags_are_usage_errors(tmp_path: Path, flag: str, value: str) -> None:
+    inp = generated(tmp_path, children=20, workers=3)
+    r = rebalance(inp, tmp_path / "out", flag, value)
+    assert r.exit_code == 2, r.output
+    assert flag in r.output and not (tmp_path / "out").exists()
+
+
+def test_the_cli_starts_without_posix_only_modules() -> None:
+    # Windows has no fcntl: with it made unavailable, the CLI still imports and shows --help
+    # (the folder lock imports it only when it locks, and uses msvcrt on Windows).
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['fcntl'] = None\n"
+            "from typer.testing import CliRunner\n"
+            "from rebalancer.cli import app\n"
+            "r = CliRunner().invoke(app, ['--help'])\n"
+            "assert r.exit_code == 0 and 'rebalance' in r.output, r.output\n"
+            "assert 'fcntl' not in [m for m, v in sys.modules.items() if v is not None]\n"
+            "print('help ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "help ok"

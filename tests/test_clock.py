@@ -21,7 +21,7 @@ from rebalancer.config import load_config
 from rebalancer.io.inputs import load_inputs
 from rebalancer.model.build import build_case_model
 from solvers import SolveContext, Termination, evaluate, solve
-from tests.test_cli import generated
+from tests.conftest import generated
 
 
 def test_a_whole_plan_within_two_seconds_of_cpu_at_5000_children(tmp_path: Path) -> None:

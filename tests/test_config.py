@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from rebalancer.config import MAX_WEIGHT, Config, load_config
 from rebalancer.problems import InputRejected
+from tests.conftest import generated, rebalance
+
+runner = CliRunner()
 
 
 def problems(tmp_path: Path, text: str) -> dict[str, str]:
@@ -84,3 +88,16 @@ def test_a_value_outside_its_declared_range_names_that_range(tmp_path: Path) -> 
     found = problems(tmp_path, "[weights]\nmove_months_cap = 1201\n[solver]\nthreads = 0\n")
     assert ">= 0 and <= 1200" in found["weights.move_months_cap"]
     assert ">= 1 and <= 64" in found["solver.threads"]
+
+
+def test_huge_weights_are_refused_not_solved_wrongly(tmp_path: Path) -> None:
+    inp = generated(tmp_path, children=20, workers=3)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[weights]\nunallocated = { high = 1e17, medium = 1e17, low = 1e17 }\n"
+                   "split_family = 1e18\npeak = 1e15\n[capacity]\npoints_per_fte = 1e17\n")
+    r = rebalance(inp, tmp_path / "out", "--config", str(cfg))
+    assert r.exit_code == 1
+    for key in ("weights.unallocated.high", "weights.split_family", "weights.peak",
+                "capacity.points_per_fte"):
+        assert key in r.output
+    assert "Traceback" not in r.output

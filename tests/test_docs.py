@@ -49,9 +49,25 @@ def test_every_ssd_column_read_is_in_the_import_doc() -> None:
             assert col in text, col
 
 
-def test_the_readme_points_only_inside_the_repository() -> None:
+def test_the_docs_point_only_inside_the_repository() -> None:
+    for page in [ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").glob("*.md")]:
+        text = page.read_text()
+        assert "../shared" not in text, page.name
+        for link in re.findall(r"\]\(([^)#]+)\)", text):
+            if not link.startswith("http"):
+                assert (page.parent / link).exists(), (page.name, link)
+
+
+def test_the_readme_is_for_users() -> None:
+    # what it does, the two set-up commands with their times, then a section per user; no
+    # release notes (CHANGELOG.md) and no word of the project's own history
     readme = (ROOT / "README.md").read_text()
-    assert "../shared" not in readme
-    for link in re.findall(r"\]\(([^)#]+)\)", readme):
-        if not link.startswith("http"):
-            assert (ROOT / link).exists(), link
+    headings = re.findall(r"^## (.+)$", readme, flags=re.M)
+    assert headings[0].startswith("Set-up")
+    assert [h.split(":")[0] for h in headings[1:4]] == ["Workforce leads", "Team managers",
+                                                        "Analysts"]
+    setup = readme[readme.index("## Set-up"):readme.index("## Workforce")]
+    assert setup.count("```sh") == 2 and setup.count("minutes") == 2
+    for word in ("What changed", "turn 2", "LP-guided", "yields to ONE_WORKER", "0.4", "0.3"):
+        assert word not in readme, word
+    assert len(readme.split()) < 1800

@@ -7,8 +7,7 @@ from typer.testing import CliRunner
 
 from rebalancer.cli import app
 from rebalancer.model.summary import NeedRow
-from tests.conftest import Case, child, row, to, worker
-from tests.test_hard_rules import filler
+from tests.conftest import Case, child, filler, row, to, worker
 
 runner = CliRunner()
 
@@ -94,7 +93,7 @@ def test_a_sibling_moved_by_family_says_which_sibling_and_why(case: Case) -> Non
 def test_discretionary_reasons_state_the_moves_own_effect(case: Case) -> None:
     # Generated county: every OVERLOAD move leaves a worker who would be over capacity had the
     # child stayed; every BALANCE move one who would not; every FAMILY move joins a sibling.
-    from tests.test_cli import generated
+    from tests.conftest import generated
 
     inp = generated(case.root, children=300, workers=24, seed=11, scenario="steady")
 

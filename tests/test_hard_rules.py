@@ -6,17 +6,8 @@ proceedings +3. "Filler" children, pinned, give a worker a load without being mo
 
 from __future__ import annotations
 
-from typing import Any
-
 from rebalancer.model.summary import MaxNewYielded
-from tests.conftest import Case, child, row, to, worker
-
-
-def filler(worker_id: str, points: float, n: int = 1, locality: str = "North"
-           ) -> list[dict[str, Any]]:
-    """Pinned load on a worker, so the worker is busy but the test child is the only choice."""
-    return [child(f"fill-{worker_id}-{i}", locality=locality, current=worker_id, points=points,
-                  pinned="true", allocated_on="2026-01-01") for i in range(n)]
+from tests.conftest import Case, child, filler, row, to, worker
 
 
 def test_grade_sends_cp_child_past_an_idle_newly_qualified_worker(case: Case) -> None:

@@ -6,10 +6,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from rebalancer.cli import app
 from rebalancer.config import load_config
 from rebalancer.io.inputs import load_inputs
 from rebalancer.problems import InputRejected, Problem
+
+runner = CliRunner()
 
 WORKERS = "worker_id,team,locality,grade,fte\nW1,T,North,sw,1\nW2,T,North,senior,0.5\n"
 CHILDREN = "child_id,case_type,locality,current_worker_id\n007,cin,North,W1\n008,cp,North,\n"
@@ -195,3 +199,40 @@ def test_validate_lists_every_problem_in_one_pass(tmp_path: Path) -> None:
     columns = {(p.file.rsplit("/", 1)[-1], p.column) for p in found}
     assert {("workers.csv", "team"), ("workers.csv", "fte"), ("children.csv", "child_id"),
             ("children.csv", "current_worker_id"), ("decisions.csv", "decision")} <= columns
+
+
+def _validate(workers: Path, children: Path) -> object:
+    return runner.invoke(app, ["validate", "--workers", str(workers), "--children",
+                               str(children)])
+
+
+def test_no_message_quotes_more_than_40_characters_of_a_cell(tmp_path: Path) -> None:
+    secret = "S" * 900
+    (tmp_path / "w.csv").write_text(f"W1,{'T' * 300},North,sw,1\n")  # no header row
+    (tmp_path / "c.csv").write_text(
+        "child_id,case_type,locality,current_worker_id,excluded_worker_ids\n"
+        f"{'K' * 64},cin,North,{'Q' * 64},{secret}\n")
+    r = _validate(tmp_path / "w.csv", tmp_path / "c.csv")
+    assert r.exit_code == 1 and "excluded_worker_ids" in r.output
+    for line in r.output.splitlines():
+        for run in __import__("re").findall(r"[STKQ]{41,}", line):
+            raise AssertionError(f"{len(run)} characters of a cell in: {line[:120]}")
+
+
+def test_parquet_lists_and_duplicate_columns_are_clear_problems(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    kids = tmp_path / "c.csv"
+    kids.write_text("child_id,case_type,locality\nC1,cin,North\n")
+    pq.write_table(pa.table({"worker_id": ["W1"], "team": ["T"], "locality": ["N"],
+                             "grade": ["sw"], "fte": [1.0], "skills": pa.array([["a"]])}),
+                   tmp_path / "w1.parquet")
+    r = _validate(tmp_path / "w1.parquet", kids)
+    assert r.exit_code == 1 and "'skills' hold lists" in r.output
+    arrays = [pa.array(x) for x in (["W1"], ["T"], ["N"], ["sw"], [1.0], ["x"])]
+    pq.write_table(pa.Table.from_arrays(arrays, names=["worker_id", "team", "locality", "grade",
+                                                       "fte", "team"]), tmp_path / "w2.parquet")
+    r = _validate(tmp_path / "w2.parquet", kids)
+    assert r.exit_code == 1 and "'team' appear more than once" in r.output
+    assert "__fragment_index" not in r.output

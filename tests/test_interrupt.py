@@ -13,6 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 from rebalancer.cli import app
+from rebalancer.signoff.audit import Trail
+from solvers import Termination
+from tests.conftest import Case, child, small_county, worker
+
+runner = CliRunner()
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.2])
@@ -113,3 +118,38 @@ def test_ctrl_c_before_any_plan_exits_130_with_one_line(tmp_path: Path,
     assert res.exit_code == 130
     assert res.output.strip() == "interrupted before any plan was found: nothing was written"
     assert not (tmp_path / "out").exists()
+
+
+def test_an_interrupt_before_any_plan_leaves_no_folder(case: Case,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import rebalancer.pipeline as pipeline
+    from rebalancer.config import load_config
+
+    small_county(case)
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "plan", interrupted)
+    out = case.root / "never"
+    cfg = load_config(case.root / "config.toml")
+    paths = pipeline.InputPaths(case.root / "workers.csv", case.root / "children.csv",
+                                config=case.root / "config.toml")
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.rebalance(paths, cfg, out, "csv",
+                           Trail.beside(out, case.root / "t.sqlite").hook())
+    assert not out.exists() and not (case.root / "t.sqlite").exists()
+
+
+def test_an_interrupted_plan_is_written_without_waiting_for_charts(case: Case) -> None:
+    import dataclasses
+
+    from rebalancer.reports.plan_page import render
+
+    r = case.run([worker("A"), worker("B")], [child("K"), child("L")])
+    s = dataclasses.replace(r.summary, solver=dataclasses.replace(r.summary.solver,
+                                                                  termination=Termination.INTERRUPTED))
+    page = render(r.plan, r.workers, s, charts_drawn=not s.solver.interrupted)
+    assert "<svg" not in page and "rebalancer report --plan DIR" in page
+    assert "interrupted: best plan so far" in page
+    assert "<svg" in render(r.plan, r.workers, r.summary)

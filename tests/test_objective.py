@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Case, child, row, to, worker
-from tests.test_hard_rules import filler
+from tests.conftest import Case, child, filler, row, to, worker
 
 
 def test_move_cost_keeps_a_child_with_a_slightly_overloaded_worker(case: Case) -> None:

@@ -14,8 +14,7 @@ from typer.testing import CliRunner
 
 from rebalancer.cli import app
 from rebalancer.problems import InputRejected
-from tests.conftest import Case, child, row, to, worker
-from tests.test_hard_rules import filler
+from tests.conftest import Case, child, filler, row, to, worker
 from tests.test_inputs import WORKERS, load
 
 runner = CliRunner()

@@ -14,8 +14,7 @@ from rebalancer.config import load_config
 from rebalancer.io.inputs import load_inputs
 from rebalancer.model import terms
 from rebalancer.model.rules import RULE_ORDER
-from tests.conftest import Case, child, worker
-from tests.test_hard_rules import filler
+from tests.conftest import Case, child, filler, worker
 
 
 def test_check_reports_exactly_the_registered_pair_rules_in_order(tmp_path: Path) -> None:

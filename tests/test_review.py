@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from rebalancer.cli import app
 from rebalancer.io.outputs import read_table_file
-from tests.test_cli import generated
+from tests.conftest import Case, decide, generated, small_county
 
 runner = CliRunner()
 
@@ -224,3 +224,46 @@ def test_report_is_self_contained_and_has_the_charts(reviewed: Path) -> None:
     assert "Content-Security-Policy" in page
     r = run("report", "--plan", str(reviewed / "p1"))
     assert r.exit_code == 0
+
+
+def test_replan_refuses_inputs_other_than_the_reviewed_plans(case: Case) -> None:
+    args, out = small_county(case)
+    assert runner.invoke(app, ["review", "--plan", str(out)]).exit_code == 0
+    other = case.root / "other.csv"
+    other.write_text((case.root / "children.csv").read_text() + "Z,cin,North,,,\n")
+    a = list(args)
+    a[a.index(str(case.root / "children.csv"))] = str(other)
+    r = runner.invoke(app, ["replan", *a, "--plan", str(out), "--review",
+                            str(out / "review.xlsx"), "--out", str(case.root / "p2"), "--quiet"])
+    assert r.exit_code == 1
+    assert f"{other}: the children input differs from the one the reviewed plan" in r.output
+    assert not (case.root / "p2").exists()
+
+
+def test_review_chains_keep_their_decisions_and_check_finds_them(case: Case) -> None:
+    args, out = small_county(case)
+    assert runner.invoke(app, ["review", "--plan", str(out)]).exit_code == 0
+    book = out / "review.xlsx"
+    decide(book, "K", "reject", "x" * 1001)  # too long for decisions.csv: refused here
+    p2 = case.root / "p2"
+    r = runner.invoke(app, ["replan", *args, "--plan", str(out), "--review", str(book),
+                            "--out", str(p2), "--quiet"])
+    assert r.exit_code == 1 and "note (cell" in r.output and "1,001 characters" in r.output
+    decide(book, "K", "accept", "stays with B")
+    r = runner.invoke(app, ["replan", *args, "--plan", str(out), "--review", str(book),
+                            "--out", str(p2), "--quiet"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((p2 / "summary.json").read_text())
+    assert summary["inputs"]["decisions"]["path"] == str((p2 / "decisions.csv").resolve())
+    c = runner.invoke(app, ["check", *args, "--plan", str(p2)])  # no --decisions needed
+    assert c.exit_code == 0 and "decisions in force:" in c.output, c.output
+    # a second review of the re-plan, with nothing decided: review 1's assign stays hard
+    assert runner.invoke(app, ["review", "--plan", str(p2)]).exit_code == 0
+    p3 = case.root / "p3"
+    r = runner.invoke(app, ["replan", *args, "--plan", str(p2), "--review",
+                            str(p2 / "review.xlsx"), "--out", str(p3), "--quiet"])
+    assert r.exit_code == 0, r.output
+    kept = (p3 / "decisions.csv").read_text(encoding="utf-8-sig")
+    assert "K,assign,B,stays with B" in kept
+    c = runner.invoke(app, ["check", *args, "--plan", str(p3)])
+    assert c.exit_code == 0, c.output

@@ -6,9 +6,13 @@ import dataclasses
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from solvers import AssignmentProblem, SolveContext, Status, evaluate, greedy, solve
 from solvers.lp import lp_bound
+from solvers.problem import CostOverflow
+
+runner = CliRunner()
 
 
 def gap_problem(cost: list[list[int]], use: list[list[int]], cap: list[int]) -> AssignmentProblem:
@@ -196,3 +200,12 @@ def test_polish_undoes_a_move_that_staying_would_beat() -> None:
     assert made == 1 and plan.tolist() == [0, 2]
     assert evaluate(p, plan).objective == 0
     assert polish(p, plan)[1] == 0  # nothing left to improve
+
+
+def test_the_solver_refuses_costs_that_could_overflow() -> None:
+    big = np.array([2**61], np.int64)
+    with pytest.raises(CostOverflow):
+        AssignmentProblem(n_items=1, n_agents=1, pair_item=np.array([0]),
+                          pair_agent=np.array([0]), pair_cost=big, pair_load=np.array([1]),
+                          item_must=np.array([False]), item_skip_cost=big,
+                          agent_capacity=np.array([10]), overload_cost=1)

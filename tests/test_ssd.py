@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -213,3 +214,119 @@ def test_generated_counts_survive_the_ssd_round_trip(
     given = tables["children"].set_index("child_id")["worker_changes_12m"]
     assert (c["worker_changes_12m"].astype(int) == given.loc[c.index].astype(int)).all()
     assert (given >= 2).sum() > 0
+
+
+def _extract(tmp_path: Path) -> tuple[Path, dict[str, object]]:
+    import shutil
+
+    from rebalancer.synth.county import generate
+    from rebalancer.synth.ssd import write_ssd
+
+    tables = generate(150, 12, seed=6, scenario="steady")
+    write_ssd(tables, tmp_path / "x", seed=6)
+    shutil.copytree(tmp_path / "x", tmp_path / "ssd")
+    return tmp_path / "ssd", tables
+
+
+def _import(folder: Path, out: Path) -> object:
+    return runner.invoke(app, ["import-ssd", "--ssd", str(folder), "--mapping",
+                               str(folder / "mapping.toml"), "--plan-date", "2026-12-01",
+                               "--out", str(out)])
+
+
+def test_a_postcode_cell_holding_a_name_and_address_is_never_echoed(tmp_path: Path) -> None:
+    import shutil
+
+    import pandas as pd
+
+    from rebalancer.synth.county import generate
+    from rebalancer.synth.ssd import write_ssd
+
+    # an unallocated child: its locality comes from its postcode, so a bad cell is reported
+    tables = generate(120, 10, seed=2, scenario="crisis")
+    write_ssd(tables, tmp_path / "x", seed=2)
+    folder = tmp_path / "ssd"
+    shutil.copytree(tmp_path / "x", folder)
+    kids = tables["children"]
+    kid = kids.loc[kids["current_worker_id"] == "", "child_id"].iloc[-1]
+    ad = pd.read_csv(folder / "ssd_address.csv", dtype=str, keep_default_na=False)
+    at = ad.index[(ad["addr_person_id"] == kid) & (ad["addr_address_end_date"] == "")][0]
+    ad.loc[at, "addr_address_postcode"] = "Jane Doe, 14 Acacia Avenue"
+    ad.to_csv(folder / "ssd_address.csv", index=False)
+    out = tmp_path / "imp"
+    r = runner.invoke(app, ["import-ssd", "--ssd", str(folder), "--mapping",
+                            str(folder / "mapping.toml"), "--plan-date", "2026-12-01",
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    texts = [r.output] + [p.read_text(errors="ignore") for p in out.iterdir()
+                          if p.suffix in (".json", ".csv", ".toml")]
+    assert not any("Acacia" in t or "Jane" in t or "JANEDOE" in t for t in texts)
+    report = json.loads((out / "import-report.json").read_text())
+    rows = report["postcodes_not_recognised"]
+    assert len(rows) == 1 and rows[0]["row"].startswith(f"row {at + 2} ")
+    assert kid in {x["child_id"] for x in report["children_left_out"]["no_locality"]}
+    assert "postcode cells that are not a postcode" in r.output
+
+
+def test_the_ssd_import_drops_no_child_silently(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from rebalancer.io.outputs import read_table_file
+
+    folder, tables = _extract(tmp_path)
+    kids = tables["children"]  # type: ignore[index]
+    held = kids[kids["current_worker_id"] != ""]
+    gone, blank, twice = (str(x) for x in held["child_id"].iloc[:3])
+    person = pd.read_csv(folder / "ssd_person.csv", dtype=str, keep_default_na=False)
+    person[person["pers_person_id"] != gone].to_csv(folder / "ssd_person.csv", index=False)
+    inv = pd.read_csv(folder / "ssd_involvements.csv", dtype=str, keep_default_na=False)
+    open_rows = (inv["invo_person_id"] == blank) & inv["invo_involvement_end_date"].isin(
+        ["", "1900-01-01"])
+    inv.loc[open_rows, "invo_involvement_start_date"] = ""
+    inv.to_csv(folder / "ssd_involvements.csv", index=False)
+    fam = pd.read_csv(folder / "ssd_family.csv", dtype=str, keep_default_na=False)
+    fam = pd.concat([fam, pd.DataFrame([{"fami_table_id": "x", "fami_family_id": "F-OTHER",
+                                         "fami_person_id": twice}])], ignore_index=True)
+    fam.to_csv(folder / "ssd_family.csv", index=False)
+    prof = pd.read_csv(folder / "ssd_professionals.csv", dtype=str, keep_default_na=False)
+    pd.concat([prof, prof.iloc[[0]]]).to_csv(folder / "ssd_professionals.csv", index=False)
+    r = _import(folder, tmp_path / "imp")
+    assert r.exit_code == 0, r.output
+    c = read_table_file(tmp_path / "imp" / "children.csv").set_index("child_id")
+    w = held.set_index("child_id")
+    assert c.at[gone, "current_worker_id"] == w.at[gone, "current_worker_id"]
+    assert c.at[blank, "current_worker_id"] == w.at[blank, "current_worker_id"]
+    assert c.at[blank, "allocated_on"] == ""
+    rep = json.loads((tmp_path / "imp" / "import-report.json").read_text())
+    assert rep["children_without_person_row"] == [gone]
+    assert len(rep["involvements_without_start_date"]) >= 1
+    assert [x["child_id"] for x in rep["children_in_two_families"]] == [twice]
+    assert [x["professional_id"] for x in rep["professionals_repeated"]] == [
+        prof["prof_professional_id"].iat[0]]
+    for text in (gone, twice, "children in two families", "no start date"):
+        assert text in r.output
+    # a repeated professional whose rows disagree is refused, naming it
+    prof2 = pd.concat([prof, prof.iloc[[0]].assign(prof_full_time_equivalency="0.5")])
+    prof2.to_csv(folder / "ssd_professionals.csv", index=False)
+    r = _import(folder, tmp_path / "imp2")
+    assert r.exit_code == 1 and "appears on 2 rows with different values" in r.output
+    assert not (tmp_path / "imp2").exists()
+
+
+def test_a_catastrophic_pattern_cannot_hang_the_import(tmp_path: Path) -> None:
+    folder, _ = _extract(tmp_path)
+    text = (folder / "mapping.toml").read_text().replace(
+        'sw = ["social worker"]', 'sw = ["(a+)+$", "social worker"]')
+    (folder / "mapping.toml").write_text(text)
+    import pandas as pd
+
+    prof = pd.read_csv(folder / "ssd_professionals.csv", dtype=str, keep_default_na=False)
+    prof.loc[len(prof)] = ["X1", "a" * 5000 + "!", prof.iat[0, 2], "1", "N", "", ""]
+    prof.to_csv(folder / "ssd_professionals.csv", index=False)
+    r = _import(folder, tmp_path / "imp")  # a backtracking engine would never finish this
+    assert r.exit_code == 0, r.output
+    assert "X1: " in r.output  # the title matched nothing, and was reported
+    back = (folder / "mapping.toml").read_text().replace('"(a+)+$", ', '"(a)\\\\1", ')
+    (folder / "mapping.toml").write_text(back)
+    r = _import(folder, tmp_path / "imp2")
+    assert r.exit_code == 1 and "is not a valid pattern" in r.output

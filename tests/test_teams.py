@@ -17,8 +17,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from rebalancer.cli import app
-from tests.conftest import Case, child, worker
-from tests.test_hard_rules import filler
+from tests.conftest import Case, child, filler, worker
 
 runner = CliRunner()
 FIXTURE = Path(__file__).parent / "fixtures" / "review-north-a-libreoffice.xlsx"

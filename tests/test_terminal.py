@@ -12,8 +12,7 @@ from typer.testing import CliRunner
 from rebalancer.cli import app
 from rebalancer.reports.terminal import before_after, clock_line
 from solvers import Termination
-from tests.conftest import Case, child, worker
-from tests.test_hard_rules import filler
+from tests.conftest import Case, child, filler, worker
 
 runner = CliRunner()
 

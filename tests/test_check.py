@@ -1,0 +1,157 @@
+"""`check`: the plan re-verified from the inputs alone, by rules and weights the user gives, so a
+forged or edited plan fails with the violation named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from rebalancer.cli import app
+from rebalancer.io.outputs import read_table_file
+from tests.conftest import Case, check_cli, child, tampered, worker
+
+runner = CliRunner()
+
+
+def _edit_plan(out: Path, edit: object) -> None:
+    plan = read_table_file(out / "plan.csv")
+    edit(plan)  # type: ignore[operator]
+    plan.to_csv(out / "plan.csv", index=False)
+
+
+def _off_county(case: Case) -> tuple[list[str], Path]:
+    # geography "off": K (South) goes to A (North), which the default rules forbid
+    case.run([worker("A", locality="North"), worker("S", locality="South", fte=0.1)],
+             [child("K", locality="South"), child("L", locality="South"),
+              child("M", locality="South")],
+             config='[rules]\ngeography = "off"\n')
+    c = case.root
+    return ["--workers", str(c / "workers.csv"), "--children", str(c / "children.csv")], \
+        c / "out"
+
+
+def test_check_does_not_trust_the_configuration_in_the_folder(case: Case) -> None:
+    args, out = _off_county(case)
+    default_cfg = case.root / "default.toml"
+    default_cfg.write_text("plan_date = 2026-12-01\n")
+    # the repro: summary.json edited to name the default configuration
+    summary = json.loads((out / "summary.json").read_text())
+    summary["config"]["rules"]["geography"] = "locality"
+    (out / "summary.json").write_text(json.dumps(summary))
+    r = runner.invoke(app, ["check", *args, "--config", str(default_cfg), "--plan", str(out)])
+    assert r.exit_code == 1 and "VIOLATION GEOGRAPHY" in r.output, r.output
+
+
+def test_a_recorded_configuration_that_differs_is_a_violation(case: Case) -> None:
+    args, out = _off_county(case)
+    default_cfg = case.root / "default.toml"
+    default_cfg.write_text("plan_date = 2026-12-01\n")
+    r = runner.invoke(app, ["check", *args, "--config", str(default_cfg), "--plan", str(out)])
+    assert r.exit_code == 1
+    assert ("VIOLATION CONFIG_MISMATCH: rules.geography: the plan records 'off', it is checked "
+            "against 'locality'") in r.output
+    ok = runner.invoke(app, ["check", *args, "--config", str(case.root / "config.toml"),
+                             "--plan", str(out)])
+    assert ok.exit_code == 0, ok.output
+    trusted = runner.invoke(app, ["check", *args, "--plan", str(out), "--trust-plan-config"])
+    assert trusted.exit_code == 0, trusted.output
+    assert "NOT CHECKED configuration taken from the plan" in trusted.output
+
+
+def test_check_warns_about_a_move_staying_would_beat(case: Case) -> None:
+    # K moved from A (idle) to B for no reason: staying saves its move cost (300 + months) and
+    # nothing else changes much; check warns, and the plan still keeps every rule.
+    import pandas as pd
+
+    case.run([worker("A"), worker("B")], [child("K", current="A", allocated_on="2026-06-01")],
+             fmt="csv")
+    plan = pd.read_csv(case.root / "out" / "plan.csv", dtype=str, keep_default_na=False,
+                       encoding="utf-8-sig")
+    assert plan.loc[0, "to_worker_id"] == "A"  # the solver kept it
+    from rebalancer.check.independent import _World, staying_would_beat
+    from rebalancer.config import load_config
+    from rebalancer.io.inputs import load_inputs
+
+    cfg = load_config(case.root / "config.toml")
+    inputs = load_inputs(case.root / "workers.csv", case.root / "children.csv", None, None, cfg)
+    world = _World(inputs, cfg)
+    warned = staying_would_beat(world, {"K": "A"}, {"K": "B"}, set(), lambda _: ["A", "B"])
+    assert len(warned) == 1 and warned[0].startswith("K: staying with A instead of moving to B")
+    assert staying_would_beat(world, {"K": "A"}, {"K": "A"}, set(), lambda _: ["A", "B"]) == []
+
+
+def test_check_fails_a_move_relabelled_keep(tmp_path: Path, planned: tuple[Path, Path]) -> None:
+    out = tampered(planned, tmp_path)
+
+    def relabel(plan: pd.DataFrame) -> None:
+        moved = plan["action"] == "move"
+        assert moved.any()
+        plan.loc[moved, "from_worker_id"] = plan.loc[moved, "to_worker_id"]
+        plan.loc[moved, "action"] = "keep"
+
+    _edit_plan(out, relabel)
+    c = check_cli(planned[0], out)
+    assert c.exit_code == 1 and "plan.from_worker_id" in c.output
+
+
+def test_check_fails_changed_points(tmp_path: Path, planned: tuple[Path, Path]) -> None:
+    out = tampered(planned, tmp_path)
+    _edit_plan(out, lambda p: p.__setitem__("points", "1"))
+    c = check_cli(planned[0], out)
+    assert c.exit_code == 1 and "plan.points" in c.output
+
+
+def test_check_fails_a_zeroed_workers_file(tmp_path: Path, planned: tuple[Path, Path]) -> None:
+    out = tampered(planned, tmp_path)
+    w = read_table_file(out / "workers.csv")
+    for col in ("load_after", "utilisation_after", "children_after"):
+        w[col] = 0
+    w.to_csv(out / "workers.csv", index=False)
+    c = check_cli(planned[0], out)
+    assert c.exit_code == 1 and "workers.load_after" in c.output
+
+
+@pytest.mark.parametrize("claim", ["excess", "optimal"])
+def test_check_fails_false_claims_in_the_summary(tmp_path: Path, planned: tuple[Path, Path],
+                                                 claim: str) -> None:
+    out = tampered(planned, tmp_path)
+    s = json.loads((out / "summary.json").read_text())
+    if claim == "excess":
+        s["max_new_yielded"]["excess_total"] += 1
+    else:
+        s["status"], s["gap"] = "optimal", 0.0
+        s["best_bound"] = round(s["objective"] * 0.9, 4)
+    (out / "summary.json").write_text(json.dumps(s))
+    c = check_cli(planned[0], out)
+    assert c.exit_code == 1, c.output
+    expect = "max_new_yielded" if claim == "excess" else "status"
+    assert expect.split("_")[0].upper() in c.output.upper(), c.output
+
+
+def test_check_compares_input_hashes(tmp_path: Path, planned: tuple[Path, Path]) -> None:
+    import shutil
+
+    inp = tmp_path / "in"
+    shutil.copytree(planned[0], inp)
+    kids = pd.read_csv(inp / "children.csv", dtype=str, keep_default_na=False)
+    kids.to_csv(inp / "children.csv", index=False, lineterminator="\r\n")  # same rows, new bytes
+    c = check_cli(inp, planned[1])
+    assert c.exit_code == 1 and "inputs.children" in c.output
+
+
+def test_check_fails_a_rule_reason_rewritten(tmp_path: Path, planned: tuple[Path, Path]) -> None:
+    out = tampered(planned, tmp_path)
+
+    def rewrite(plan: pd.DataFrame) -> None:
+        ruled = plan["reasons"].str.contains("LEAVING|ABSENT|SKILLS|GRADE")
+        ruled &= plan["action"] == "move"
+        assert ruled.any()
+        plan.loc[ruled, "reasons"] = "BALANCE"
+
+    _edit_plan(out, rewrite)
+    c = check_cli(planned[0], out)
+    assert c.exit_code == 1 and "plan.reasons" in c.output
