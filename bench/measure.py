@@ -55,7 +55,7 @@ def rebalancer(inp: Path, limit: float, out: Path) -> dict[str, Any]:
         timeline.append((time.perf_counter() - t0, objective / COST_SCALE))
 
     r = rebalance(InputPaths(inp / "workers.csv", inp / "children.csv"), cfg, out, "parquet",
-                  Trail.beside(out).hook(), progress)
+                  Trail.at().hook(), progress)
     s = r.summary
     timings = s.solver.timings or {}
     return {"wall": time.perf_counter() - t0, "objective": s.objective,

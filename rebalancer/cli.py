@@ -91,7 +91,8 @@ TravelOpt = Annotated[Path | None, typer.Option("--travel", help="Travel minutes
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML configuration.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No live progress line.")]
 PlanOpt = Annotated[Path, typer.Option("--plan", help="A plan folder (with summary.json).")]
-FormatOpt = Annotated[Format, typer.Option("--format", help="Format of the plan tables.")]
+FormatOpt = Annotated[Format, typer.Option(
+    "--format", help="Format of the plan tables: csv (opens in Excel or LibreOffice) or parquet.")]
 TimeLimitOpt = Annotated[float | None, typer.Option(
     "--time-limit", help="Seconds for the whole run [default: solver.time_limit, 60].")]
 WorkOpt = Annotated[float | None, typer.Option(
@@ -106,7 +107,8 @@ SeedOpt = Annotated[int | None, typer.Option(
 ThreadsOpt = Annotated[int | None, typer.Option(
     "--threads", help="Solver threads, 1 to 64 [default: solver.threads, 2].")]
 AuditOpt = Annotated[Path | None, typer.Option(
-    "--audit", help="SQLite audit trail [default: rebalancer-audit.sqlite beside --out].")]
+    "--audit", help="SQLite audit trail [default: REBALANCER_AUDIT_DB, else "
+    "caseload-rebalancer/audit.sqlite in the user's data folder (~/.local/share)].")]
 AuditKeyOpt = Annotated[Path | None, typer.Option(
     "--audit-key", help="A file holding the audit trail's key: every link becomes an HMAC that "
     "nobody without the key can recompute [default: the REBALANCER_AUDIT_KEY variable, if set].")]
@@ -193,7 +195,7 @@ def rebalance(
     decisions: DecisionsOpt = None,
     travel: TravelOpt = None,
     config: ConfigOpt = None,
-    format: FormatOpt = Format.parquet,
+    format: FormatOpt = Format.csv,
     time_limit: TimeLimitOpt = None,
     work: WorkOpt = None,
     max_moves: MaxMovesOpt = None,
@@ -211,7 +213,7 @@ def rebalance(
     paths = InputPaths(workers, children, decisions, travel, config, previous)
     key = _audit_key(audit_key)
     summary = _run(config, overrides, quiet, lambda cfg, progress: pipeline.rebalance(
-        paths, cfg, out, format.value, trail.Trail.beside(out, audit, key).hook(), progress))
+        paths, cfg, out, format.value, trail.Trail.at(audit, key).hook(), progress))
     typer.echo(terminal.rebalance_text(summary, paths, out))
 
 
@@ -231,7 +233,7 @@ def replan(
                                           "trail).")] = "",
     audit: AuditOpt = None,
     audit_key: AuditKeyOpt = None,
-    format: FormatOpt = Format.parquet,
+    format: FormatOpt = Format.csv,
     time_limit: TimeLimitOpt = None,
     work: WorkOpt = None,
     max_moves: MaxMovesOpt = None,
@@ -304,7 +306,7 @@ def audit_cmd(
     """List the audit trail's entries, or verify it (see the README for what each mode
     detects)."""
     key = _audit_key(audit_key)
-    with _outcomes():
+    with _outcomes(), trail.named_by("--db"):
         if not (verify or plans):
             if not db.is_file():
                 raise UsageError(f"no audit trail at {db}", "--db")
@@ -342,7 +344,7 @@ def demo(
                "(a generated county in crisis)")
     paths = InputPaths(d / "workers.csv", d / "children.csv", config=d / "config.toml")
     summary = _run(d / "config.toml", {}, quiet, lambda cfg, progress: pipeline.rebalance(
-        paths, cfg, out, "csv", trail.Trail.beside(out).hook(), progress))
+        paths, cfg, out, "csv", trail.Trail.at().hook(), progress))
     typer.echo(terminal.rebalance_text(summary, paths, out))
 
 
@@ -463,7 +465,7 @@ def sweep(
         "--time-limit", help="Seconds per scenario.")] = None,
     work: WorkOpt = None,
     scheduler: SchedulerOpt = None,
-    format: FormatOpt = Format.parquet,
+    format: FormatOpt = Format.csv,
 ) -> None:
     """Plan every scenario (grid product x named what-ifs) in parallel on a Dask cluster."""
     cfg = _analysis_config(config, time_limit, work)
@@ -488,7 +490,7 @@ def frontier_cmd(
     time_limit: Annotated[float | None, typer.Option(
         "--time-limit", help="Seconds per point.")] = None,
     work: WorkOpt = None,
-    format: FormatOpt = Format.parquet,
+    format: FormatOpt = Format.csv,
 ) -> None:
     """The trade-off between discretionary moves and overload (epsilon-constraint on
     max_moves, each point warm-started from its neighbour)."""
@@ -513,7 +515,7 @@ def staffing_cmd(
     time_limit: Annotated[float | None, typer.Option(
         "--time-limit", help="Seconds per re-plan.")] = None,
     work: WorkOpt = None,
-    format: FormatOpt = Format.parquet,
+    format: FormatOpt = Format.csv,
 ) -> None:
     """The extra FTE by locality and grade that brings every worker within capacity and
     allocates every child, checked by re-planning with those workers added."""

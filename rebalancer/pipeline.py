@@ -32,6 +32,7 @@ from rebalancer.model.plan import (
     build_workers,
     changed_from_previous,
     kpis,
+    moved_mask,
     objective_terms,
 )
 from rebalancer.model.shortfall import before_solving, fte_needed
@@ -42,6 +43,7 @@ from rebalancer.model.summary import (
     MaxNewYielded,
     OutputFile,
     PreviousPlan,
+    SecondChanges,
     Shortfall,
     SolverReport,
     Summary,
@@ -55,7 +57,7 @@ from solvers.problem import CostOverflow
 # explaining the plan, writing the tables, report.html (matplotlib's import alone is 0.35 s) and
 # the audit entry. Measured on the 2-core machine: 1.5 s at 5,000 children, 4.3 s at 50,000;
 # the time limit's last second is the margin the issue allows (wall <= limit + 1 s).
-WRITE_RESERVE = 0.8
+WRITE_RESERVE = 1.2
 WRITE_RESERVE_PER_CHILD = 1e-4
 
 
@@ -68,6 +70,10 @@ class Result:
     summary: Summary
     paths: dict[str, Path]
     inputs: Inputs | None = None  # what the plan was made from (decisions in force included)
+    # when the run should be done by its time limit (perf_counter), and how much slower than
+    # a quiet machine it has gone: what is left decides whether report.html gets its charts
+    finish_by: float | None = None
+    slowdown: float = 1.0
 
 
 def max_new_yielded(cm: CaseModel, workers: pd.DataFrame) -> MaxNewYielded:
@@ -76,6 +82,13 @@ def max_new_yielded(cm: CaseModel, workers: pd.DataFrame) -> MaxNewYielded:
     over = np.flatnonzero(excess)
     return MaxNewYielded(int(excess.sum()),
                          {str(workers["worker_id"].iat[i]): int(excess[i]) for i in over})
+
+
+def second_changes(cm: CaseModel, plan: pd.DataFrame) -> SecondChanges:
+    """The children this plan gives their second change of worker this year (one change in
+    the 12 months before it, and a move now), forced or for balance."""
+    rising = moved_mask(plan) & (np.asarray(cm.recent_changes) == 1)
+    return SecondChanges(int((rising & cm.forced).sum()), int((rising & ~cm.forced).sum()))
 
 
 def _solver_summary(cm: CaseModel, sol: Solution, work: float) -> SolverReport:
@@ -126,6 +139,7 @@ def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: p
         conflicts=list(cm.conflicts),
         max_new_yielded=max_new_yielded(cm, workers),
         shortfall=Shortfall(before_solving(cm), fte_needed(cm, plan, workers)),
+        second_changes=second_changes(cm, plan),
         no_eligible_worker={
             rule: int(n) for rule, n in cm.empty_rule[cm.empty_rule != ""].value_counts()
             .sort_index().items()
@@ -168,7 +182,9 @@ def solve_context(cfg: Config, children: int, t0: float, slower: float,
     now = time.perf_counter()
     remaining = limit - (now - t0) - reserve * slower
     work = cfg.solver.work if cfg.solver.work > 0 else max(limit - reserve, 0.5)
-    return SolveContext(work, now + max(remaining, 0.5), stop or threading.Event(), progress,
+    # no floor beyond a moment: on a machine too slow for the limit the solve gets what is left
+    # (every locality's greedy start is a whole plan within it) and says the clock cut it
+    return SolveContext(work, now + max(remaining, 0.05), stop or threading.Event(), progress,
                         cfg.solver.seed, cfg.solver.threads)
 
 
@@ -197,7 +213,8 @@ def plan(inputs: Inputs, cfg: Config, *, progress: Progress | None = None,
                "solve_seconds": round(t_solve - t_build, 3), "slowdown": round(slower, 2)}
     summary = dataclasses.replace(summary,
                                   solver=dataclasses.replace(summary.solver, timings=timings))
-    return Result(cm, sol, plan_df, workers, summary, {}, inputs)
+    return Result(cm, sol, plan_df, workers, summary, {}, inputs,
+                  finish_by=t0 + cfg.solver.time_limit, slowdown=slower)
 
 
 def previous_from_folder(folder: Path) -> tuple[pd.Series, PreviousPlan]:
@@ -230,6 +247,21 @@ class FolderHook:
     record: Callable[[Summary, Path], AuditRecord] | None = None
 
 
+# Seconds the report's charts take on a quiet machine (matplotlib's import and three charts),
+# measured at 700 to 5,000 children; more on a busy one, by the slowdown the run has seen.
+CHART_SECONDS = 1.0
+
+
+def charts_in_time(result: Result) -> bool:
+    """Draw report.html's charts unless the run was interrupted, or drawing them would take the
+    run past its time limit (then the page says how to draw them later)."""
+    if result.summary.solver.interrupted:
+        return False
+    if result.finish_by is None:
+        return True
+    return result.finish_by - time.perf_counter() > CHART_SECONDS * result.slowdown
+
+
 def write_plan_folder(out: Path, fmt: str, result: Result, hook: FolderHook | None = None
                       ) -> None:
     """The plan folder as one set: tables, report.html, the hook's files and audit entries,
@@ -240,8 +272,9 @@ def write_plan_folder(out: Path, fmt: str, result: Result, hook: FolderHook | No
 
     hook = hook or FolderHook()
     extra = hook.finish(result) if hook.finish is not None else {}
-    page = render(result.plan, result.workers, result.summary,
-                  charts_drawn=not result.summary.solver.interrupted)
+    charts = charts_in_time(result)
+    result.summary = dataclasses.replace(result.summary, report_charts=charts)
+    page = render(result.plan, result.workers, result.summary, charts_drawn=charts)
     files: dict[str, ExtraFile] = {
         "report": ("report.html", lambda p: p.write_text(page, encoding="utf-8")), **extra}
 
@@ -258,7 +291,7 @@ def write_plan_folder(out: Path, fmt: str, result: Result, hook: FolderHook | No
             out, fmt, {"plan": result.plan, "workers": result.workers}, sealed, files)
 
 
-def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "parquet",
+def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "csv",
               hook: FolderHook | None = None, progress: Progress | None = None,
               stop: threading.Event | None = None) -> Result:
     """load -> plan -> write; I/O happens only in the first and last steps. The hook adds to

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 MAX_SHOWN = 40  # no message quotes more than this many characters of any cell
+# C0 controls but tab, DEL and C1 controls: a terminal would act on them (ESC starts a control
+# sequence), so no input text reaches one raw
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# what an input's text may not hold at all: the same, but for line breaks (a note may have them)
+REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with every control character written as its code (ESC as \\x1b)."""
+    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def shown(value: object, limit: int = MAX_SHOWN) -> str:
-    """A cell's text for a message: quoted, and cut to `limit` characters (children's data and
-    free text never reach a terminal or log in full)."""
+    """A cell's text for a message: quoted, cut to `limit` characters (children's data and
+    free text never reach a terminal or log in full), control characters written as codes."""
     text = str(value)
-    return "'" + (text if len(text) <= limit else text[:limit - 1] + "…") + "'"
+    return "'" + printable(text if len(text) <= limit else text[:limit - 1] + "…") + "'"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,14 @@ from rebalancer.cli import app
 from rebalancer.config import load_config
 from rebalancer.io.inputs import load_inputs
 from rebalancer.pipeline import InputPaths, Result
-from rebalancer.signoff.audit import Trail
+from rebalancer.signoff.audit import DB_ENV, Trail
 
 PLAN_DATE = "2026-12-01"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # every plan a test writes goes into a trail of its own, never the user's default one
+    os.environ[DB_ENV] = str(Path(tempfile.mkdtemp(prefix="rebalancer-tests-")) / "audit.sqlite")
 runner = CliRunner()
 
 
@@ -63,7 +70,7 @@ class Case:
         cfg = load_config(cfg_path, {"solver.time_limit": time_limit, **overrides})
         out = self.root / "out"
         result = pipeline.rebalance(InputPaths(w, c, d, t, cfg_path), cfg, out, fmt,
-                           Trail.beside(out).hook())
+                           Trail.at().hook())
         # every test that solves also checks its plan independently
         inputs = load_inputs(w, c, d, t, cfg, cfg_path)
         summary = json.loads((self.root / "out" / "summary.json").read_text())

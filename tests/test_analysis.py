@@ -133,8 +133,8 @@ def test_compare_two_plans(county: Path, tmp_path: Path) -> None:
     assert line.split()[1:3] == [str(ka["children_2plus_changes"]),
                                  str(kb["children_2plus_changes"])]
     diff = read_table_file(tmp_path / "diff.csv")
-    a = read_table_file(tmp_path / "a/plan.parquet").set_index("child_id")
-    b = read_table_file(tmp_path / "b/plan.parquet").set_index("child_id")
+    a = read_table_file(tmp_path / "a/plan.csv").set_index("child_id")
+    b = read_table_file(tmp_path / "b/plan.csv").set_index("child_id")
     differ = (a["to_worker_id"] != b.loc[a.index, "to_worker_id"]).sum()
     assert differ > 0  # the budget of 2 changes the plan: there is something to compare
     assert len(diff) == differ

@@ -3,9 +3,11 @@ entry found (by the plans' own records, and by the key's HMAC links)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from rebalancer.cli import app
@@ -142,5 +144,76 @@ def test_an_unusable_audit_trail_is_refused_before_solving(case: Case) -> None:
         assert not out.exists()
     assert bad.read_text() == "not a database\n"
     v = runner.invoke(app, ["audit", "--db", str(bad), "--verify"])
-    assert v.exit_code == 2 and "cannot be used as an audit trail" in v.output
+    assert v.exit_code == 2 and "not an SQLite audit trail" in v.output and "--db" in v.output
     assert "Traceback" not in v.output
+
+
+def test_a_keyed_trail_cannot_be_downgraded_to_plain_links(case: Case) -> None:
+    # the attack: remove the row that says links are HMACs, edit an entry, re-chain every link
+    # with plain SHA-256. Given the key, verify accepts only HMAC links, so it is found.
+    import shutil
+
+    key = case.root / "audit.key"
+    key.write_text("the lead's secret\n")
+    db, _ = _trail(case, key)
+    copy = case.root / "downgraded.sqlite"
+    shutil.copy(db, copy)
+    _tamper(copy, "DROP TRIGGER IF EXISTS meta_no_delete", "DELETE FROM meta",
+            "UPDATE entries SET payload = replace(payload, '\"reject\"', '\"accept\"') "
+            "WHERE seq = 3")
+    _rechain(copy)
+    r = runner.invoke(app, ["audit", "--db", str(copy), "--verify", "--audit-key", str(key)])
+    assert r.exit_code == 1 and "audit trail broken" in r.output and "intact" not in r.output
+    # and the row cannot be deleted through SQLite itself
+    import sqlite3
+
+    with sqlite3.connect(db) as con, contextlib.suppress(sqlite3.DatabaseError):
+        con.execute("DELETE FROM meta")
+    assert runner.invoke(app, ["audit", "--db", str(db), "--verify", "--audit-key",
+                               str(key)]).exit_code == 0
+
+
+def test_verify_never_writes_and_an_emptied_trail_is_unusable(case: Case) -> None:
+    db, _ = _trail(case)
+    before = db.read_bytes()
+    assert runner.invoke(app, ["audit", "--db", str(db), "--verify"]).exit_code == 0
+    assert runner.invoke(app, ["audit", "--db", str(db)]).exit_code == 0
+    assert db.read_bytes() == before
+    db.write_bytes(b"")  # truncated to 0 bytes
+    r = runner.invoke(app, ["audit", "--db", str(db), "--verify"])
+    assert r.exit_code == 2 and "empty (0 bytes)" in r.output and "intact" not in r.output
+    assert db.read_bytes() == b""
+
+
+def test_a_trail_that_cannot_take_the_plan_is_refused_before_reading_inputs(
+        case: Case) -> None:
+    import os
+
+    db, _ = _trail(case)
+    args = _county_args(case)
+    os.chmod(db, 0o444)
+    try:
+        r = runner.invoke(app, ["rebalance", *args, "--out", str(case.root / "ro"), "--audit",
+                                str(db), "--quiet"])
+    finally:
+        os.chmod(db, 0o600)
+    assert r.exit_code == 2 and "read-only" in r.output and not (case.root / "ro").exists()
+    key = case.root / "k"
+    key.write_text("k\n")
+    r = runner.invoke(app, ["rebalance", *args, "--out", str(case.root / "mismatch"),
+                            "--audit", str(db), "--audit-key", str(key), "--quiet"])
+    assert r.exit_code == 2 and "is not keyed" in r.output
+    assert not (case.root / "mismatch").exists()
+
+
+def test_the_trail_is_where_the_docs_say_private_and_named_with_every_plan(
+        case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REBALANCER_AUDIT_DB")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    small_county(case)
+    r = runner.invoke(app, ["rebalance", *_county_args(case), "--out", str(case.root / "pd"),
+                            "--quiet"])
+    assert r.exit_code == 0, r.output
+    db = tmp_path / "data" / "caseload-rebalancer" / "audit.sqlite"
+    assert db.is_file() and (db.stat().st_mode & 0o777) == 0o600
+    assert f"audit trail: {db.resolve()} (entry 2)" in r.output  # the county's own plan: 1

@@ -174,3 +174,15 @@ def test_the_cli_starts_without_posix_only_modules() -> None:
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "help ok"
+
+
+def test_every_command_writes_csv_unless_told_otherwise() -> None:
+    # one default for every command that writes plan tables, one a workforce lead can open
+    import inspect
+
+    from rebalancer import cli
+
+    for command in (cli.rebalance, cli.replan, cli.sweep, cli.frontier_cmd, cli.staffing_cmd,
+                    cli.import_ssd_cmd):
+        default = inspect.signature(command).parameters["format"].default
+        assert default == cli.Format.csv, command.__name__

@@ -72,17 +72,18 @@ def test_the_process_ends_within_its_limit_plus_one_second(tmp_path: Path) -> No
 
 def test_a_shell_that_execs_the_command_does_not_lend_it_its_age(tmp_path: Path) -> None:
     # `bash -c "...; rebalancer ..."` runs its last command in the shell's own process: the
-    # system then dates the process from the shell's start. Three seconds the shell slept must
+    # system then dates the process from the shell's start. Eight seconds the shell slept must
     # not be taken from the plan's limit (the first run after `pip install .` in the README's
-    # set-up lost 26 s of its 60 this way)
+    # set-up lost 26 s of its 60 this way); reading takes a second on a quiet machine and a few
+    # on a busy one, never eight
     inp = generated(tmp_path, children=300, workers=25, seed=6, scenario="crisis")
-    script = (f'sleep 3; exec "{sys.executable}" -m rebalancer.cli rebalance --workers '
+    script = (f'sleep 8; exec "{sys.executable}" -m rebalancer.cli rebalance --workers '
               f'"{inp / "workers.csv"}" --children "{inp / "children.csv"}" --out '
-              f'"{tmp_path / "out"}" --format csv --time-limit 6 --work 1 --quiet')
+              f'"{tmp_path / "out"}" --format csv --time-limit 30 --work 1 --quiet')
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["solver"]["timings"]["load_seconds"] < 2.5
+    assert summary["solver"]["timings"]["load_seconds"] < 7
     assert summary["solver"]["reproducible"] is True
 
 

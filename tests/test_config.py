@@ -101,3 +101,21 @@ def test_huge_weights_are_refused_not_solved_wrongly(tmp_path: Path) -> None:
                 "capacity.points_per_fte"):
         assert key in r.output
     assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("text,words", [
+    ("x = " + "[" * 30_000 + "]" * 30_000 + "\n", "nested more than 20 levels"),
+    ("[" + ".".join(["a"] * 3000) + "]\n", "nested more than 20 levels"),
+    ("x = [" + ", ".join(["1"] * 150_000) + "]\n", "more than 100,000 values"),
+    ("# " + "x" * 1_000_001 + "\n", "larger than 1,000,000 bytes"),
+])
+def test_a_toml_file_too_deep_or_too_large_is_refused_before_parsing(
+        tmp_path: Path, text: str, words: str) -> None:
+    found = problems(tmp_path, text)
+    assert any(words in message for message in found.values()), found
+
+
+def test_a_device_that_never_ends_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputRejected) as exc:
+        load_config(Path("/dev/zero"))
+    assert "larger than" in str(exc.value.problems[0])

@@ -173,3 +173,19 @@ def test_the_only_eligible_worker_is_named_without_a_current_one_that_is_barred(
     assert to(r, "K") == "B"
     text = row(r, "K")["explanation"]
     assert "B is the only eligible worker;" in text and "besides" not in text
+
+
+def test_a_child_given_to_a_busier_worker_says_what_the_other_would_cost(case: Case) -> None:
+    # A holds 82 pinned points (96.5%); K (cin, 5 points, new) lives beside A. B is idle, 6
+    # degrees of latitude (about 667 km) away. K to A: 2 points over x 400 = 800, and the peak
+    # rises from 96.5% to 102.4% (about 5.9 points x 50 = 295): about 1,095. K to B: about
+    # 667 km x 2 = 1,334 of travel. So K goes to A, who ends over capacity, and the row says
+    # what the less utilised B would have cost instead, and that travel is most of it.
+    here = {"base_lat": 52.0, "base_lon": -1.0}
+    r = case.run([worker("A", **here), worker("B", base_lat=58.0, base_lon=-1.0)],
+                 [*filler("A", 41, n=2), child("K", lat=52.0, lon=-1.0)])
+    assert to(r, "K") == "A"
+    why = row(r, "K")["explanation"]
+    assert "A costs least overall: B, less utilised, would add " in why
+    assert "most of it in travel (+1,3" in why
+    assert "rebalancer explain" not in why  # the page says it; no command to run

@@ -236,3 +236,47 @@ def test_parquet_lists_and_duplicate_columns_are_clear_problems(tmp_path: Path) 
     r = _validate(tmp_path / "w2.parquet", kids)
     assert r.exit_code == 1 and "'team' appear more than once" in r.output
     assert "__fragment_index" not in r.output
+
+
+def test_control_characters_are_refused_and_never_printed_raw(tmp_path: Path) -> None:
+    # an ESC in a team name and a BEL in a locality: refused at validation with row and column,
+    # and the message carries the characters' codes, never the characters themselves
+    workers = "worker_id,team,locality,grade,fte\nW1,\x1b[31mRed,North,sw,1\nW2,T,No\x07rth,sw,1\n"
+    found = problems(tmp_path, workers=workers)
+    bad = {(p.row.split(" ")[1], p.column) for p in found if "control character" in p.message}
+    assert bad == {("2", "team"), ("3", "locality")}
+    text = "\n".join(map(str, found))
+    assert "\x1b" not in text and "\x07" not in text and "\\x1b[31mRed" in text
+    r = runner.invoke(app, ["validate", "--workers", str(tmp_path / "workers.csv"),
+                            "--children", str(tmp_path / "children.csv")])
+    assert r.exit_code == 1 and "\x1b" not in r.output and "\\x1b" in r.output
+
+
+def test_a_line_break_in_a_note_is_kept(tmp_path: Path) -> None:
+    inputs = load(tmp_path, decisions='child_id,decision,worker_id,note\n007,keep,W1,"one\ntwo"\n')
+    assert inputs.decisions["note"].iat[0] == "one\ntwo"
+
+
+@pytest.mark.parametrize("day", ["2026-01-15garbage", "2026-11-30T99:99", "15/01/2026 x",
+                                 "2026-02-30"])
+def test_a_date_with_anything_else_in_its_cell_is_refused(tmp_path: Path, day: str) -> None:
+    children = ("child_id,case_type,locality,current_worker_id,allocated_on\n"
+                f"007,cin,North,W1,{day}\n")
+    found = problems(tmp_path, children=children)
+    assert [(p.column, "is not a date" in p.message) for p in found] == [("allocated_on", True)]
+
+
+@pytest.mark.parametrize("day", ["2026-01-15", "2026-01-15T10:30", "2026-01-15 00:00:00",
+                                 "15/01/2026"])
+def test_dates_as_spreadsheets_export_them_are_read(tmp_path: Path, day: str) -> None:
+    children = ("child_id,case_type,locality,current_worker_id,allocated_on\n"
+                f"007,cin,North,W1,{day}\n")
+    inputs = load(tmp_path, children=children)
+    assert str(inputs.children["allocated_on"].iat[0]) == "2026-01-15"
+
+
+def test_a_column_named_twice_in_a_csv_header_is_said_so(tmp_path: Path) -> None:
+    children = "child_id,case_type,locality,points,points\n007,cin,North,5,6\n"
+    found = problems(tmp_path, children=children)
+    assert any("'points' appear more than once in the header" in p.message for p in found)
+    assert not any("points.1" in str(p) for p in found)

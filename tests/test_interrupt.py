@@ -50,7 +50,7 @@ def test_ctrl_c_writes_the_best_plan_so_far(tmp_path: Path, delay: float) -> Non
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["solver"]["interrupted"] is True
     assert summary["solver"]["reproducible"] is False
-    assert "interrupted: best plan so far" in out
+    assert "Interrupted: this is the best plan found so far" in out
     check = CliRunner().invoke(app, ["check", "--workers", str(inp / "workers.csv"),
                                      "--children", str(inp / "children.csv"),
                                      "--plan", str(tmp_path / "out")])
@@ -137,7 +137,7 @@ def test_an_interrupt_before_any_plan_leaves_no_folder(case: Case,
                                 config=case.root / "config.toml")
     with pytest.raises(KeyboardInterrupt):
         pipeline.rebalance(paths, cfg, out, "csv",
-                           Trail.beside(out, case.root / "t.sqlite").hook())
+                           Trail.at(case.root / "t.sqlite").hook())
     assert not out.exists() and not (case.root / "t.sqlite").exists()
 
 
@@ -151,5 +151,5 @@ def test_an_interrupted_plan_is_written_without_waiting_for_charts(case: Case) -
                                                                   termination=Termination.INTERRUPTED))
     page = render(r.plan, r.workers, s, charts_drawn=not s.solver.interrupted)
     assert "<svg" not in page and "rebalancer report --plan DIR" in page
-    assert "interrupted: best plan so far" in page
+    assert "Interrupted: this is the best plan found so far" in page
     assert "<svg" in render(r.plan, r.workers, r.summary)

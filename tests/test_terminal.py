@@ -144,3 +144,37 @@ def test_compare_warns_when_the_plans_are_of_different_counties(tmp_path: Path) 
     line = next(x for x in r.output.splitlines() if x.startswith("allocations"))
     assert line.split()[1:] == ["2", "3", "1"]
     assert "nan" not in r.output and ".000" not in r.output
+
+
+def test_a_second_change_of_worker_this_year_is_flagged_forced_or_for_balance(
+        case: Case) -> None:
+    # K (one change this year) is with A, who leaves: its move to B is forced and its second
+    # change. L (one change this year) is with C, who holds 90 more pinned points (100 + 5 of
+    # L's = 105/85): moving L to idle D saves 5 points of overload x 400 = 2,000 against a move
+    # of (300 + 10 x months) x (1 + 0.5 x 1) = 450 + 15 x months, so L moves for balance, its
+    # second change too. M (no change this year) moves with no flag. Before: 0 children with two
+    # or more changes; after: 2, one forced, one for balance.
+    r = case.run([worker("A", leaving_on="2026-12-02"), worker("B"), worker("C"),
+                  worker("D")],
+                 [child("K", current="A", worker_changes_12m=1, allocated_on="2026-11-01"),
+                  child("L", current="C", worker_changes_12m=1, allocated_on="2026-11-01"),
+                  *filler("C", 45, n=2)])
+    assert r.summary.kpis.before.children_2plus_changes == 0
+    assert r.summary.kpis.after.children_2plus_changes == 2
+    assert r.summary.second_changes is not None
+    assert (r.summary.second_changes.forced, r.summary.second_changes.discretionary) == (1, 1)
+    assert ("FLAG: children with two or more changes of social worker this year rise from 0 "
+            "to 2: 1 of them are moved for balance") in before_after(r.summary)
+
+
+def test_the_plan_quality_is_said_in_words_first(case: Case) -> None:
+    r = case.run([worker("A")], [child("K")])
+    text = before_after(r.summary)
+    assert "Plan quality: the best possible plan under these rules and weights (proven). The " \
+           "clock did not decide it" in text
+    s = dataclasses.replace(r.summary, status="feasible", gap=0.0128,
+                            solver=dataclasses.replace(r.summary.solver,
+                                                       termination=Termination.DEADLINE))
+    text = before_after(s)
+    assert "Plan quality: within 1.3% of the best possible plan" in text
+    assert "The clock cut" in text

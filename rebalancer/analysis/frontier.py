@@ -40,7 +40,7 @@ def frontier(paths: InputPaths, base: Config, out: Path, fmt: str, points: int =
         if last is not None and _key(r) > _key(last):  # the neighbour's plan fits this budget
             r = last
         folder = out / f"max_moves-{b}"
-        write_plan_folder(folder, fmt, r, Trail.beside(folder).hook())
+        write_plan_folder(folder, fmt, r, Trail.at().hook())
         k = r.summary.kpis.after
         rows.append({"max_moves": b, "moves_discretionary": k.moves_discretionary,
                      "total_overload_points": k.total_overload_points,

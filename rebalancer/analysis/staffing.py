@@ -69,7 +69,7 @@ def staffing(paths: InputPaths, base: Config, out: Path, fmt: str, target: float
     if scaled and result.summary.what_ifs is None:  # no worker added: the target still holds
         result.summary = dataclasses.replace(
             result.summary, what_ifs=WhatIfs(capacity_points=scaled))
-    write_plan_folder(out, fmt, result, Trail.beside(out).hook())
+    write_plan_folder(out, fmt, result, Trail.at().hook())
     k = result.summary.kpis.after
     confirmed = k.unallocated == 0 and k.total_overload_points <= 1e-6
     rec = {"target_utilisation": target, "confirmed": confirmed,

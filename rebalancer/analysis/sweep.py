@@ -8,6 +8,7 @@ and is byte-identical to a single `rebalance` with the same configuration.
 from __future__ import annotations
 
 import dataclasses
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ def run_scenario(paths: InputPaths, base: Config, s: Scenario, out: Path, fmt: s
             result.summary = dataclasses.replace(result.summary,
                                                  what_ifs=s.what_ifs)
         folder = out / s.name
-        write_plan_folder(folder, fmt, result, Trail.beside(folder).hook())
+        write_plan_folder(folder, fmt, result, Trail.at().hook())
         summary = result.summary
         row.update(status=summary.status, objective=summary.objective,
                    gap=summary.gap, **{k: summary.kpis.after.value(k) for k in KPI_COLUMNS},
@@ -226,11 +227,12 @@ def sweep_page(df: pd.DataFrame, grid_keys: list[str]) -> str:
     with the axis from zero and the gap as a band on the objective."""
     from rebalancer.reports.page import page, pyplot, svg, table
 
+    df = _in_grid_order(df, grid_keys)
     ok = df[df["status"] != "error"]
     parts = ["<h1>Scenario sweep</h1>",
              "<p class=note>Rows marked <b>NO</b> under reproducible were cut by the clock: a "
              "re-run may differ. Give <code>--work</code> for rows that re-run identically."
-             "</p>",
+             "</p>", *_gap_warning(ok),
              "<div style='overflow-x:auto'>",
              table(_readable(df, grid_keys)[PAGE_COLUMNS + (["error"] if df["error"].fillna("")
                                                               .astype(bool).any() else [])]
@@ -243,9 +245,48 @@ def sweep_page(df: pd.DataFrame, grid_keys: list[str]) -> str:
     if len(ok) and grid_keys:
         plt = pyplot()
         for key in grid_keys:
-            parts.append(f"<h2>Against {key}</h2><figure>{svg(_charts(plt, ok, key, grid_keys))}"
-                         "</figure>")
+            parts.append(f"<h2>Against {key}</h2><figure class=wide>"
+                         f"{svg(_charts(plt, ok, key, grid_keys))}</figure>")
     return page("Scenario sweep", "".join(parts))
+
+
+# A row this far from the best possible plan may differ from its neighbours by the search
+# rather than by the scenario.
+GAP_WARNING = 0.02
+
+
+CHART_TITLES = {"objective": "objective (band: the gap)",
+                "moves_discretionary": "discretionary changes of worker",
+                "children_2plus_changes": "children with 2+ changes in 12 months"}
+
+
+def _in_grid_order(df: pd.DataFrame, grid_keys: list[str]) -> pd.DataFrame:
+    """Rows by their grid values as numbers where they are numbers (100 before 300 before
+    1000), then by name."""
+    def key(col: pd.Series) -> pd.Series:
+        if col.name in grid_keys:
+            num = pd.to_numeric(col, errors="coerce")
+            return num if num.notna().all() else col.astype(str)
+        return col.astype(str)
+
+    return df.sort_values([*grid_keys, "scenario"], key=key, kind="stable") \
+        .reset_index(drop=True)
+
+
+def _gap_warning(ok: pd.DataFrame) -> list[str]:
+    """When rows are far enough from the best possible plan that their differences may be the
+    search's and not the scenario's, say so, naming them."""
+    gap = pd.to_numeric(ok["gap"], errors="coerce")
+    wide = ok[gap > GAP_WARNING]
+    if wide.empty:
+        return []
+    names = ", ".join(f"{s} ({100 * g:.1f}%)" for s, g in zip(wide["scenario"], gap[wide.index],
+                                                               strict=True))
+    return ["<p class=note><b>Read small differences with care.</b> Each row's gap (how far "
+            "its plan may be from the best possible) is beside its figures; in these rows it "
+            f"is above {100 * GAP_WARNING:.0f}%: {html.escape(names)}. A difference between two "
+            "rows smaller than their gaps may come from the search, not from the scenario: "
+            "give more <code>--work</code> to narrow it.</p>"]
 
 
 def _readable(df: pd.DataFrame, grid_keys: list[str]) -> pd.DataFrame:
@@ -294,13 +335,22 @@ def _charts(plt: Any, ok: pd.DataFrame, key: str, grid_keys: list[str]) -> Any:
     panels = ["total_overload_points", "moves_discretionary", "children_2plus_changes"]
     if not key.startswith("weights."):
         panels.insert(0, "objective")
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.8 * len(panels), 2.6))
+    from rebalancer.model.kpi import KPI_BY_NAME
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.9 * len(panels), 3.2))
     others = [k for k in grid_keys if k != key]
+    numeric = pd.to_numeric(ok[key], errors="coerce").notna().all()
     for ax, kpi in zip(list(axes), panels, strict=True):
+        top = 0.0
         for label, g in (ok.groupby(others, sort=True) if others else [("", ok)]):
-            g = g.sort_values(key)
-            x = g[key].astype(str).to_numpy()
+            if numeric:  # numbers on a number axis, in their order
+                g = g.assign(**{key: pd.to_numeric(g[key])}).sort_values(key)
+                x = g[key].astype(float).to_numpy()
+            else:
+                g = g.sort_values(key)
+                x = g[key].astype(str).to_numpy()
             y = g[kpi].astype(float).to_numpy()
+            top = max(top, float(y.max()) if y.size else 0.0)
             values = label if isinstance(label, tuple) else (label,)
             name = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}"
                              for k, v in zip(others, values, strict=True)) if others else ""
@@ -311,8 +361,8 @@ def _charts(plt: Any, ok: pd.DataFrame, key: str, grid_keys: list[str]) -> Any:
             if kpi == "objective":
                 gap = g["gap"].astype(float).fillna(0).to_numpy()
                 ax.fill_between(x, y * (1 - gap), y, alpha=0.2, color=line.get_color())
-        ax.set_ylim(bottom=0)
-        ax.set_title(kpi.replace("_", " "), fontsize=9)
+        ax.set_ylim(0, top * 1.15 if top > 0 else 1)  # markers at the top stay whole
+        ax.set_title(CHART_TITLES.get(kpi) or KPI_BY_NAME[kpi].label, fontsize=9)
         ax.set_xlabel(key.rsplit(".", 1)[-1], fontsize=8)
         ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
         ax.tick_params(labelsize=7)
@@ -335,7 +385,7 @@ class SweepSpec:
     repeats: int = 1
     time_limit: float | None = None
     scheduler: str | None = None
-    fmt: str = "parquet"
+    fmt: str = "csv"
 
 
 def run(paths: InputPaths, cfg: Config, spec: SweepSpec, out: Path,

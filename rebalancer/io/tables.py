@@ -6,6 +6,7 @@ strings ("007" stays "007"), and every unparseable cell becomes a Problem instea
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 from collections import Counter
 from pathlib import Path
@@ -16,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rebalancer.io.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH, Column, TableSpec
-from rebalancer.problems import MAX_SHOWN, Problem, shown
+from rebalancer.problems import CONTROL, MAX_SHOWN, REFUSED, Problem, shown
 
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
@@ -43,6 +44,15 @@ def _cell_text(values: pa.ChunkedArray) -> pd.Series:
     return s.astype(object)
 
 
+def _repeated_header(path: Path) -> list[str]:
+    """Column names that appear more than once in a CSV's header row (pandas would rename the
+    second 'points' to 'points.1')."""
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        header = next(csv.reader(f), [])
+    names = [n.strip() for n in header]
+    return sorted({n for n in names if names.count(n) > 1})
+
+
 def read_text_table(path: Path, spec: TableSpec) -> tuple[pd.DataFrame | None, list[Problem]]:
     """Read CSV or Parquet (by extension) as text; refuse what cannot be read, with the fix."""
     file = str(path)
@@ -56,6 +66,10 @@ def read_text_table(path: Path, spec: TableSpec) -> tuple[pd.DataFrame | None, l
         return fail("the file is empty", f"export the {spec.name} table with its header row")
     try:
         if suffix == ".csv":
+            dupes = _repeated_header(path)
+            if dupes:
+                return fail(f"column(s) {', '.join(shown(n) for n in dupes)} appear more than "
+                            "once in the header", "keep one column of each name and re-export")
             df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
                              skipinitialspace=False)
             df = df.astype(object)
@@ -137,7 +151,14 @@ class _Collector:
 
 
 def _quoted(s: pd.Series) -> pd.Series:
-    return "'" + s.str.slice(0, 40) + np.where(s.str.len() > 40, "…'", "'")
+    cut = s.str.slice(0, 40).str.replace(CONTROL, lambda m: f"\\x{ord(m.group()):02x}",
+                                         regex=True)
+    return "'" + cut + np.where(s.str.len() > 40, "…'", "'")
+
+
+# an ISO date, alone or with a valid time of day (as spreadsheets export dates)
+ISO_DATE = r"(\d{4}-\d{2}-\d{2})(?:[T ]([01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?)?"
+UK_DATE = r"\d{1,2}/\d{1,2}/\d{4}"
 
 
 def _parse_column(col: Column, raw: pd.Series, labels: pd.Series, out: _Collector) -> pd.Series:
@@ -153,9 +174,14 @@ def _parse_column(col: Column, raw: pd.Series, labels: pd.Series, out: _Collecto
         out.rows(too_long, labels, col.name, "is " + s.str.len().astype(str) +
                  f" characters long, more than the {limit} allowed", "shorten it")
         if col.kind == "id":
-            bad = present & ~too_long & s.str.contains(r"[;\x00-\x1f]", regex=True)
+            bad = present & ~too_long & s.str.contains(r"[;\x00-\x1f\x7f-\x9f]", regex=True)
             out.rows(bad, labels, col.name, q + " holds ';' or a control character",
                      "identifiers may not contain ';' (it separates lists) or control characters")
+        else:
+            bad = present & ~too_long & s.str.contains(REFUSED, regex=True)
+            out.rows(bad, labels, col.name, q + " holds a control character (shown as \\x..)",
+                     "remove it: text may hold letters, digits, punctuation, tabs and line "
+                     "breaks, not control characters such as ESC")
         if col.kind in ("idlist", "taglist"):
             parts = s.str.split(";")
             return parts.map(lambda xs: tuple(sorted({x.strip() for x in xs if x.strip()})))
@@ -197,8 +223,11 @@ def _parse_column(col: Column, raw: pd.Series, labels: pd.Series, out: _Collecto
                  f"write {what} {col.range_text()}")
         return v.where(ok & ~out_of_range)
     if col.kind == "date":
-        iso = pd.to_datetime(s.str.slice(0, 10).where(present), format="%Y-%m-%d", errors="coerce")
-        uk = pd.to_datetime(s.where(present & iso.isna()), format="%d/%m/%Y", errors="coerce")
+        # the whole cell must be a date: '2026-01-15garbage' or '2026-11-30T99:99' is not one
+        day = s.str.extract(f"^{ISO_DATE}$")[0]
+        iso = pd.to_datetime(day.where(present), format="%Y-%m-%d", errors="coerce")
+        uk_text = s.where(present & iso.isna() & s.str.fullmatch(UK_DATE))
+        uk = pd.to_datetime(uk_text, format="%d/%m/%Y", errors="coerce")
         d = iso.fillna(uk)
         bad = present & d.isna()
         out.rows(bad, labels, col.name, q + " is not a date",

@@ -8,6 +8,7 @@ localities, dates, skill tags and percentages appear: nothing else about a child
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,7 +137,6 @@ def explanations(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> li
     ta = plan["travel_after"].to_numpy(float)
     after = plan["to_worker_id"].map(idx).fillna(-1).to_numpy(np.int64)
     with_siblings = joins_siblings(cm, after)
-    new_now = workers["new_children"].to_numpy(int)
     candidates = _candidates(cm)
     out = [""] * len(plan)
     for i, (action, src, dst, reasons) in enumerate(zip(
@@ -166,7 +166,7 @@ def explanations(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame) -> li
                 head += f" by a manager's decision{said}"
             elif said:
                 head += said
-            chosen = _why_this_worker(cm, i, w, candidates, new_now, ua) \
+            chosen = _why_this_worker(cm, i, w, candidates, workers) \
                 if ua[w] > 1.0 + 1e-9 or f.workers["grade"].iat[w] == "asye" else ""
             whole = f"whole plan: {dst} {_pct(ub[w])} → {_pct(ua[w])}"
             if action == "move":
@@ -201,10 +201,12 @@ def _candidates(cm: CaseModel) -> dict[int, IntArray]:
 
 
 def _why_this_worker(cm: CaseModel, child: int, worker: int, candidates: dict[int, IntArray],
-                     new_now: IntArray, ua: np.ndarray) -> str:
+                     workers: pd.DataFrame) -> str:
     """Why a child went to a worker who ends over capacity, or to a newly qualified worker: the
     binding reason, so the row says what `explain` would."""
     wid = src_id(cm, worker)
+    new_now = workers["new_children"].to_numpy(int)
+    ua = workers["utilisation_after"].to_numpy(float)
     current = int(cm.current[child])
     pool = candidates.get(child, np.zeros(0, np.int64))
     others = [int(k) for k in pool if k != worker and k != current]
@@ -216,13 +218,13 @@ def _why_this_worker(cm: CaseModel, child: int, worker: int, candidates: dict[in
         return (f"every other eligible worker ({len(others)}) has taken all the new children "
                 "its cap allows")
     room = [k for k in others if k not in full]
-    lowest = min(float(ua[k]) for k in room)
+    least = min(room, key=lambda k: (float(ua[k]), k))
+    lowest = float(ua[least])
     if lowest >= float(ua[worker]) - 1e-9:
         more = f" ({len(full)} more have their new-case cap full)" if full else ""
         return (f"{wid} is the least utilised eligible worker with room after the plan; the "
                 f"next is at {_pct(lowest)}{more}")
-    return (f"{wid} costs least overall (travel, moves, families): see rebalancer explain "
-            f"{cm.frame.children['child_id'].iat[child]}")
+    return f"{wid} costs least overall: {_versus(cm, workers, child, worker, least)}"
 
 
 def _empty_words(cm: CaseModel, child: int) -> str:
@@ -235,6 +237,46 @@ def _first_broken(broken: dict[str, np.ndarray]) -> IntArray:
     is listed once, under the first rule that bars it."""
     stack = np.stack([broken[code] for code in RULE_ORDER])
     return np.where(stack.any(axis=0), stack.argmax(axis=0), -1)
+
+
+def _pricer(cm: CaseModel, workers: pd.DataFrame, pos: int, now: int, ws: IntArray
+            ) -> tuple[Callable[[int], dict[str, float]], np.ndarray]:
+    """Each registered term one child's worker changes, priced for a worker `k` of `ws` (an
+    index into `ws`'s order): its per-pair terms, and the terms of the workers' loads with the
+    child on k instead of `now`; and the loads without the child."""
+    w_cfg = cm.cfg.weights
+    c = np.full(ws.size, pos, np.int64)
+    by_pair = cm.pairs_at(c, ws)
+    shown = [t for t in terms.PAIR_TERMS if t.name != "unallocated"
+             and (cm.inputs_previous or not t.needs_previous)]
+    pair_terms = {t.name: t.pair(by_pair, w_cfg) for t in shown if t.pair is not None}
+    pts = float(cm.child_points[pos])
+    base_load = workers["load_after"].to_numpy(float).copy()
+    if now >= 0:
+        base_load[now] -= pts  # the plan without this child
+    at = {int(w): j for j, w in enumerate(ws)}
+
+    def price(k: int) -> dict[str, float]:
+        load = base_load.copy()
+        load[k] += pts
+        cost = {name: float(v[at[k]]) for name, v in pair_terms.items()}
+        cost.update({t.name: t.load(load, cm.capacity, w_cfg)
+                     for t in terms.LOAD_TERMS if t.load is not None})
+        return {t.name: cost[t.name] for t in terms.TERMS if t.name in cost}
+
+    return price, base_load
+
+
+def _versus(cm: CaseModel, workers: pd.DataFrame, child: int, chosen: int, other: int) -> str:
+    """Why `chosen` beat `other` for a child: what giving it `other` instead would add to the
+    whole plan's cost, and the term that adds most."""
+    price, _ = _pricer(cm, workers, child, chosen, np.array([chosen, other], np.int64))
+    a, b = price(chosen), price(other)
+    delta = {t: b[t] - a[t] for t in a}
+    term, most = max(delta.items(), key=lambda kv: kv[1])
+    label = {t.name: t.label for t in terms.TERMS}.get(term, term)
+    return (f"{src_id(cm, other)}, less utilised, would add {sum(delta.values()):,.0f} to the "
+            f"plan's cost, most of it in {label} (+{most:,.0f})")
 
 
 def alternatives(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame, child_id: str,
@@ -252,29 +294,12 @@ def alternatives(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame, child
     first = _first_broken(rules.broken_rules(f, c, ws))
     barred = {code: [f.workers["worker_id"].iat[k] for k in np.flatnonzero(first == j)]
               for j, code in enumerate(RULE_ORDER) if (first == j).any()}
-    load_after = workers["load_after"].to_numpy(float)
     cap = cm.capacity
     pts = float(cm.child_points[pos])
     now = f.worker_index.get(row["to_worker_id"], -1)
     before = int(cm.current[pos])
-    # every registered term that one child's worker changes: its per-pair terms, priced for
-    # all workers at once, and the terms of the workers' loads
-    by_pair = cm.pairs_at(c, ws)
-    shown = [t for t in terms.PAIR_TERMS if t.name != "unallocated"
-             and (cm.inputs_previous or not t.needs_previous)]
-    pair_terms = {t.name: t.pair(by_pair, w_cfg) for t in shown if t.pair is not None}
-    base_load = load_after.copy()
-    if now >= 0:
-        base_load[now] -= pts  # the plan without this child
+    price, base_load = _pricer(cm, workers, pos, now, ws)
     new_now = workers["new_children"].to_numpy(int)
-
-    def price(k: int) -> dict[str, float]:
-        load = base_load.copy()
-        load[k] += pts
-        cost = {name: float(v[k]) for name, v in pair_terms.items()}
-        cost.update({t.name: t.load(load, cap, w_cfg)
-                     for t in terms.LOAD_TERMS if t.load is not None})
-        return {t.name: cost[t.name] for t in terms.TERMS if t.name in cost}
 
     planned = price(now) if now >= 0 else None
     options = []

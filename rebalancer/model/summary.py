@@ -139,6 +139,15 @@ class MaxNewYielded:
 
 
 @dataclass(frozen=True)
+class SecondChanges:
+    """Children for whom this plan's change of worker is their second (or more) this year, by
+    why they change: their worker cannot keep them (forced), or for balance (discretionary)."""
+
+    forced: int
+    discretionary: int
+
+
+@dataclass(frozen=True)
 class PreviousPlan:
     """The plan a run stayed close to (a re-plan's reviewed plan, or --previous)."""
 
@@ -247,6 +256,8 @@ class Summary:
     max_new_yielded: MaxNewYielded
     shortfall: Shortfall
     no_eligible_worker: dict[str, int]  # by the rule that emptied a child's list
+    second_changes: SecondChanges | None = None
+    report_charts: bool | None = None  # False: report.html was written without its charts
     previous_plan: PreviousPlan | None = None
     review: ReviewReport | None = None
     what_ifs: WhatIfs | None = None  # staffing what-ifs the plan was made with
@@ -271,7 +282,8 @@ class Summary:
         return summary
 
 
-OPTIONAL = ("previous_plan", "review", "what_ifs", "audit", "outputs")
+OPTIONAL = ("second_changes", "report_charts", "previous_plan", "review", "what_ifs", "audit",
+            "outputs")
 
 
 def _converter_for_summaries() -> cattrs.Converter:

@@ -24,6 +24,8 @@ th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:
 th{background:#f3f3f3}td.n{text-align:right}
 .kpi td:nth-child(2),.kpi td:nth-child(3){text-align:right}
 .charts{display:flex;flex-wrap:wrap;gap:1rem}.charts figure{margin:0}
+figure svg{max-width:100%;height:auto}figure.wide{margin:0}figure.wide svg{width:100%}
+td.w{min-width:24rem}
 details{margin:.4rem 0}summary{cursor:pointer;font-weight:600}
 .note{color:#555;font-size:.9rem}
 .sweep{font-size:.8rem}.sweep td:first-child{max-width:16rem;overflow-wrap:anywhere}
@@ -53,8 +55,10 @@ def svg(fig: Any) -> str:
     return text[text.index("<svg"):]
 
 
-def table(df: pd.DataFrame, numeric: set[str] | None = None, cls: str = "") -> str:
-    """An HTML table with every cell escaped; numeric columns right-aligned."""
+def table(df: pd.DataFrame, numeric: set[str] | None = None, cls: str = "",
+          wide: frozenset[str] = frozenset({"explanation"})) -> str:
+    """An HTML table with every cell escaped; numeric columns right-aligned, `wide` ones (the
+    explanations) given room to read in a few lines."""
     numeric = numeric or set()
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     body = []
@@ -62,7 +66,7 @@ def table(df: pd.DataFrame, numeric: set[str] | None = None, cls: str = "") -> s
         cells = []
         for c, v in zip(df.columns, rec, strict=True):
             text = "" if v is None or (isinstance(v, float) and v != v) else str(v)
-            klass = ' class="n"' if c in numeric else ""
+            klass = ' class="n"' if c in numeric else ' class="w"' if c in wide else ""
             cells.append(f"<td{klass}>{html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     attr = f' class="{cls}"' if cls else ""
@@ -78,8 +82,27 @@ def page(title: str, body: str) -> str:
             f"<style>{CSS}</style></head><body>{body}</body></html>")
 
 
+MIN_FTE_SHOWN = 0.05  # a line is worth a manager's attention from a twentieth of a post
+NEED_HEADINGS = {"locality": "locality", "grade": "grade", "fte": "FTE needed",
+                 "overload_points": "points over capacity",
+                 "unallocated_points": "points of unallocated children",
+                 "skills": "skills new workers need"}
+
+
 def need_table(rows: list[NeedRow]) -> str:
-    """The shortfall rows (FTE by locality and grade, with the skills new workers need)."""
-    sf = pd.DataFrame([to_plain(r) for r in rows])
+    """The shortfall rows a manager can act on (FTE by locality and grade, with the skills new
+    workers need), largest first, in words, one decimal; needs under a twentieth of a post are
+    counted in a note instead of shown as 0.0."""
+    shown = sorted((r for r in rows if r.fte >= MIN_FTE_SHOWN), key=lambda r: -r.fte)
+    small = len(rows) - len(shown)
+    note = (f"<p class=note>… and {small} locality and grade band(s) needing under "
+            f"{MIN_FTE_SHOWN} FTE each.</p>" if small else "")
+    if not shown:
+        return note
+    sf = pd.DataFrame([to_plain(r) for r in shown])
     sf["skills"] = sf["skills"].map(lambda xs: ", ".join(xs) if xs else "")
-    return table(sf, {"fte", "overload_points", "unallocated_points"})
+    for col in ("fte", "overload_points", "unallocated_points"):
+        sf[col] = sf[col].map(lambda x: f"{x:,.1f}")
+    sf = sf[list(NEED_HEADINGS)].rename(columns=NEED_HEADINGS)
+    return table(sf, {NEED_HEADINGS[c] for c in ("fte", "overload_points",
+                                                 "unallocated_points")}) + note

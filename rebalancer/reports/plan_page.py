@@ -14,6 +14,7 @@ import pandas as pd
 
 from rebalancer.model.summary import ReviewReport, Summary, to_plain
 from rebalancer.reports.page import need_table, page, pyplot, svg, table
+from rebalancer.reports.terminal import quality_lines
 
 BANDS = (("under 100%", "#4c9a2a"), ("100–110%", "#e0a000"), ("over 110%", "#c0392b"))
 MAX_ROWS_PER_TEAM = 400  # beyond this a team's table says how many more are in the workbook
@@ -62,10 +63,12 @@ def bar_chart(labels: list[str], values: list[float], title: str, xlabel: str,
     else:
         ax.barh([p - 0.2 for p in pos], values, height=0.4, color="#3a6ea5", label=legend[0])
         ax.barh([p + 0.2 for p in pos], second, height=0.4, color="#c0392b", label=legend[1])
-        ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
+        # above the bars, never over them
+        ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2,
+                  frameon=False)
     ax.set_yticks(pos, labels, fontsize=8)
     ax.invert_yaxis()
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=10, pad=22 if second is not None else 6)
     ax.set_xlabel(xlabel)
     return svg(fig)
 
@@ -85,19 +88,16 @@ def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary,
     second, and drawing them takes longer) the page says how to draw them."""
     day = summary.config.plan_date.isoformat()
     parts = [f"<h1>Caseload rebalance: plan of {day}</h1>",
-             f"<p class=note>Plan status: {html.escape(str(summary.status))}; objective "
-             f"{summary.objective:,.0f}"
-             + (f", within {100 * summary.gap:.2f}% of the best bound"
-                if summary.gap is not None else "")
-             + (" (interrupted: best plan so far)" if summary.solver.interrupted else "")
-             + ".</p>",
+             "".join(f"<p class=note>{html.escape(line)}</p>"
+                     for line in quality_lines(summary)),
              "<h2>Before and after</h2>", _kpis(summary)]
     if charts_drawn:
         parts += ["<h2>Utilisation per worker</h2>", "<div class=charts><figure>",
                   utilisation_chart(workers), "</figure></div>"]
     else:
-        parts.append("<p class=note>Charts were left out so that the interrupted run could stop "
-                     "at once: <code>rebalancer report --plan DIR</code> draws them.</p>")
+        parts.append("<p class=note>Charts were left out so that the run could end in time "
+                     "(it was interrupted, or its time limit was near): <code>rebalancer report "
+                     "--plan DIR</code> draws them.</p>")
     dc = [r for r in summary.shortfall.before.demand_and_capacity
           if r.grade_band == "any"] if charts_drawn else []
     charts = []
@@ -121,7 +121,7 @@ def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary,
     if need.by_locality_and_grade:
         parts.append(f"<p>{need.total_fte:.1f} more FTE would bring every worker within "
                      "capacity and allocate every child:</p>")
-        parts.append(need_table(sorted(need.by_locality_and_grade, key=lambda r: -r.fte)))
+        parts.append(need_table(need.by_locality_and_grade))
     else:
         parts.append("<p>Every worker is within capacity and every child has a worker.</p>")
     parts.append("<h2>Proposed changes by team</h2>")

@@ -33,12 +33,8 @@ def before_after(summary: Summary) -> str:
     lines.append(f"{'changes of social worker':<{width}}{'':>10}{a.moves:>10,}"
                  f"   ({a.moves_forced} forced, {a.moves_discretionary} discretionary)")
     lines.append(f"{'children newly allocated':<{width}}{'':>10}{a.allocations:>10,}")
-    gap = summary.gap
     lines.append("")
-    lines.append(f"plan: {summary.status}, objective {summary.objective:,.0f}"
-                 + (f", gap to bound {gap:.2%}" if gap is not None else "")
-                 + f", {summary.wall_time:.1f}s"
-                 + (" (interrupted: best plan so far)" if summary.solver.interrupted else ""))
+    lines += quality_lines(summary)
     lines += _caveats(summary)
     from rebalancer.model.shortfall import shortfall_text
 
@@ -58,6 +54,28 @@ def before_after(summary: Summary) -> str:
 STAGE_WORDS = {"greedy": "greedy start", "excess": "least-excess", "lp": "LP bound",
                "lp_fix": "LP-guided CP-SAT", "cpsat": "CP-SAT", "lns": "neighbourhood search",
                "rescue": "rescue"}
+
+
+def quality_lines(summary: Summary) -> list[str]:
+    """How good the plan is, in words first (how close to the best possible plan, and whether
+    the clock decided it), then the solver's own figures."""
+    gap, solver = summary.gap, summary.solver
+    if summary.status == "optimal" or gap == 0:
+        words = "Plan quality: the best possible plan under these rules and weights (proven)."
+    elif gap is not None:
+        words = (f"Plan quality: within {gap:.1%} of the best possible plan (no plan can score "
+                 "better than a proven bound; this one is that close to it).")
+    else:
+        words = ("Plan quality: not measured (no bound was proven in the time given), so how "
+                 "close this plan is to the best possible is not known.")
+    if solver.interrupted:
+        words += " Interrupted: this is the best plan found so far."
+    elif solver.reproducible:
+        words += " The clock did not decide it: the same inputs and settings give this plan."
+    figures = (f"({summary.status}, objective {summary.objective:,.0f}"
+               + (f", bound {summary.best_bound:,.0f}" if summary.best_bound is not None else "")
+               + f", {summary.wall_time:.1f}s)")
+    return [words, figures]
 
 
 def clock_line(summary: Summary) -> str:
@@ -89,9 +107,20 @@ def _caveats(summary: Summary) -> list[str]:
                    f"{a.workers_over_capacity}) while total overload falls: overload is spread "
                    "rather than piled on the busiest, and the "
                    f"{a.allocations:,} newly allocated children add load.")
+    rising = summary.second_changes
+    if a.children_2plus_changes > b.children_2plus_changes and rising is not None:
+        out.append(f"FLAG: children with two or more changes of social worker this year rise "
+                   f"from {b.children_2plus_changes:,} to {a.children_2plus_changes:,}: "
+                   f"{rising.discretionary:,} of them are moved for balance (a manager may "
+                   f"reject those moves) and {rising.forced:,} because their worker cannot "
+                   "keep them (see reasons in plan.csv; weights.move_factor_recent_change "
+                   "prices a second change).")
     line = clock_line(summary)
     if line:
         out.append(line)
+    if summary.report_charts is False and not summary.solver.interrupted:
+        out.append("report.html was written without its charts, to end within the time limit: "
+                   "rebalancer report --plan DIR draws them.")
     return out
 
 
@@ -226,7 +255,18 @@ def replan_text(reviewed: Summary, summary: Summary, out: Path) -> str:
             lines.append(f"  {ch.child_id}: {ch.reviewed_worker_id or '(none)'} → "
                          f"{ch.worker_id or '(none)'} [{ch.reasons}] {ch.why[:100]}")
     lines.append(f"outputs written to {out}/ (with decisions.csv and report.html)")
+    lines += trail_line(summary)
     return "\n".join(lines)
+
+
+def trail_line(summary: Summary) -> list[str]:
+    """Where the plan's audit entries went, so nobody has to guess where the trail is."""
+    a = summary.audit
+    if a is None or not a.entries:
+        return []
+    seqs = [e.seq for e in a.entries]
+    span = f"entry {seqs[0]}" if len(seqs) == 1 else f"entries {seqs[0]}–{seqs[-1]}"
+    return [f"audit trail: {a.db} ({span}{', keyed' if a.keyed else ''})"]
 
 
 def import_text(report: dict[str, Any], paths: tuple[Path, Path, Path], day: str) -> str:
@@ -331,6 +371,7 @@ def rebalance_text(summary: Summary, paths: Any, out: Path) -> str:
     """What rebalance (and the demo) says: before and after, where the plan is, what next."""
     return "\n".join([before_after(summary),
                       f"outputs written to {out}/ (plan, workers, summary.json, report.html)",
+                      *trail_line(summary),
                       next_steps(out, paths.workers, paths.children, paths.config,
                                  summary.kpis.after.moves)])
 

@@ -31,7 +31,8 @@ from rebalancer.pipeline import ExtraFile, FolderHook, Result
 from rebalancer.problems import UsageError
 
 GENESIS = "0" * 64
-DEFAULT_NAME = "rebalancer-audit.sqlite"
+DEFAULT_NAME = "audit.sqlite"
+DB_ENV = "REBALANCER_AUDIT_DB"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -44,6 +45,8 @@ CREATE TABLE IF NOT EXISTS entries (
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS meta_no_update BEFORE UPDATE ON meta
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS meta_no_delete BEFORE DELETE ON meta
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
@@ -99,9 +102,9 @@ def load_key(key_file: Path | None) -> bytes | None:
     return value.encode("utf-8") if value else None
 
 
-def check_usable(path: Path) -> None:
+def check_usable(path: Path, key: bytes | None = None) -> None:
     """Refuse, before any solving, a trail that could not be written: a folder, a file that is
-    not SQLite, a locked database."""
+    not SQLite (or empty), a read-only or locked database, or one keyed otherwise than `key`."""
     if path.is_dir():
         raise AuditError(f"{path} is a folder, not an audit trail; give a file path")
     if not path.exists():  # created on the first entry; nothing is made before then
@@ -110,11 +113,15 @@ def check_usable(path: Path) -> None:
             raise AuditError(f"the audit trail {path} cannot be created there; give another "
                              "path")
         return
-    if path.exists():
-        with path.open("rb") as f:
-            head = f.read(len(SQLITE_HEADER))
-        if head and head != SQLITE_HEADER:
-            raise AuditError(f"{path} is not an SQLite audit trail; give another path")
+    _readable_sqlite(path)
+    # read-only by the system's say, or marked so by its owner (no write bit: root could still
+    # write it, but a file someone made read-only is not ours to change)
+    if not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222:
+        raise AuditError(f"the audit trail {path} is read-only; make it writable or give "
+                         "another path")
+    mode = _links(path)
+    if mode is not None and (mode == HMAC) != (key is not None):
+        raise AuditError(_mismatch(path, mode == HMAC))
     try:
         with closing(sqlite3.connect(path, timeout=1, isolation_level=None)) as db:
             db.execute("BEGIN IMMEDIATE")
@@ -124,14 +131,74 @@ def check_usable(path: Path) -> None:
                          "program holding it?") from None
 
 
-def default_path(out: Path) -> Path:
-    """Beside the output folder, so every plan written there shares one trail."""
-    return out.resolve().parent / DEFAULT_NAME
+HMAC = "hmac-sha256"
+
+
+def _mismatch(path: Path, keyed: bool) -> str:
+    return (f"the audit trail {path} is {'' if keyed else 'not '}keyed; give "
+            f"{'its key (--audit-key or ' + KEY_ENV + ')' if keyed else 'no key'}, or another "
+            "trail")
+
+
+def _readable_sqlite(path: Path) -> None:
+    """An existing trail must be an SQLite file with a trail in it: an empty file (a trail
+    truncated to 0 bytes) or another file is unusable, never an empty trail."""
+    with path.open("rb") as f:
+        head = f.read(len(SQLITE_HEADER))
+    if not head:
+        raise AuditError(f"the audit trail {path} is empty (0 bytes): it holds no trail, and "
+                         "if it held one it was truncated; give the trail's file")
+    if head != SQLITE_HEADER:
+        raise AuditError(f"{path} is not an SQLite audit trail; give another path")
+
+
+def _links(path: Path) -> str | None:
+    """How an existing trail's links are made (its meta row; 'sha256' for a trail with entries
+    and no row), read without writing; None for a trail with no entries yet."""
+    with _read_only(path) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "entries" not in tables:
+            return None
+        row = db.execute("SELECT value FROM meta WHERE name = 'links'").fetchone() \
+            if "meta" in tables else None
+        if row is not None:
+            return str(row[0])
+        return "sha256" if db.execute("SELECT 1 FROM entries LIMIT 1").fetchone() else None
+
+
+@contextmanager
+def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    """The trail opened for reading only: listing and verifying never write to it."""
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                     timeout=30)) as db:
+            yield db
+    except sqlite3.DatabaseError as exc:
+        raise AuditError(f"{path} cannot be used as an audit trail ({exc})") from None
+
+
+def default_path() -> Path:
+    """The one default trail of this user: REBALANCER_AUDIT_DB if set, else audit.sqlite in the
+    user's data folder ($XDG_DATA_HOME or ~/.local/share, %LOCALAPPDATA% on Windows), under
+    caseload-rebalancer/. Every plan and decision of every county goes there unless --audit
+    names another."""
+    given = os.environ.get(DB_ENV, "").strip()
+    if given:
+        return Path(given)
+    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
+        base = Path(os.environ["LOCALAPPDATA"])
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "caseload-rebalancer" / DEFAULT_NAME
 
 
 @contextmanager
 def _connect(path: Path) -> Iterator[sqlite3.Connection]:
+    """The trail opened for appending, created (readable by its owner alone, as plans are)
+    when it does not exist yet."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     try:
         with closing(sqlite3.connect(path, timeout=30, isolation_level=None)) as db:
             db.executescript(_SCHEMA)
@@ -182,7 +249,10 @@ def append(path: Path, kind: str, payloads: list[dict[str, Any]],
 
 
 def entries(path: Path) -> list[Entry]:
-    with _connect(path) as db:
+    _readable_sqlite(path)
+    if _links(path) is None:
+        return []
+    with _read_only(path) as db:
         rows = db.execute("SELECT seq, at, kind, payload, prev_hash, hash FROM entries "
                           "ORDER BY seq").fetchall()
     return [Entry(r[0], r[1], r[2], json.loads(r[3]) if _is_json(r[3]) else {"raw": r[3]},
@@ -201,17 +271,21 @@ def verify(path: Path, key: bytes | None = None,
            recorded: list[tuple[str, int, str]] | None = None) -> str | None:
     """None when the chain holds; else what is wrong at the first broken link. `recorded` are
     (plan folder, seq, link) the plan folders wrote down: each must be in the trail unchanged.
-    A keyed trail needs its key."""
-    with _connect(path) as db:
-        mode = _mode(db)
+    A keyed trail needs its key; given a key, every link must be an HMAC under it (a trail
+    whose key mode was removed and whose links were rebuilt without the key is broken)."""
+    _readable_sqlite(path)
+    mode = _links(path)
+    if mode is None:
+        return None
+    with _read_only(path) as db:
         rows = db.execute("SELECT seq, at, kind, payload, prev_hash, hash FROM entries "
                           "ORDER BY seq").fetchall()
-    if mode is None and rows:
-        mode = "sha256"  # a trail from before keys existed
-    if mode == "hmac-sha256" and key is None:
-        raise AuditError(f"the audit trail {path} is keyed: give --audit-key or {KEY_ENV}")
-    if mode != "hmac-sha256":
-        key = None
+    if mode == HMAC and key is None:
+        raise AuditError(_mismatch(path, True), "--audit-key")
+    if key is not None and mode != HMAC:
+        return ("the trail says its links are not HMACs, but a key was given: its key mode was "
+                "removed, or it was never keyed (verify it without --audit-key, or find the "
+                "keyed trail)")
     links = {r[0]: r[5] for r in rows}
     for folder, seq, link in recorded or []:
         if seq not in links:
@@ -251,12 +325,12 @@ class Trail:
     extra: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = ()
 
     @classmethod
-    def beside(cls, out: Path, db: Path | None = None, key: bytes | None = None,
-               extra: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = ()) -> Trail:
-        """The trail given, else rebalancer-audit.sqlite beside the output folder, checked
-        usable before any solving (AuditError)."""
-        trail = cls(db if db is not None else default_path(out), key, extra)
-        check_usable(trail.db)
+    def at(cls, db: Path | None = None, key: bytes | None = None,
+           extra: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = ()) -> Trail:
+        """The trail given, else the default one (`default_path`), checked usable with this key
+        before anything is read or solved (AuditError)."""
+        trail = cls(db if db is not None else default_path(), key, extra)
+        check_usable(trail.db, key)
         return trail
 
     def record(self, summary: Summary, out: Path) -> AuditRecord:
@@ -314,3 +388,14 @@ def inspect(db: Path, key: bytes | None, plans: list[Path]) -> Verdict:
         recorded += [(str(folder), e.seq, e.hash) for e in record.entries]
     broken = verify(db, key, recorded)
     return Verdict(broken, len(entries(db)), len(recorded))
+
+
+@contextmanager
+def named_by(option: str) -> Iterator[None]:
+    """Trail problems named by the option that gave the trail here (`audit --db`)."""
+    try:
+        yield
+    except AuditError as exc:
+        if exc.option == AuditError.option:
+            exc.option = option
+        raise

@@ -168,6 +168,7 @@ def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_files: list[Pa
            out: Path, how: Replan) -> Result:
     """Read the workbooks (refusing a bad one, nothing written), re-plan, write the plan folder
     with decisions.csv and the review summary, and record the decisions in the audit trail."""
+    audit.check_usable(how.audit_db or audit.default_path(), how.audit_key)
     pf = read_plan_folder(plan_dir)
     if out.resolve() == plan_dir.resolve():
         raise OutputError(f"--out {out} is the plan being reviewed: its files are the record of "
@@ -177,7 +178,7 @@ def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_files: list[Pa
     paths = decisions_in_force(paths, pf)
     review = read_reviews(review_files, pf, how.reviewer)
     decided = tuple(audit.decision_payloads(review.rows, how.reviewer, plan_sha))
-    trail = audit.Trail.beside(out, how.audit_db, how.audit_key, (("decision", decided),))
+    trail = audit.Trail.at(how.audit_db, how.audit_key, (("decision", decided),))
 
     def finish(result: Result) -> dict[str, ExtraFile]:
         result.summary = dataclasses.replace(
@@ -207,7 +208,7 @@ class Replan:
     """How a re-plan is written: the tables' format, the reviewer named when a workbook names
     none, the audit trail and its key, and where progress goes."""
 
-    fmt: str = "parquet"
+    fmt: str = "csv"
     reviewer: str = ""
     audit_db: Path | None = None
     audit_key: bytes | None = None
