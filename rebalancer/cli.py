@@ -106,6 +106,9 @@ SeedOpt = Annotated[int | None, typer.Option(
     "plan [default: solver.seed, 0].")]
 ThreadsOpt = Annotated[int | None, typer.Option(
     "--threads", help="Solver threads, 1 to 64 [default: solver.threads, 2].")]
+ReplaceOpt = Annotated[bool, typer.Option(
+    "--replace", help="When --out already holds files, move them aside (to NAME.replaced-DATE) "
+    "instead of refusing: nothing is ever written over.")]
 AuditOpt = Annotated[Path | None, typer.Option(
     "--audit", help="SQLite audit trail [default: REBALANCER_AUDIT_DB, else "
     "caseload-rebalancer/audit.sqlite in the user's data folder (~/.local/share)].")]
@@ -206,6 +209,7 @@ def rebalance(
         "whose outcome differs from it costs weights.previous_change.")] = None,
     audit: AuditOpt = None,
     audit_key: AuditKeyOpt = None,
+    replace: ReplaceOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Write a minimal-disruption plan with a reason for every change."""
@@ -213,7 +217,8 @@ def rebalance(
     paths = InputPaths(workers, children, decisions, travel, config, previous)
     key = _audit_key(audit_key)
     summary = _run(config, overrides, quiet, lambda cfg, progress: pipeline.rebalance(
-        paths, cfg, out, format.value, trail.Trail.at(audit, key).hook(), progress))
+        paths, cfg, out, format.value, trail.Trail.at(audit, key).hook(), progress,
+        replace=replace))
     typer.echo(terminal.rebalance_text(summary, paths, out))
 
 
@@ -239,6 +244,7 @@ def replan(
     max_moves: MaxMovesOpt = None,
     seed: SeedOpt = None,
     threads: ThreadsOpt = None,
+    replace: ReplaceOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Re-plan around a manager's review, changing as little as possible of what was not
@@ -248,7 +254,7 @@ def replan(
     key = _audit_key(audit_key)
     summary = _run(config, overrides, quiet, lambda cfg, progress: replanning.replan(
         paths, cfg, plan, review, out,
-        Replan(format.value, reviewer[:64], audit, key, progress)))
+        Replan(format.value, reviewer[:64], audit, key, progress, replace)))
     typer.echo(terminal.replan_text(read_plan_folder(plan).summary, summary, out))
 
 
@@ -261,15 +267,16 @@ def review_cmd(
     by_team: Annotated[bool, typer.Option(
         "--by-team", help="One workbook per team, each with only the children leaving or "
         "joining that team, and index.csv.")] = False,
+    replace: ReplaceOpt = False,
 ) -> None:
     """Write the review workbook: one row per proposed change, with accept/reject and a note."""
     try:
         with _outcomes():
             if by_team:
-                folder, index = team_workbooks(plan, out)
+                folder, index = team_workbooks(plan, out, replace)
                 typer.echo(terminal.review_text(index, folder, 0))
                 return
-            path, n = review_workbook(plan, out)
+            path, n = review_workbook(plan, out, replace)
     except OSError as exc:
         raise typer.BadParameter(f"cannot write {out}: {exc.strerror or exc}",
                                  param_hint="--out") from None
@@ -336,6 +343,7 @@ def validate(
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Where to write the demo's outputs.")] = Path(
         "rebalancer-demo"),
+    replace: ReplaceOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Rebalance the embedded county-in-crisis scenario and show it before and after."""
@@ -344,7 +352,7 @@ def demo(
                "(a generated county in crisis)")
     paths = InputPaths(d / "workers.csv", d / "children.csv", config=d / "config.toml")
     summary = _run(d / "config.toml", {}, quiet, lambda cfg, progress: pipeline.rebalance(
-        paths, cfg, out, "csv", trail.Trail.at().hook(), progress))
+        paths, cfg, out, "csv", trail.Trail.at().hook(), progress, replace=replace))
     typer.echo(terminal.rebalance_text(summary, paths, out))
 
 
@@ -381,6 +389,7 @@ def import_ssd_cmd(
     plan_date: Annotated[str | None, typer.Option(
         "--plan-date", help="YYYY-MM-DD: which cases are open [default: today].")] = None,
     format: FormatOpt = Format.csv,
+    replace: ReplaceOpt = False,
 ) -> None:
     """Turn a Standard Safeguarding Dataset extract into workers and children tables."""
     try:
@@ -389,7 +398,7 @@ def import_ssd_cmd(
         raise typer.BadParameter("write the date as YYYY-MM-DD", param_hint="--plan-date") \
             from None
     with _outcomes():
-        result, paths = import_to(ssd, mapping, out, day, format.value)
+        result, paths = import_to(ssd, mapping, out, day, format.value, replace)
     typer.echo(terminal.import_text(result.report, paths, day.isoformat()))
 
 
@@ -466,10 +475,12 @@ def sweep(
     work: WorkOpt = None,
     scheduler: SchedulerOpt = None,
     format: FormatOpt = Format.csv,
+    replace: ReplaceOpt = False,
 ) -> None:
     """Plan every scenario (grid product x named what-ifs) in parallel on a Dask cluster."""
     cfg = _analysis_config(config, time_limit, work)
-    spec = SweepSpec(tuple(grid or ()), scenarios, repeats, time_limit, scheduler, format.value)
+    spec = SweepSpec(tuple(grid or ()), scenarios, repeats, time_limit, scheduler, format.value,
+                     replace)
     with _outcomes():
         df = run_sweep(InputPaths(workers, children, decisions, travel, config), cfg, spec, out,
                        echo=typer.echo)
@@ -491,13 +502,14 @@ def frontier_cmd(
         "--time-limit", help="Seconds per point.")] = None,
     work: WorkOpt = None,
     format: FormatOpt = Format.csv,
+    replace: ReplaceOpt = False,
 ) -> None:
     """The trade-off between discretionary moves and overload (epsilon-constraint on
     max_moves, each point warm-started from its neighbour)."""
     cfg = _analysis_config(config, time_limit, work)
     with _outcomes():
         frontier(InputPaths(workers, children, decisions, travel, config), cfg, out,
-                 format.value, points, echo=typer.echo)
+                 format.value, points, echo=typer.echo, replace=replace)
     typer.echo(f"wrote {out}/frontier.csv and {out}/frontier.png")
 
 
@@ -516,13 +528,14 @@ def staffing_cmd(
         "--time-limit", help="Seconds per re-plan.")] = None,
     work: WorkOpt = None,
     format: FormatOpt = Format.csv,
+    replace: ReplaceOpt = False,
 ) -> None:
     """The extra FTE by locality and grade that brings every worker within capacity and
     allocates every child, checked by re-planning with those workers added."""
     cfg = _analysis_config(config, time_limit, work)
     with _outcomes():
         rec = staffing(InputPaths(workers, children, decisions, travel, config), cfg, out,
-                       format.value, target, echo=typer.echo)
+                       format.value, target, echo=typer.echo, replace=replace)
     typer.echo(terminal.staffing_text(rec, out))
 
 

@@ -20,6 +20,7 @@ from rebalancer.config import Config
 from rebalancer.io.inputs import InputPaths, Inputs, load_inputs
 from rebalancer.io.outputs import (
     check_output_dir,
+    claim,
     deferred_interrupts,
     output_lock,
     write_outputs,
@@ -123,7 +124,8 @@ def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: p
     return Summary(
         tool="caseload-rebalancer",
         version=__version__,
-        inputs={name: InputFile(str(p), h)
+        # absolute, so that a command run from another folder finds the same files
+        inputs={name: InputFile(str(Path(p).resolve()), h)
                 for (name, p), h in zip(inputs.files.items(), inputs.sha256().values(),
                                         strict=True)},
         config=cfg,
@@ -293,11 +295,13 @@ def write_plan_folder(out: Path, fmt: str, result: Result, hook: FolderHook | No
 
 def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "csv",
               hook: FolderHook | None = None, progress: Progress | None = None,
-              stop: threading.Event | None = None) -> Result:
+              stop: threading.Event | None = None, replace: bool = False) -> Result:
     """load -> plan -> write; I/O happens only in the first and last steps. The hook adds to
-    the folder (see FolderHook); check it (an audit trail usable) before calling."""
+    the folder (see FolderHook); check it (an audit trail usable) before calling. A folder that
+    holds anything is refused, unless `replace` moves it aside first (nothing is lost)."""
     t0 = run_started()
     check_output_dir(out, paths.all(), fmt)
+    claim(out, replace, "files (a plan?)")
     inputs = load_inputs(paths.workers, paths.children, paths.decisions, paths.travel, cfg,
                          paths.config, extra_decisions=paths.decided)
     previous = None

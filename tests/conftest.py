@@ -69,8 +69,9 @@ class Case:
         cfg_path.write_text(f"plan_date = {PLAN_DATE}\n{config}\n")
         cfg = load_config(cfg_path, {"solver.time_limit": time_limit, **overrides})
         out = self.root / "out"
+        # a test that runs twice replaces its first plan on purpose
         result = pipeline.rebalance(InputPaths(w, c, d, t, cfg_path), cfg, out, fmt,
-                           Trail.at().hook())
+                                    Trail.at().hook(), replace=True)
         # every test that solves also checks its plan independently
         inputs = load_inputs(w, c, d, t, cfg, cfg_path)
         summary = json.loads((self.root / "out" / "summary.json").read_text())

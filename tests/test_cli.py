@@ -186,3 +186,20 @@ def test_every_command_writes_csv_unless_told_otherwise() -> None:
                     cli.import_ssd_cmd):
         default = inspect.signature(command).parameters["format"].default
         assert default == cli.Format.csv, command.__name__
+
+
+def test_a_plan_made_with_relative_paths_is_read_from_any_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inp = generated(tmp_path, children=40, workers=5)
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["rebalance", "--workers", "in/workers.csv", "--children",
+                            "in/children.csv", "--out", "plan", "--time-limit", "5", "--quiet"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
+    assert summary["inputs"]["workers"]["path"] == str((inp / "workers.csv").resolve())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    child = pd.read_csv(inp / "children.csv", dtype=str)["child_id"].iat[0]
+    e = runner.invoke(app, ["explain", "--plan", str(tmp_path / "plan"), child])
+    assert e.exit_code == 0 and "changed" not in e.output, e.output

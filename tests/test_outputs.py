@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from rebalancer.cli import app
 from rebalancer.io.outputs import neutralise, read_table_file, unneutralise, write_outputs
-from tests.conftest import Case, check_cli, generated, rebalance, small_county, tampered
+from tests.conftest import Case, check_cli, decide, generated, rebalance, small_county, tampered
 
 runner = CliRunner()
 
@@ -67,7 +67,8 @@ def test_readers_use_the_files_the_summary_names(tmp_path: Path) -> None:
     inp = generated(tmp_path, children=40, workers=5)
     out = tmp_path / "out"
     assert rebalance(inp, out, fmt="parquet").exit_code == 0
-    assert rebalance(inp, out, "--max-moves", "0", "--seed", "3").exit_code == 0  # csv now
+    assert rebalance(inp, out, "--max-moves", "0", "--seed", "3",
+                     "--replace").exit_code == 0  # csv now
     summary = json.loads((out / "summary.json").read_text())
     assert summary["outputs"]["plan"]["file"] == "plan.csv"
     assert not (out / "plan.parquet").exists()  # the old set's files are gone
@@ -118,8 +119,8 @@ def test_a_full_disk_is_a_clear_message(tmp_path: Path, monkeypatch: pytest.Monk
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(outputs, "write_table", full)
-    r = rebalance(inp, tmp_path / "out", "--seed", "9")
-    assert r.exit_code == 2 and "disk" in r.output and "Traceback" not in r.output
+    r = rebalance(inp, tmp_path / "out", "--seed", "9", "--replace")
+    assert r.exit_code == 2 and "No space left" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "out" / "summary.json").exists()  # no summary: no stale set
 
 
@@ -132,3 +133,70 @@ def test_the_folder_lock_refuses_a_second_holder_and_releases(tmp_path: Path) ->
     with output_lock(tmp_path / "out"):  # released: a later run may write
         pass
     assert list((tmp_path / "out").iterdir()) == []  # no lock file left behind on POSIX
+
+
+def _digest(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_no_command_writes_over_a_plan_a_workbook_or_an_edited_configuration(
+        case: Case) -> None:
+    args, out = small_county(case)
+    root = case.root
+    plan_files = _digest(out)
+
+    def refused(*argv: str) -> None:
+        r = runner.invoke(app, list(argv))
+        assert r.exit_code == 2 and "nothing is written over" in r.output, (argv, r.output)
+
+    # rebalance onto a plan folder, and onto the plan it stays close to
+    refused("rebalance", *args, "--out", str(out), "--quiet")
+    refused("rebalance", *args, "--previous", str(out), "--out", str(out), "--quiet")
+    assert _digest(out) == plan_files
+    # with --replace the old folder is moved aside whole, never lost
+    r = runner.invoke(app, ["rebalance", *args, "--out", str(out), "--replace", "--quiet"])
+    assert r.exit_code == 0, r.output
+    aside = [p for p in root.iterdir() if p.name.startswith("out.replaced-")]
+    assert len(aside) == 1 and _digest(aside[0]) == plan_files
+    # a re-run of review would erase the decisions typed into the returned workbook
+    assert runner.invoke(app, ["review", "--plan", str(out)]).exit_code == 0
+    decide(out / "review.xlsx", "K", "reject", "typed by a manager")
+    typed = (out / "review.xlsx").read_bytes()
+    refused("review", "--plan", str(out))
+    assert (out / "review.xlsx").read_bytes() == typed
+    # team workbooks into a folder that holds an index.csv (or anything else)
+    elsewhere = root / "books"
+    elsewhere.mkdir()
+    (elsewhere / "index.csv").write_text("team,file\nmine,mine.xlsx\n")
+    refused("review", "--plan", str(out), "--by-team", "--out", str(elsewhere))
+    assert (elsewhere / "index.csv").read_text() == "team,file\nmine,mine.xlsx\n"
+    # compare's CSV over a workbook
+    refused("compare", str(out), str(aside[0]), "--out", str(out / "review.xlsx"))
+    assert (out / "review.xlsx").read_bytes() == typed
+    # a re-plan whose decisions file sits where the re-plan would write its own
+    target = root / "p2"
+    target.mkdir()
+    (target / "decisions.csv").write_text("child_id,decision,worker_id,note\n")
+    r = runner.invoke(app, ["replan", *args, "--plan", str(out), "--review",
+                            str(out / "review.xlsx"), "--decisions",
+                            str(target / "decisions.csv"), "--out", str(target), "--quiet"])
+    assert r.exit_code == 2 and "would overwrite the input" in r.output, r.output
+
+
+def test_import_ssd_keeps_a_configuration_the_lead_edited(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["generate", "--children", "40", "--workers", "5", "--format", "ssd",
+                            "--out", str(tmp_path / "ssd")])
+    assert r.exit_code == 0, r.output
+    county = tmp_path / "county"
+    args = ["import-ssd", "--ssd", str(tmp_path / "ssd"), "--mapping",
+            str(tmp_path / "ssd" / "mapping.toml"), "--plan-date", "2026-12-01", "--out",
+            str(county)]
+    assert runner.invoke(app, args).exit_code == 0
+    (county / "config.toml").write_text("plan_date = 2026-12-01\n[rules]\nmax_moves = 20\n")
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2 and "nothing is written over" in r.output
+    assert "max_moves = 20" in (county / "config.toml").read_text()
+    assert runner.invoke(app, [*args, "--replace"]).exit_code == 0
+    kept = next(p for p in tmp_path.iterdir() if p.name.startswith("county.replaced-"))
+    assert "max_moves = 20" in (kept / "config.toml").read_text()

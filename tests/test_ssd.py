@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -330,3 +331,26 @@ def test_a_catastrophic_pattern_cannot_hang_the_import(tmp_path: Path) -> None:
     (folder / "mapping.toml").write_text(back)
     r = _import(folder, tmp_path / "imp2")
     assert r.exit_code == 1 and "is not a valid pattern" in r.output
+
+
+def test_numbered_involvements_are_ordered_as_numbers_and_the_year_is_365_days() -> None:
+    # P's two involvements start on the same day: 99 (worker A) then 100 (worker B), so B is
+    # the later one and A -> B one change. As text "100" sorts before "99", which would make A
+    # the later worker. Q's change on 2025-12-01, exactly a year before the plan date, is
+    # outside the 365 days up to and including it; R's on 2025-12-02 is inside.
+    import datetime as dt
+
+    from rebalancer.io.ssd import id_order, worker_changes_12m
+
+    day = dt.date.fromisoformat
+    person = pd.Series(["P", "P", "Q", "Q", "R", "R"])
+    start = pd.Series([day("2026-05-01"), day("2026-05-01"), day("2025-01-01"),
+                       day("2025-12-01"), day("2025-01-01"), day("2025-12-02")])
+    involvement = pd.Series(["100", "99", "1", "2", "3", "4"])  # listed out of order
+    worker = pd.Series(["B", "A", "A", "B", "A", "B"])
+    assert worker_changes_12m(person, worker, start, involvement, day("2026-12-01")) == {
+        "P": 1, "Q": 0, "R": 1}
+    ids = pd.Series(["100", "99", "7"], name="invo_involvements_id")
+    assert ids.iloc[np.argsort(id_order(ids).to_numpy())].tolist() == ["7", "99", "100"]
+    mixed = pd.Series(["H2", "10", "9"], name="invo_involvements_id")
+    assert sorted(id_order(mixed)) == ["10", "9", "H2"]  # not all numbers: text

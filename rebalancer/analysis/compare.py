@@ -60,10 +60,11 @@ def compare_and_write(a: Path, b: Path, out: Path | None
                       ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """`rebalancer compare`: `compare`, and the differing children written to `out` as CSV
     (never over either plan's files or inputs: OutputError)."""
-    from rebalancer.io.outputs import refuse_overwrite, write_table
+    from rebalancer.io.outputs import claim, refuse_overwrite, write_table
 
     kpis, diff, warnings = compare(a, b)
     if out is not None:
         refuse_overwrite(out, protected(a, b))
+        claim(out, False, "a file")
         write_table(diff, out, "csv")
     return kpis, diff, warnings

@@ -10,16 +10,18 @@ import pandas as pd
 
 from rebalancer.config import Config
 from rebalancer.io.inputs import Inputs, load_inputs
+from rebalancer.io.outputs import claim
 from rebalancer.pipeline import InputPaths, Result, plan, write_plan_folder
 from rebalancer.signoff.audit import Trail
 
 
 def frontier(paths: InputPaths, base: Config, out: Path, fmt: str, points: int = 6,
-             echo: Any = print) -> pd.DataFrame:
+             echo: Any = print, replace: bool = False) -> pd.DataFrame:
     """The Pareto front of discretionary moves against overload by an epsilon-constraint on
     max_moves: from no discretionary move up to what the unconstrained plan uses, each point
     started from its neighbour's plan (feasible for it), and a point that came out worse than
     its neighbour replaced by it, so overload and objective never rise with the budget."""
+    claim(out, replace, "files (an earlier frontier?)")
     out.mkdir(parents=True, exist_ok=True)
     inputs = load_inputs(paths.workers, paths.children, paths.decisions, paths.travel, base,
                          paths.config)

@@ -9,18 +9,23 @@ from typing import Any
 from rebalancer.analysis.scenarios import Scenario, apply_what_ifs
 from rebalancer.config import Config
 from rebalancer.io.inputs import load_inputs
+from rebalancer.io.outputs import claim
 from rebalancer.io.whatifs import WhatIfs
 from rebalancer.pipeline import InputPaths, Result, plan, write_plan_folder
 from rebalancer.signoff.audit import Trail
 
+ROUNDS = 4  # re-plans at most
+
 
 def staffing(paths: InputPaths, base: Config, out: Path, fmt: str, target: float = 1.0,
-             rounds: int = 4, echo: Any = print) -> dict[str, Any]:
+             echo: Any = print, replace: bool = False) -> dict[str, Any]:
     """Extra FTE by locality and grade that bring every worker within `target` utilisation and
     allocate every child: start from the plan's shortfall, add those virtual workers, re-plan,
     and add what is still short, until a re-plan confirms it (or the rounds run out)."""
     import math
 
+    rounds = ROUNDS
+    claim(out, replace, "files (an earlier staffing run?)")
     inputs = load_inputs(paths.workers, paths.children, paths.decisions, paths.travel, base,
                          paths.config)
     scaled: tuple[tuple[str, float], ...] = ()

@@ -26,6 +26,7 @@ from rebalancer.analysis.scenarios import (
 )
 from rebalancer.config import Config, unknown_dotted_keys
 from rebalancer.io.inputs import load_inputs
+from rebalancer.io.outputs import claim
 from rebalancer.io.whatifs import check_what_ifs
 from rebalancer.model.kpi import COUNT_KPIS
 from rebalancer.pipeline import InputPaths, plan, write_plan_folder
@@ -386,6 +387,7 @@ class SweepSpec:
     time_limit: float | None = None
     scheduler: str | None = None
     fmt: str = "csv"
+    replace: bool = False  # an --out that holds files is moved aside, not refused
 
 
 def run(paths: InputPaths, cfg: Config, spec: SweepSpec, out: Path,
@@ -409,6 +411,7 @@ def run(paths: InputPaths, cfg: Config, spec: SweepSpec, out: Path,
         if problems:
             raise InputRejected(problems)
     todo = repeated(scenarios(grid, named), spec.repeats)
+    claim(out, spec.replace, "files (an earlier sweep?)")
     echo(f"{len(todo)} scenario(s) on " + (spec.scheduler or "a local Dask cluster")
          + f"; results in {out}/results.csv")
     return sweep(paths, cfg, todo, out, spec.fmt, spec.time_limit, spec.scheduler, list(grid),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import re
@@ -73,10 +74,39 @@ def refuse_overwrite(target: Path, protected: Iterable[Path], option: str = "--o
                               "plan folder; choose another path")
 
 
+# what a plan folder may hold besides its tables: no input may sit there under these names
+FOLDER_FILES = ("summary.json", "report.html", "decisions.csv")
+
+
+def set_aside(path: Path) -> Path:
+    """Move a file or folder out of the way, beside itself, under a name that says when:
+    `plan` becomes `plan.replaced-20261201T093000` (never over another)."""
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    aside, k = path.with_name(f"{path.name}.replaced-{stamp}"), 2
+    while aside.exists():
+        aside, k = path.with_name(f"{path.name}.replaced-{stamp}-{k}"), k + 1
+    path.rename(aside)
+    return aside
+
+
+def claim(path: Path, replace: bool, what: str, option: str = "--out") -> Path | None:
+    """A file or folder a command is about to write: refused when something is there already
+    (a plan, a workbook, a table: nothing is written over), unless `replace`, which moves the
+    old one aside first and returns where it went."""
+    there = path.is_file() or (path.is_dir() and any(path.iterdir()))
+    if not there:
+        return None
+    if not replace:
+        raise OutputError(f"{option} {path} already holds {what}; nothing is written over it: "
+                          f"choose another path, or give --replace to move it aside "
+                          f"(to {path.name}.replaced-DATE)", option)
+    return set_aside(path)
+
+
 def check_output_dir(out: Path, inputs: Iterable[Path], fmt: str) -> None:
     """Fail early, before a long solve, if the plan could not be written or would hit an input."""
     targets = {(out / f"{name}.{fmt}").resolve() for name in ("plan", "workers")}
-    targets.add((out / "summary.json").resolve())
+    targets |= {(out / name).resolve() for name in FOLDER_FILES}
     for p in inputs:
         if p.resolve() in targets:
             raise OutputError(f"writing to {out} would overwrite the input {p}; "

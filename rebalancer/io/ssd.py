@@ -22,7 +22,7 @@ import pandas as pd
 import re2
 
 from rebalancer.config import GRADES
-from rebalancer.problems import InputRejected, Problem, shown
+from rebalancer.problems import InputRejected, Problem, UsageError, shown
 from rebalancer.tomlfile import read_toml
 
 # table -> (required?, columns read)
@@ -281,6 +281,17 @@ class Imported:
 CHANGE_WINDOW_DAYS = 365
 
 
+def id_order(ids: pd.Series) -> pd.Series:
+    """How IDs sort: numbers as numbers (99 before 100) when every ID of the column is one, as
+    case systems number involvements; text otherwise; other columns as they are."""
+    if ids.name not in ("i", "invo_involvements_id"):
+        return ids
+    text = ids.astype(str).str.strip()
+    if len(text) and text.str.fullmatch(r"\d{1,18}").all():
+        return text.astype("int64")
+    return text
+
+
 def worker_changes_12m(person: pd.Series, professional: pd.Series, start: pd.Series,
                        involvement: pd.Series, plan_date: dt.date) -> dict[str, int]:
     """Per child, the allocated-worker involvements that started in the 365 days up to the plan
@@ -290,10 +301,11 @@ def worker_changes_12m(person: pd.Series, professional: pd.Series, start: pd.Ser
     df = pd.DataFrame({"p": person.to_numpy(object), "w": professional.to_numpy(object),
                        "s": start.map(lambda d: d or dt.date.min).to_numpy(object),
                        "i": involvement.to_numpy(object)})
-    df = df[df["s"] <= plan_date].sort_values(["p", "s", "i"], kind="stable")
+    df = df[df["s"] <= plan_date].sort_values(["p", "s", "i"], key=id_order, kind="stable")
     earlier = df.groupby("p")["w"].shift()
+    # the 365 days up to and including the plan date: the day a year before is outside
     window = plan_date - dt.timedelta(days=CHANGE_WINDOW_DAYS)
-    change = earlier.notna() & (earlier != df["w"]) & (df["s"] >= window)
+    change = earlier.notna() & (earlier != df["w"]) & (df["s"] > window)
     return {str(k): int(v) for k, v in change.groupby(df["p"]).sum().items()}
 
 
@@ -419,7 +431,7 @@ class _Import:
         alloc = alloc[alloc["invo_professional_id"].isin(known_prof)]
         alloc = alloc.sort_values(["invo_person_id", "_start", "invo_involvements_id"],
                                   key=lambda s: s.map(lambda d: d or dt.date.min)
-                                  if s.name == "_start" else s)
+                                  if s.name == "_start" else id_order(s), kind="stable")
         two = alloc[alloc.duplicated("invo_person_id", keep=False)]
         self.report["children_with_two_open_workers"] = [
             {"child_id": pid, "workers": list(g["invo_professional_id"]),
@@ -626,16 +638,21 @@ def report_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def import_to(ssd: Path, mapping: Path, out: Path, day: dt.date, fmt: str
-              ) -> tuple[Imported, tuple[Path, Path, Path]]:
+def import_to(ssd: Path, mapping: Path, out: Path, day: dt.date, fmt: str,
+              replace: bool = False) -> tuple[Imported, tuple[Path, Path, Path]]:
     """`rebalancer import-ssd`: the extract read through its mapping and written to `out` as
     the imported tables, import-report.json, and a config.toml carrying the plan date (validate
     and rebalance read it from there); returns the import and the workers, children and config
     paths. The output folder is checked before anything is read (OutputError)."""
-    from rebalancer.io.outputs import atomic_write, check_output_dir, write_table
+    from rebalancer.io.outputs import atomic_write, check_output_dir, claim, write_table
 
-    check_output_dir(out, [], fmt)
+    check_output_dir(out, [mapping, ssd], fmt)
+    if out.resolve() in (ssd.resolve(), mapping.resolve().parent):
+        raise UsageError(f"--out {out} holds the extract or its mapping; choose another folder",
+                         "--out")
     result = import_ssd(ssd, load_mapping(mapping), day)
+    # tables and a configuration a lead may have edited since: never written over
+    claim(out, replace, "files (an earlier import, or a configuration you edited?)")
     out.mkdir(parents=True, exist_ok=True)
     w, c, cfg = out / f"workers.{fmt}", out / f"children.{fmt}", out / "config.toml"
     write_table(result.workers, w, fmt)

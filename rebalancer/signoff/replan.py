@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from rebalancer.config import Config
-from rebalancer.io.outputs import OutputError, neutralise, refuse_overwrite
+from rebalancer.io.outputs import OutputError, claim, neutralise, refuse_overwrite
 from rebalancer.model.summary import ChangedChild, InputFile, ReviewReport, ReviewWorkbook
 from rebalancer.pipeline import ExtraFile, InputPaths, Result, rebalance
 from rebalancer.planfolder import PlanFolder, read_plan_folder, reload_inputs
@@ -36,7 +36,8 @@ from solvers import Progress
 DECISION_COLUMNS = ["child_id", "decision", "worker_id", "note"]
 
 
-def review_workbook(folder: Path, out: Path | None = None) -> tuple[Path, int]:
+def review_workbook(folder: Path, out: Path | None = None, replace: bool = False
+                    ) -> tuple[Path, int]:
     """Write the review workbook of a plan folder (default: DIR/review.xlsx)."""
     pf = read_plan_folder(folder)
     inputs, _ = reload_inputs(pf)
@@ -45,12 +46,15 @@ def review_workbook(folder: Path, out: Path | None = None) -> tuple[Path, int]:
         raise OutputError(f"--out {path}: a review workbook is written as .xlsx; give a path "
                           "ending in .xlsx")
     refuse_overwrite(path, pf.protected())
+    # a workbook there may hold the decisions a manager typed: never written over
+    claim(path, replace, "a review workbook (maybe with decisions typed in)")
     n = write_review(path, pf.plan, pf.workers, inputs.children, pf.summary,
                      pf.summary.plan_file.sha256)
     return path, n
 
 
-def team_workbooks(folder: Path, out: Path | None = None) -> tuple[Path, list[dict[str, Any]]]:
+def team_workbooks(folder: Path, out: Path | None = None, replace: bool = False
+                   ) -> tuple[Path, list[dict[str, Any]]]:
     """One workbook per team that has a child leaving or joining it (default DIR/review/),
     and index.csv: team, file, rows, sha256."""
     from rebalancer.io.inputs import file_sha256
@@ -61,6 +65,7 @@ def team_workbooks(folder: Path, out: Path | None = None) -> tuple[Path, list[di
     inputs, _ = reload_inputs(pf)
     target = out if out is not None else folder / "review"
     refuse_overwrite(target, pf.protected())
+    claim(target, replace, "files (team workbooks, maybe with decisions typed in)")
     target.mkdir(parents=True, exist_ok=True)
     moves = moves_table(pf.plan, pf.workers, None)
     teams = sorted((set(moves["from_team"]) | set(moves["to_team"])) - {""})
@@ -200,7 +205,8 @@ def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_files: list[Pa
 
     paths = dataclasses.replace(paths, previous=plan_dir,
                                 decided=review_decisions(review, how.reviewer))
-    return rebalance(paths, cfg, out, how.fmt, trail.hook(finish), how.progress)
+    return rebalance(paths, cfg, out, how.fmt, trail.hook(finish), how.progress,
+                     replace=how.replace)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,3 +219,4 @@ class Replan:
     audit_db: Path | None = None
     audit_key: bytes | None = None
     progress: Progress | None = None
+    replace: bool = False  # an --out that holds files is moved aside, not refused
