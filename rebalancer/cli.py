@@ -29,6 +29,7 @@ from rebalancer.check.folder import check_folder
 from rebalancer.clock import count_from_process_start
 from rebalancer.config import Config, load_config
 from rebalancer.configkeys import KEY_BY_PATH
+from rebalancer.entry import INTERRUPTED
 from rebalancer.io.inputs import InputPaths, load_inputs
 from rebalancer.io.ssd import import_to
 from rebalancer.model import explain as explaining
@@ -168,7 +169,7 @@ def _run(config: Path | None, overrides: dict[str, Any], quiet: bool,
         with terminate_as_interrupt(), _outcomes():
             result = go(cfg, progress)
     except KeyboardInterrupt:
-        typer.echo("interrupted before any plan was found: nothing was written", err=True)
+        typer.echo(INTERRUPTED, err=True)
         raise typer.Exit(130) from None
     finally:
         if progress is not None:

@@ -75,6 +75,7 @@ class Result:
     # a quiet machine it has gone: what is left decides whether report.html gets its charts
     finish_by: float | None = None
     slowdown: float = 1.0
+    stop: threading.Event | None = None  # set by an interrupt after the solve: no charts
 
 
 def max_new_yielded(cm: CaseModel, workers: pd.DataFrame) -> MaxNewYielded:
@@ -196,8 +197,24 @@ def plan(inputs: Inputs, cfg: Config, *, progress: Progress | None = None,
 
     `started` is when the run began (the time limit covers the whole run, reading included)."""
     t0 = time.perf_counter() if started is None else started
-    t_load = time.perf_counter()
-    cm = build(inputs, cfg)
+    return solved(Built(inputs, build(inputs, cfg), t0, time.perf_counter()), cfg, progress,
+                  stop)
+
+
+@dataclass(frozen=True)
+class Built:
+    """A run's inputs and case model, and when the run began and the building began."""
+
+    inputs: Inputs
+    model: CaseModel
+    t0: float
+    t_load: float
+
+
+def solved(built: Built, cfg: Config, progress: Progress | None,
+           stop: threading.Event | None) -> Result:
+    """Solve a built model and extract the plan, workers table, explanations and summary."""
+    inputs, cm, t0, t_load = built.inputs, built.model, built.t0, built.t_load
     t_build = time.perf_counter()
     slower = slowdown(t0, t_build)
     ctx = solve_context(cfg, len(inputs.children), t0, slower, stop, progress)
@@ -216,7 +233,7 @@ def plan(inputs: Inputs, cfg: Config, *, progress: Progress | None = None,
     summary = dataclasses.replace(summary,
                                   solver=dataclasses.replace(summary.solver, timings=timings))
     return Result(cm, sol, plan_df, workers, summary, {}, inputs,
-                  finish_by=t0 + cfg.solver.time_limit, slowdown=slower)
+                  finish_by=t0 + cfg.solver.time_limit, slowdown=slower, stop=ctx.stop)
 
 
 def previous_from_folder(folder: Path) -> tuple[pd.Series, PreviousPlan]:
@@ -257,7 +274,7 @@ CHART_SECONDS = 1.0
 def charts_in_time(result: Result) -> bool:
     """Draw report.html's charts unless the run was interrupted, or drawing them would take the
     run past its time limit (then the page says how to draw them later)."""
-    if result.summary.solver.interrupted:
+    if result.summary.solver.interrupted or (result.stop is not None and result.stop.is_set()):
         return False
     if result.finish_by is None:
         return True
@@ -273,12 +290,20 @@ def write_plan_folder(out: Path, fmt: str, result: Result, hook: FolderHook | No
     from rebalancer.reports.plan_page import render
 
     hook = hook or FolderHook()
-    extra = hook.finish(result) if hook.finish is not None else {}
-    charts = charts_in_time(result)
-    result.summary = dataclasses.replace(result.summary, report_charts=charts)
-    page = render(result.plan, result.workers, result.summary, charts_drawn=charts)
-    files: dict[str, ExtraFile] = {
-        "report": ("report.html", lambda p: p.write_text(page, encoding="utf-8")), **extra}
+    with deferred_interrupts(result.stop):  # a plan exists: it is written, whatever comes
+        extra = hook.finish(result) if hook.finish is not None else {}
+        charts = charts_in_time(result)
+        result.summary = dataclasses.replace(result.summary, report_charts=charts)
+        page = render(result.plan, result.workers, result.summary, charts_drawn=charts)
+        files: dict[str, ExtraFile] = {
+            "report": ("report.html", lambda p: p.write_text(page, encoding="utf-8")),
+            **extra}
+        _write_set(out, fmt, result, files, hook)
+
+
+def _write_set(out: Path, fmt: str, result: Result, files: dict[str, ExtraFile],
+               hook: FolderHook) -> None:
+    """The tables and files, then summary.json naming them all, sealed with the audit entries."""
 
     def sealed(outputs: dict[str, dict[str, str]]) -> dict[str, Any]:
         result.summary = dataclasses.replace(
@@ -288,9 +313,18 @@ def write_plan_folder(out: Path, fmt: str, result: Result, hook: FolderHook | No
                                                  audit=hook.record(result.summary, out))
         return result.summary.to_json()
 
-    with deferred_interrupts():
-        result.paths, _ = write_outputs(
-            out, fmt, {"plan": result.plan, "workers": result.workers}, sealed, files)
+    result.paths, _ = write_outputs(
+        out, fmt, {"plan": result.plan, "workers": result.workers}, sealed, files)
+
+
+def _record_previous(result: Result, previous: PreviousPlan | None) -> None:
+    """The plan stayed close to, with how many children's outcome differs from it."""
+    if previous is None:
+        return
+    changed = changed_from_previous(result.model,
+                                    assigned_workers_from_plan(result.model, result.plan))
+    result.summary = dataclasses.replace(
+        result.summary, previous_plan=dataclasses.replace(previous, changed=changed))
 
 
 def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "csv",
@@ -308,17 +342,18 @@ def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "csv",
     if paths.previous is not None:
         inputs.previous, previous = previous_from_folder(paths.previous)
     created = not out.exists()
+    stop = stop or threading.Event()
     try:
         with output_lock(out):
-            result = plan(inputs, cfg, progress=progress, stop=stop, started=t0)
-            if previous is not None:
-                changed = changed_from_previous(
-                    result.model, assigned_workers_from_plan(result.model, result.plan))
+            built = Built(inputs, build(inputs, cfg), t0, time.perf_counter())
+            # a signal before the solve ends the run (no plan yet: exit 130); from the solve on
+            # it stops the solve, whose best plan is kept, or waits for the folder's writing
+            with deferred_interrupts(stop):
+                result = solved(built, cfg, progress, stop)
+                _record_previous(result, previous)
                 result.summary = dataclasses.replace(
-                    result.summary, previous_plan=dataclasses.replace(previous, changed=changed))
-            result.summary = dataclasses.replace(result.summary,
-                                                 wall_time=round(time.perf_counter() - t0, 3))
-            write_plan_folder(out, fmt, result, hook)
+                    result.summary, wall_time=round(time.perf_counter() - t0, 3))
+                write_plan_folder(out, fmt, result, hook)
     except BaseException:
         if created and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # interrupted or refused before any plan: leave nothing behind

@@ -427,7 +427,9 @@ def solve(p: AssignmentProblem, ctx: SolveContext) -> Solution:
     # stopped on Python 3.11 (see solvers.stopping)
     try:
         while not finished.wait(0.05):
-            pass
+            if ctx.stopped:  # a caller's stop (or a signal handler that set it)
+                finished.wait(INTERRUPT_GRACE)
+                break
     except KeyboardInterrupt:
         ctx.stop.set()
         finished.wait(INTERRUPT_GRACE)

@@ -130,7 +130,7 @@ def test_an_interrupt_before_any_plan_leaves_no_folder(case: Case,
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "plan", interrupted)
+    monkeypatch.setattr(pipeline, "solved", interrupted)
     out = case.root / "never"
     cfg = load_config(case.root / "config.toml")
     paths = pipeline.InputPaths(case.root / "workers.csv", case.root / "children.csv",
@@ -153,3 +153,59 @@ def test_an_interrupted_plan_is_written_without_waiting_for_charts(case: Case) -
     assert "<svg" not in page and "rebalancer report --plan DIR" in page
     assert "Interrupted: this is the best plan found so far" in page
     assert "<svg" in render(r.plan, r.workers, r.summary)
+
+
+def test_a_signal_while_the_report_is_drawn_keeps_the_plan(
+        case: Case, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SIGTERM arrives while report.html's charts are drawn, after the solve: the plan exists,
+    # so it is written whole (summary last) and the run ends normally; nothing is "interrupted
+    # before any plan"
+    import os
+
+    import rebalancer.reports.plan_page as plan_page
+
+    args, _ = small_county(case)
+    drawn = plan_page.render
+
+    def render_then_signal(*a: object, **k: object) -> str:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)  # the signal lands while the page is drawn
+        return drawn(*a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(plan_page, "render", render_then_signal)
+    out = case.root / "signalled"
+    r = runner.invoke(app, ["rebalance", *args, "--out", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "interrupted before any plan" not in r.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["outputs"]) >= {"plan", "workers", "report"}
+
+
+def test_sigterm_before_the_command_line_has_loaded_is_one_line_and_130(
+        tmp_path: Path) -> None:
+    # the console script's entry point takes SIGTERM as Ctrl-C before its heavy imports: a
+    # signal a moment after the start gives one line and 130 (or, on a machine fast enough to
+    # have a plan already, the plan): never a traceback, nor the bare 143 of an unhandled signal
+    code = ("import sys; from rebalancer.entry import main; "
+            f"sys.argv = ['rebalancer', 'demo', '--out', {str(tmp_path / 'demo')!r}, "
+            "'--quiet']; main()")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    # the moment the entry point has taken SIGTERM over (Linux says which signals a process
+    # catches); before that no program can handle it
+    status = Path(f"/proc/{proc.pid}/status")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        caught = next((line.split()[1] for line in status.read_text().splitlines()
+                       if line.startswith("SigCgt:")), "0")
+        if int(caught, 16) & (1 << (signal.SIGTERM - 1)):
+            break
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err
+    if proc.returncode == 130:
+        assert err.strip() == "interrupted before any plan was found: nothing was written"
+        assert not (tmp_path / "demo").exists()
+    else:
+        assert proc.returncode == 0 and (tmp_path / "demo" / "summary.json").is_file()

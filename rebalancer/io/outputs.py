@@ -155,16 +155,24 @@ SUMMARY = "summary.json"
 
 
 @contextlib.contextmanager
-def deferred_interrupts() -> Iterator[list[int]]:
-    """Ctrl-C or SIGTERM while a plan folder is being written waits until it is written, so an
-    interrupt never leaves a folder without its summary. Yields the signals received."""
+def deferred_interrupts(stop: threading.Event | None = None) -> Iterator[list[int]]:
+    """Ctrl-C or SIGTERM while a plan is solved or its folder written sets `stop` (the solve
+    then hands back its best plan) and is otherwise held until the folder is written, so an
+    interrupt never loses a plan that exists nor leaves a folder without its summary. Yields
+    the signals received."""
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield received
         return
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def held(signum: int, frame: object) -> None:
+        received.append(signum)
+        if stop is not None:
+            stop.set()
+
     for sig in saved:
-        signal.signal(sig, lambda signum, frame: received.append(signum))
+        signal.signal(sig, held)
     try:
         yield received
     finally:
