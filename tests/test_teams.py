@@ -186,3 +186,65 @@ def make_fixture() -> None:  # pragma: no cover - run by hand when the plan's by
 
 if __name__ == "__main__":  # pragma: no cover
     make_fixture()
+
+
+def test_what_a_review_folder_holds_is_read_once_and_said(case: Case) -> None:
+    # a workbook saved as .XLSX is read; the same workbook twice is read once (counts not
+    # doubled); a note and a lock file are passed over; the terminal says which was which
+    out = county(case)
+    assert runner.invoke(app, ["review", "--plan", str(out), "--by-team"]).exit_code == 0
+    books = out / "review"
+    north_a = next(books.glob("review-north-a*.xlsx"))
+    decide(north_a, {"K2": "reject"}, reviewer="Alice")
+    north_a.rename(books / "REVIEW-NORTH-A.XLSX")
+    shutil.copy(books / "REVIEW-NORTH-A.XLSX", books / "copy-of-north-a.xlsx")
+    (books / "notes.txt").write_text("call Alice\n")
+    (books / "~$review-north-b.xlsx").write_text("")
+    p2 = case.root / "p2"
+    r = runner.invoke(app, ["replan", *args(case), "--plan", str(out), "--review", str(books),
+                            "--out", str(p2), "--quiet"])
+    assert r.exit_code == 0, r.output
+    review = json.loads((p2 / "summary.json").read_text())["review"]
+    assert review["by_team"]["North A"]["rejected"] == 1  # not 2
+    assert "read REVIEW-NORTH-A.XLSX (North A)" in r.output
+    assert "skipped copy-of-north-a.xlsx (the same workbook as REVIEW-NORTH-A.XLSX" in r.output
+    assert "skipped notes.txt (not an .xlsx workbook)" in r.output
+    assert "skipped ~$review-north-b.xlsx (a lock or hidden file)" in r.output
+
+
+def test_an_edited_explanation_or_reason_is_refused_like_an_edited_id(case: Case) -> None:
+    out = county(case)
+    assert runner.invoke(app, ["review", "--plan", str(out)]).exit_code == 0
+    book = out / "review.xlsx"
+    wb = load_workbook(book)
+    ws = wb["moves"]
+    header = [c.value for c in ws[1]]
+    ws.cell(row=2, column=header.index("explanation") + 1).value = "moved because I said so"
+    ws.cell(row=3, column=header.index("reasons") + 1).value = "BALANCE"
+    wb.save(book)
+    r = runner.invoke(app, ["replan", *args(case), "--plan", str(out), "--review", str(book),
+                            "--out", str(case.root / "p2"), "--quiet"])
+    assert r.exit_code == 1
+    assert "explanation" in r.output and "reasons" in r.output and "was edited" in r.output
+    assert not (case.root / "p2").exists()
+
+
+def test_a_team_may_be_called_every_team_and_index_csv_stays_text(case: Case) -> None:
+    w = [{**worker("A1", leaving_on="2026-12-05"), "team": "(every team)"},
+         {**worker("B1"), "team": "=HYPERLINK(\"http://x\")"}]
+    # U1 is allocated within the other team: not a row of the "(every team)" team's workbook,
+    # which a reader taking that team for the whole county would miss as a deleted row
+    case.run(w, [child("K1", current="A1", allocated_on="2026-06-01"), child("U1")],
+             fmt="csv")
+    out = case.root / "out"
+    assert runner.invoke(app, ["review", "--plan", str(out), "--by-team"]).exit_code == 0
+    index = (out / "review" / "index.csv").read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in index and "\n=HYPERLINK" not in index
+    book = next(p for p in (out / "review").glob("*.xlsx") if "every-team" in p.name)
+    decide(book, {"K1": "reject"}, reviewer="Eve")
+    r = runner.invoke(app, ["replan", *args(case), "--plan", str(out), "--review", str(book),
+                            "--out", str(case.root / "p2"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    review = json.loads((case.root / "p2" / "summary.json").read_text())["review"]
+    assert review["by_team"] == {"(every team)": {"accepted": 0, "rejected": 1,
+                                                  "undecided": 0}}

@@ -10,7 +10,7 @@ reads summary.json as plain JSON on purpose: it trusts nothing this module build
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cattrs
@@ -207,6 +207,7 @@ class ReviewReport:
     counts: ReviewCounts
     changed_beyond_rejected: int
     changed: list[ChangedChild]
+    skipped: list[str] = field(default_factory=list)  # files passed over, and why
 
 
 @dataclass(frozen=True)

@@ -243,6 +243,9 @@ def replan_text(reviewed: Summary, summary: Summary, out: Path) -> str:
         c = r.counts
         lines.append(f"review: {c.accepted} accepted, {c.rejected} rejected, {c.undecided} "
                      f"undecided, from {len(r.workbooks)} workbook(s)")
+        lines += [f"  read {Path(w.file).name}" + (f" ({w.team[:40]})" if w.team else "")
+                  for w in r.workbooks]
+        lines += [f"  skipped {s}" for s in r.skipped]
         for team, t in sorted(r.by_team.items()):
             lines.append(f"  {team[:40]:<40} {t.accepted:>4} accepted {t.rejected:>4} rejected "
                          f"{t.undecided:>4} undecided")

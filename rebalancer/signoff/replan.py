@@ -76,7 +76,8 @@ def team_workbooks(folder: Path, out: Path | None = None, replace: bool = False
         n = write_review(path, pf.plan, pf.workers, inputs.children, pf.summary,
                          pf.summary.plan_file.sha256, team=team)
         index.append({"team": team, "file": path.name, "rows": n, "sha256": file_sha256(path)})
-    frame = pd.DataFrame(index, columns=["team", "file", "rows", "sha256"])
+    # a team named '=HYPERLINK(...)' stays text in a spreadsheet, as in every CSV we write
+    frame = neutralise(pd.DataFrame(index, columns=["team", "file", "rows", "sha256"]))
     atomic_write(target / INDEX, lambda p: frame.to_csv(p, index=False, lineterminator="\n",
                                                         encoding="utf-8-sig"))
     return target, index
@@ -93,7 +94,8 @@ def _review_summary(review: Merged, reviewed: pd.DataFrame, result: Result, revi
                != before.at[c] and c not in rejected]
     return ReviewReport(review.workbooks, reviewer, plan_sha, review.by_team,
                         review.disagreements, review.counts(), len(changed),
-                        [_changed(c, str(before.at[c]), now.loc[c]) for c in changed])
+                        [_changed(c, str(before.at[c]), now.loc[c]) for c in changed],
+                        skipped=list(review.skipped))
 
 
 def _changed(child_id: str, reviewed: str, row: pd.Series) -> ChangedChild:
@@ -150,7 +152,7 @@ def read_reviews(files: list[Path], pf: PlanFolder, reviewer: str) -> Merged:
     expected = moves_table(pf.plan, pf.workers, None)
     plan_sha = pf.summary.plan_file.sha256
     reviews, problems = [], []
-    books = workbooks_in(files)
+    books, skipped = workbooks_in(files)
     if not books:
         problems.append(Problem(", ".join(map(str, files)), "-", "-", "holds no workbook",
                                 "give the review workbooks, or the folder they are in"))
@@ -166,6 +168,7 @@ def read_reviews(files: list[Path], pf: PlanFolder, reviewer: str) -> Merged:
         raise InputRejected(problems)
     merged.workbooks = [ReviewWorkbook(str(Path(rv.file).resolve()), rv.team, rv.reviewer,
                                        rv.sha256) for rv in reviews]
+    merged.skipped = skipped
     return merged
 
 

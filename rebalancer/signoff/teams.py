@@ -21,15 +21,37 @@ from rebalancer.signoff.workbook import Review, counts_of
 INDEX = "index.csv"
 
 
-def workbooks_in(paths: list[Path]) -> list[Path]:
-    """Each --review: a workbook, or a folder meaning every workbook in it."""
+def workbooks_in(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """Each --review: a workbook, or a folder meaning every workbook in it (.xlsx in any case);
+    the workbooks to read, and every file passed over with why (another kind of file, a lock
+    file, or the same workbook again, by its contents)."""
+    from rebalancer.io.inputs import file_sha256
+
     out: list[Path] = []
+    skipped: list[str] = []
     for p in paths:
-        if p.is_dir():
-            out += sorted(x for x in p.glob("*.xlsx") if not x.name.startswith(("~$", ".")))
-        else:
+        if not p.is_dir():
             out.append(p)
-    return out
+            continue
+        for x in sorted(p.iterdir()):
+            if not x.is_file():
+                continue
+            if x.name.startswith(("~$", ".")):
+                skipped.append(f"{x.name} (a lock or hidden file)")
+            elif x.suffix.lower() != ".xlsx":
+                skipped.append(f"{x.name} (not an .xlsx workbook)")
+            else:
+                out.append(x)
+    seen: dict[str, Path] = {}
+    unique = []
+    for x in out:
+        digest = file_sha256(x) if x.is_file() else str(x)
+        if digest in seen:
+            skipped.append(f"{x.name} (the same workbook as {seen[digest].name}: read once)")
+            continue
+        seen[digest] = x
+        unique.append(x)
+    return unique, skipped
 
 
 @dataclass
@@ -41,6 +63,7 @@ class Merged:
     disagreements: list[Disagreement] = field(default_factory=list)
     by_team: dict[str, ReviewCounts] = field(default_factory=dict)
     workbooks: list[ReviewWorkbook] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # files passed over, with why
 
     def counts(self) -> ReviewCounts:
         return counts_of(self.rows)

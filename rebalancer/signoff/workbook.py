@@ -31,9 +31,12 @@ MOVES_COLUMNS = ["child_id", "family_id", "case_type", "team", "from_team", "to_
 TEXT_COLUMNS = {"child_id", "family_id", "case_type", "team", "from_team", "to_team",
                 "cross_team", "locality", "from_worker_id", "to_worker_id", "action", "reasons",
                 "explanation", "decision", "note"}
-# must be as the plan proposed: a different outcome is asked for by 'reject', not by editing
-CHECKED_COLUMNS = ("from_worker_id", "to_worker_id", "action", "from_team", "to_team")
+# must be as the plan proposed: a different outcome is asked for by 'reject', not by editing;
+# only decision and note are the manager's (locality is checked by the re-plan's inputs)
+CHECKED_COLUMNS = ("family_id", "case_type", "team", "from_team", "to_team", "cross_team",
+                   "from_worker_id", "to_worker_id", "action", "reasons", "explanation")
 TEAM_LABEL = "team"
+SCOPE_LABEL = "scope"  # "county" (every team's rows) or "team" (the team cell's rows only)
 REVIEWER_LABEL = "reviewer"
 DECISION_WORDS = ("accept", "reject")
 PLAN_HASH_LABEL = "plan_sha256"
@@ -166,6 +169,7 @@ def _summary_sheet(ws: Any, summary: Summary, plan_sha256: str, team: str | None
     ws.append(["plan_date", summary.config.plan_date.isoformat()])
     ws.append([PLAN_HASH_LABEL, plan_sha256])
     ws.append([TEAM_LABEL, team or "(every team)"])
+    ws.append([SCOPE_LABEL, "team" if team else "county"])
     ws.append([REVIEWER_LABEL, None])  # the manager writes their name here
     ws[f"B{ws.max_row}"].fill = PatternFill("solid", fgColor="FFF2CC")
     ws.column_dimensions["A"].width = 26
@@ -284,7 +288,11 @@ def read_review(path: Path, expected: pd.DataFrame, plan_sha256: str) -> tuple[R
         return None, problems
     labels = _summary_cells(wb)
     team = labels.get(TEAM_LABEL, "")
-    team = "" if team == "(every team)" else team
+    scope = labels.get(SCOPE_LABEL)
+    # the scope row says whose rows these are, so a team may be called anything, even
+    # "(every team)"; a workbook without it is the county's when its team cell says so
+    if scope == "county" or (scope is None and team == "(every team)"):
+        team = ""
     if team and "from_team" in expected.columns:  # a team's workbook holds its own rows
         expected = expected[(expected["from_team"] == team) | (expected["to_team"] == team)]
     cell_rows = list(wb[MOVES].iter_rows())
