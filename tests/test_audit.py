@@ -77,9 +77,10 @@ def _verify(db: Path, plans: list[Path], *extra: str) -> object:
 def test_each_plan_folder_records_its_audit_entries(case: Case) -> None:
     db, plans = _trail(case)
     recorded = [json.loads((p / "summary.json").read_text())["audit"] for p in plans]
-    assert [[e["seq"] for e in r["entries"]] for r in recorded] == [[1], [2, 3], [4]]
+    # the re-plan: its plan, the decision as the workbook said it, the decision in force
+    assert [[e["seq"] for e in r["entries"]] for r in recorded] == [[1], [2, 3, 4], [5]]
     ok = _verify(db, plans)
-    assert ok.exit_code == 0 and "the 4 entries 3 plan folder(s) recorded" in ok.output
+    assert ok.exit_code == 0 and "the 5 entries 3 plan folder(s) recorded" in ok.output
 
 
 def test_deletions_and_rechained_edits_are_found_by_the_plans_records(case: Case) -> None:
@@ -87,7 +88,7 @@ def test_deletions_and_rechained_edits_are_found_by_the_plans_records(case: Case
 
     db, plans = _trail(case)
     attacks = {
-        "last entry deleted": ["DELETE FROM entries WHERE seq = 4"],
+        "last entry deleted": ["DELETE FROM entries WHERE seq = 5"],
         "everything after entry 2 deleted": ["DELETE FROM entries WHERE seq > 2"],
         "a reject flipped to an accept": [
             "UPDATE entries SET payload = replace(payload, '\"reject\"', '\"accept\"') "

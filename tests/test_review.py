@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from rebalancer.cli import app
 from rebalancer.io.outputs import read_table_file
-from tests.conftest import Case, decide, generated, small_county
+from tests.conftest import Case, child, decide, generated, small_county, worker
 
 runner = CliRunner()
 
@@ -129,7 +129,8 @@ def test_replan_honours_every_decision_and_changes_little_else(reviewed: Path,
             str(out))
     assert c.exit_code == 0, c.output
     v = run("audit", "--db", str(db), "--verify")
-    assert v.exit_code == 0 and "intact: 8 entries" in v.output  # a plan and 7 decisions
+    # a plan, the 7 decisions as the workbook said them, and the 7 in force
+    assert v.exit_code == 0 and "intact: 15 entries" in v.output
     listing = run("audit", "--db", str(db)).output
     assert "reject" in listing and "by TM1" in listing
 
@@ -269,3 +270,27 @@ def test_review_chains_keep_their_decisions_and_check_finds_them(case: Case) -> 
     assert "K,assign,B,stays with B" in kept
     c = runner.invoke(app, ["check", *args, "--plan", str(p3)])
     assert c.exit_code == 0, c.output
+
+
+def test_a_reject_that_changes_nothing_is_said_and_recorded_as_such(case: Case) -> None:
+    # X needs a skill no worker has and had no worker: the plan leaves it unallocated, and
+    # rejecting that row can change nothing. The re-plan warns, counts it as a rejection, and
+    # the trail records it with no effect.
+    case.run([worker("A")], [child("K"), child("X", required_skills="bsl")])
+    out = case.root / "out"
+    args = ["--workers", str(case.root / "workers.csv"), "--children",
+            str(case.root / "children.csv"), "--config", str(case.root / "config.toml")]
+    assert runner.invoke(app, ["review", "--plan", str(out)]).exit_code == 0
+    decide(out / "review.xlsx", "X", "reject", "find someone")
+    db = case.root / "t.sqlite"
+    r = runner.invoke(app, ["replan", *args, "--plan", str(out), "--review",
+                            str(out / "review.xlsx"), "--out", str(case.root / "p2"),
+                            "--audit", str(db), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "WARNING: 1 reject(s) change nothing" in r.output and "(X)" in r.output
+    review = json.loads((case.root / "p2" / "summary.json").read_text())["review"]
+    assert review["counts"]["rejected"] == 1 and review["no_effect"] == ["X"]
+    with sqlite3.connect(db) as con:
+        kinds = {k: json.loads(p) for k, p in con.execute(
+            "SELECT kind, payload FROM entries WHERE kind != 'plan'")}
+    assert kinds["decision"]["effect"] == "none" and kinds["submitted"]["decision"] == "reject"

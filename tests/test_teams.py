@@ -130,6 +130,19 @@ def test_two_team_workbooks_merge_by_the_rule_and_the_audit_names_both(case: Cas
             "SELECT payload FROM entries WHERE kind = 'decision'")]
     assert {p["reviewer"] for p in payloads} == {"Alice (North A)", "Bob (North B)"}
     assert all(len(p["workbook_sha256"]) == 64 for p in payloads)
+    # both teams' words on K2 are kept, each with its reviewer and workbook, beside the
+    # merged outcome: the trail records who said what, not only who won
+    with sqlite3.connect(db) as con:
+        said = [json.loads(p) for (p,) in con.execute(
+            "SELECT payload FROM entries WHERE kind = 'submitted'")]
+    on_k2 = sorted((p["team"], p["reviewer"], p["decision"]) for p in said
+                   if p["child_id"] == "K2")
+    assert on_k2 == [("North A", "Alice", "reject"), ("North B", "", "accept")] or \
+        on_k2 == [("North A", "Alice", "reject"), ("North B", "Bob", "accept")]
+    books_sha = {p["workbook_sha256"] for p in said if p["child_id"] == "K2"}
+    assert len(books_sha) == 2
+    merged = [p for p in payloads if p["child_id"] == "K2"]
+    assert [p["decision"] for p in merged] == ["reject"]
 
 
 def test_two_workbooks_of_one_team_that_disagree_are_refused(case: Case) -> None:

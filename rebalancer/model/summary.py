@@ -208,6 +208,7 @@ class ReviewReport:
     changed_beyond_rejected: int
     changed: list[ChangedChild]
     skipped: list[str] = field(default_factory=list)  # files passed over, and why
+    no_effect: list[str] = field(default_factory=list)  # rejects that change nothing
 
 
 @dataclass(frozen=True)

@@ -246,6 +246,12 @@ def replan_text(reviewed: Summary, summary: Summary, out: Path) -> str:
         lines += [f"  read {Path(w.file).name}" + (f" ({w.team[:40]})" if w.team else "")
                   for w in r.workbooks]
         lines += [f"  skipped {s}" for s in r.skipped]
+        if r.no_effect:
+            lines.append(f"WARNING: {len(r.no_effect)} reject(s) change nothing: the plan "
+                         "leaves these children without a worker, as they were ("
+                         + ", ".join(r.no_effect[:10]) + (", …" if len(r.no_effect) > 10
+                                                           else "")
+                         + "); they are recorded as rejections with no effect")
         for team, t in sorted(r.by_team.items()):
             lines.append(f"  {team[:40]:<40} {t.accepted:>4} accepted {t.rejected:>4} rejected "
                          f"{t.undecided:>4} undecided")
@@ -295,8 +301,10 @@ def audit_lines(entries: list[Any]) -> str:
         else:
             who = p.get("reviewer") or "?"
             what = (f"{p.get('decision')} {p.get('child_id')} → "
-                    f"{p.get('proposed_worker_id') or '-'} by {who} on plan "
-                    f"{str(p.get('plan_sha256', ''))[:12]}")
+                    f"{p.get('proposed_worker_id') or '-'} by {who}"
+                    + (f" ({p['team']})" if p.get("team") else "")
+                    + (" [no effect]" if p.get("effect") == "none" else "")
+                    + f" on plan {str(p.get('plan_sha256', ''))[:12]}")
         lines.append(f"{e.seq:>6} {e.at} {e.kind:<9} {what}")
     return "\n".join(lines)
 

@@ -350,12 +350,31 @@ class Trail:
 
 
 def decision_payloads(rows: Any, reviewer: str, plan_sha256: str) -> list[dict[str, Any]]:
-    """One entry per manager decision read from a workbook (undecided rows are not decisions)."""
+    """One entry per decision in force after merging every workbook (undecided rows are not
+    decisions); a reject that changes nothing (a child the plan leaves without a worker, who
+    had none) is recorded as such."""
     return [{"child_id": r.child_id, "proposed_worker_id": r.to_worker_id,
              "from_worker_id": r.from_worker_id, "decision": r.decision, "note": r.note,
              "reviewer": getattr(r, "reviewer", "") or reviewer,
-             "workbook_sha256": getattr(r, "workbook_sha256", ""), "plan_sha256": plan_sha256}
+             "workbook_sha256": getattr(r, "workbook_sha256", ""), "plan_sha256": plan_sha256,
+             "effect": "none" if no_effect(r) else "applied"}
             for r in rows.itertuples(index=False) if r.decision]
+
+
+def submitted_payloads(reviews: list[Any], reviewer: str, plan_sha256: str
+                       ) -> list[dict[str, Any]]:
+    """One entry per decision as each workbook said it, before merging: when two teams
+    disagree the trail keeps both words, who said them and in which workbook."""
+    return [{"child_id": r.child_id, "proposed_worker_id": r.to_worker_id,
+             "from_worker_id": r.from_worker_id, "decision": r.decision, "note": r.note,
+             "reviewer": rv.reviewer or reviewer, "team": rv.team or "(every team)",
+             "workbook_sha256": rv.sha256, "plan_sha256": plan_sha256}
+            for rv in reviews for r in rv.rows.itertuples(index=False) if r.decision]
+
+
+def no_effect(row: Any) -> bool:
+    """A reject of a row that changes nothing: unallocated before and after."""
+    return bool(row.decision == "reject" and not row.to_worker_id and not row.from_worker_id)
 
 
 @dataclass(frozen=True)

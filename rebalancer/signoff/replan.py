@@ -95,7 +95,9 @@ def _review_summary(review: Merged, reviewed: pd.DataFrame, result: Result, revi
     return ReviewReport(review.workbooks, reviewer, plan_sha, review.by_team,
                         review.disagreements, review.counts(), len(changed),
                         [_changed(c, str(before.at[c]), now.loc[c]) for c in changed],
-                        skipped=list(review.skipped))
+                        skipped=list(review.skipped),
+                        no_effect=[str(r.child_id) for r in review.rows.itertuples(index=False)
+                                   if audit.no_effect(r)])
 
 
 def _changed(child_id: str, reviewed: str, row: pd.Series) -> ChangedChild:
@@ -169,6 +171,7 @@ def read_reviews(files: list[Path], pf: PlanFolder, reviewer: str) -> Merged:
     merged.workbooks = [ReviewWorkbook(str(Path(rv.file).resolve()), rv.team, rv.reviewer,
                                        rv.sha256) for rv in reviews]
     merged.skipped = skipped
+    merged.submitted = reviews
     return merged
 
 
@@ -185,8 +188,10 @@ def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_files: list[Pa
     same_inputs(paths, pf)
     paths = decisions_in_force(paths, pf)
     review = read_reviews(review_files, pf, how.reviewer)
+    submitted = tuple(audit.submitted_payloads(review.submitted, how.reviewer, plan_sha))
     decided = tuple(audit.decision_payloads(review.rows, how.reviewer, plan_sha))
-    trail = audit.Trail.at(how.audit_db, how.audit_key, (("decision", decided),))
+    trail = audit.Trail.at(how.audit_db, how.audit_key,
+                           (("submitted", submitted), ("decision", decided)))
 
     def finish(result: Result) -> dict[str, ExtraFile]:
         result.summary = dataclasses.replace(

@@ -64,6 +64,7 @@ class Merged:
     by_team: dict[str, ReviewCounts] = field(default_factory=dict)
     workbooks: list[ReviewWorkbook] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # files passed over, with why
+    submitted: list[Review] = field(default_factory=list)  # each workbook as read
 
     def counts(self) -> ReviewCounts:
         return counts_of(self.rows)
