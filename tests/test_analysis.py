@@ -145,11 +145,21 @@ def test_a_sweep_a_person_can_read(county: Path, tmp_path: Path) -> None:
     # were given; repeats with --work agree (one distinct plan per scenario); the page formats
     # numbers and does not draw objectives under different weights as comparable.
     out = tmp_path / "s"
-    r = runner.invoke(app, ["sweep", *args(county), "--grid",
-                            "weights.move_factor_recent_change=0,1", "--repeats", "2",
-                            "--work", "3", "--time-limit", "30", "--out", str(out),
-                            "--format", "csv"])
+    import contextlib
+    import socket
+
+    # Dask's default dashboard port taken (another cluster, a notebook): the sweep says nothing
+    # of it, and no library's raw warning reaches the analyst
+    with contextlib.closing(socket.socket()) as taken:
+        with contextlib.suppress(OSError):
+            taken.bind(("127.0.0.1", 8787))
+            taken.listen()
+        r = runner.invoke(app, ["sweep", *args(county), "--grid",
+                                "weights.move_factor_recent_change=0,1", "--repeats", "2",
+                                "--work", "3", "--time-limit", "30", "--out", str(out),
+                                "--format", "csv"])
     assert r.exit_code == 0, r.output
+    assert "Warning" not in r.output and "8787" not in r.output
     res = pd.read_csv(out / "results.csv", encoding="utf-8-sig")
     assert list(res["scenario"]) == ["move_factor_recent_change=0",
                                      "move_factor_recent_change=0~2",
@@ -241,3 +251,15 @@ def test_a_reused_sweep_folder_keeps_no_stale_scenario(tmp_path: Path) -> None:
                                                                 index=False)
     _remove_stale(out, {"move=300"})
     assert sorted(p.name for p in out.iterdir()) == ["move=300", "notes", "results.csv"]
+
+
+def test_a_grid_runs_each_value_once_and_a_huge_one_is_refused() -> None:
+    from rebalancer.analysis.scenarios import MAX_SCENARIOS, parse_grid, scenarios
+
+    grid = parse_grid(["weights.move=100,1e2,100.0,300", "rules.keep_families=true,true"])
+    assert grid == {"weights.move": [100, 300], "rules.keep_families": [True]}
+    assert [s.name for s in scenarios(grid, [])] == ["move=100,keep_families=true",
+                                                     "move=300,keep_families=true"]
+    many = ",".join(str(v) for v in range(1, 1001))
+    with pytest.raises(ValueError, match=f"more than the {MAX_SCENARIOS:,}"):
+        parse_grid([f"weights.move={many}", f"weights.peak={many}"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -58,10 +59,30 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
         if key == "solver.threads":  # each scenario runs with its Dask worker's threads
             raise ValueError("solver.threads cannot be swept: each scenario uses its Dask "
                              "worker's threads (start workers with --nthreads)")
-        grid[key] = [_value(v.strip()) for v in values.split(",") if v.strip()]
-        if not grid[key]:
+        parsed = [_value(v.strip()) for v in values.split(",") if v.strip()]
+        if not parsed:
             raise ValueError(f"{item!r} gives {key} no values: write {key}=V1,V2,...")
+        # one scenario per value: 100, 1e2 and 100.0 are one value, run once
+        grid[key] = [v for j, v in enumerate(parsed)
+                     if not any(_same(v, w) for w in parsed[:j])]
+    size = math.prod(len(v) for v in grid.values()) if grid else 0
+    if size > MAX_SCENARIOS:
+        raise ValueError(f"the grid makes {size:,} scenarios, more than the {MAX_SCENARIOS:,} a "
+                         "sweep runs: give fewer values (or split the sweep)")
     return grid
+
+
+# A sweep of this many plans takes a day on a few machines at a minute each: more is a typo.
+MAX_SCENARIOS = 2000
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Grid values that configure the same thing (a number in any spelling)."""
+    numbers = (int, float)
+    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) \
+            and not isinstance(b, bool):
+        return float(a) == float(b)
+    return bool(type(a) is type(b) and a == b)
 
 
 def load_scenarios(path: Path) -> list[Scenario]:

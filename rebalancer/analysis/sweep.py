@@ -17,6 +17,7 @@ import pandas as pd
 
 from rebalancer.analysis.scenarios import (
     KPI_COLUMNS,
+    MAX_SCENARIOS,
     Scenario,
     apply_what_ifs,
     load_scenarios,
@@ -181,7 +182,7 @@ def sweep(paths: InputPaths, base: Config, todo: list[Scenario], out: Path, fmt:
 
         cores = max(1, os.cpu_count() or 1)
         cluster = LocalCluster(n_workers=cores, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=":0")  # any free port: never 8787's warning
         client = Client(cluster)
     rows: list[dict[str, Any]] = []
     try:
@@ -411,6 +412,9 @@ def run(paths: InputPaths, cfg: Config, spec: SweepSpec, out: Path,
         if problems:
             raise InputRejected(problems)
     todo = repeated(scenarios(grid, named), spec.repeats)
+    if len(todo) > MAX_SCENARIOS:
+        raise UsageError(f"{len(todo):,} scenarios (grid x named scenarios x repeats) is more "
+                         f"than the {MAX_SCENARIOS:,} a sweep runs: give fewer", "--grid")
     claim(out, spec.replace, "files (an earlier sweep?)")
     echo(f"{len(todo)} scenario(s) on " + (spec.scheduler or "a local Dask cluster")
          + f"; results in {out}/results.csv")
