@@ -189,3 +189,15 @@ def test_a_child_given_to_a_busier_worker_says_what_the_other_would_cost(case: C
     assert "A costs least overall: B, less utilised, would add " in why
     assert "most of it in travel (+1,3" in why
     assert "rebalancer explain" not in why  # the page says it; no command to run
+
+
+def test_an_empty_list_names_every_rule_that_emptied_it(case: Case) -> None:
+    # X (cp, in proceedings: needs a senior) needs `disability`. In North the only worker with
+    # that skill, A, is an sw; B is a senior without it. GRADE leaves B, SKILLS removes B: the
+    # code is SKILLS, and the words name A and the grade that bars A as well.
+    r = case.run([worker("A", grade="sw", skills="disability"), worker("B", grade="senior")],
+                 [child("X", "cp", required_skills="disability", in_proceedings="true")])
+    assert row(r, "X")["action"] == "unallocated"
+    why = row(r, "X")["explanation"]
+    assert "no available worker in the area has disability" in why
+    assert "the one worker there who has disability: A: sw below the senior grade needed" in why

@@ -228,8 +228,51 @@ def _why_this_worker(cm: CaseModel, child: int, worker: int, candidates: dict[in
 
 
 def _empty_words(cm: CaseModel, child: int) -> str:
+    """Why no worker is left for the child: the rule that removed the last one, and, where
+    workers in the area would pass that rule, which other rule bars each of them, so that the
+    rules that empty the list together are named together ("the one worker in Corby with
+    disability is below the senior grade needed")."""
     rule = cm.empty_rule.iat[child]
-    return RULE_BY_CODE[rule].when_empty(cm.frame, child) if rule in RULE_BY_CODE else rule
+    words = RULE_BY_CODE[rule].when_empty(cm.frame, child) if rule in RULE_BY_CODE else rule
+    return words + _near_misses(cm, child, rule)
+
+
+# the case rules whose together-emptied lists are worth naming, and what passing each means
+PASSING = {"GRADE": lambda f, c: f"are {GRADES[f.c_min_grade[c]]} or above",
+           "SKILLS": lambda f, c: "have " + ", ".join(sorted(f.children["required_skills"]
+                                                             .iat[c])),
+           "EXCLUDED": lambda f, c: "are not excluded for this child",
+           "PINNED": lambda f, c: "are not forbidden by a decision"}
+
+
+def _near_misses(cm: CaseModel, child: int, rule: str) -> str:
+    if rule not in PASSING:
+        return ""
+    f = cm.frame
+    ws = np.arange(f.n_workers, dtype=np.int64)
+    broken = rules.broken_rules(f, np.full(ws.size, child, np.int64), ws)
+    near = ~broken["GEOGRAPHY"] & ~broken["AVAILABLE"] & ~broken[rule]
+    if not near.any():
+        return ""
+    ids = f.workers["worker_id"].to_numpy(object)
+    parts = []
+    for other in PASSING:
+        if other == rule:
+            continue
+        hit = np.flatnonzero(near & broken[other])
+        if hit.size:
+            named = ", ".join(str(ids[k]) for k in hit[:3]) + (" …" if hit.size > 3 else "")
+            why = RULE_BY_CODE[other].why_current(f, child, int(hit[0])) \
+                if hit.size == 1 else RULE_WORDS[other]
+            parts.append(f"{named}: {why}")
+        near &= ~broken[other]
+    n = int(np.count_nonzero(~broken["GEOGRAPHY"] & ~broken["AVAILABLE"] & ~broken[rule]))
+    who = "the one worker there who" if n == 1 else f"the {n} workers there who"
+    verb = PASSING[rule](f, child)
+    if n == 1:  # "the one worker there who has disability", not "who have"
+        verb = verb.replace("are ", "is ", 1).replace("have ", "has ", 1)
+    return f"; {who} {verb}: " + "; ".join(parts) if parts else ""
+
 
 
 def _first_broken(broken: dict[str, np.ndarray]) -> IntArray:
