@@ -20,7 +20,7 @@ import pytest
 
 from rebalancer.analysis.sweep import sweep_page
 from rebalancer.reports.team_page import write_team_reports
-from tests.conftest import Case, child, filler, worker
+from tests.conftest import Case, child, filler, generated, rebalance, worker
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PROBE = """<script>
@@ -107,6 +107,19 @@ def test_the_plan_page_and_team_pages_read_at_1280_pixels(case: Case, tmp_path: 
     assert_readable(out / "report.html", tmp_path, charts=3)
     for page in pages:
         assert_readable(page, tmp_path, charts=0)
+
+
+def test_a_busy_team_s_page_reads_at_1280_pixels(tmp_path: Path) -> None:
+    # a generated county in crisis: long team names, reasons such as SKILLS;FAMILY, and
+    # explanations of several lines, in the busiest team's page
+    from rebalancer.planfolder import read_plan_folder
+
+    inp = generated(tmp_path, children=400, workers=30, seed=5)
+    assert rebalance(inp, tmp_path / "out").exit_code == 0
+    pf = read_plan_folder(tmp_path / "out")
+    pages = write_team_reports(tmp_path / "out", pf.plan, pf.workers, pf.summary)
+    busiest = max(pages, key=lambda p: p.stat().st_size)
+    assert_readable(busiest, tmp_path, charts=0)
 
 
 def test_the_sweep_page_reads_at_1280_pixels(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ th{background:#f3f3f3}td.n{text-align:right}
 .kpi td:nth-child(2),.kpi td:nth-child(3){text-align:right}
 .charts{display:flex;flex-wrap:wrap;gap:1rem}.charts figure{margin:0}
 figure svg{max-width:100%;height:auto}figure.wide{margin:0}figure.wide svg{width:100%}
-td.w{min-width:24rem}
+td.w{min-width:18rem}th{overflow-wrap:anywhere}td{overflow-wrap:break-word}
 details{margin:.4rem 0}summary{cursor:pointer;font-weight:600}
 .note{color:#555;font-size:.9rem}
 .sweep{font-size:.8rem}.sweep td:first-child{max-width:16rem;overflow-wrap:anywhere}
@@ -66,6 +66,8 @@ def table(df: pd.DataFrame, numeric: set[str] | None = None, cls: str = "",
         cells = []
         for c, v in zip(df.columns, rec, strict=True):
             text = "" if v is None or (isinstance(v, float) and v != v) else str(v)
+            if c == "reasons":  # SKILLS;FAMILY may break after its ';' in a narrow column
+                text = text.replace(";", ";\u200b")
             klass = ' class="n"' if c in numeric else ' class="w"' if c in wide else ""
             cells.append(f"<td{klass}>{html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")

@@ -72,6 +72,8 @@ def quality_lines(summary: Summary) -> list[str]:
         words += " Interrupted: this is the best plan found so far."
     elif solver.reproducible:
         words += " The clock did not decide it: the same inputs and settings give this plan."
+    else:
+        words += " The time limit decided where the search stopped: a re-run may differ."
     figures = (f"({summary.status}, objective {summary.objective:,.0f}"
                + (f", bound {summary.best_bound:,.0f}" if summary.best_bound is not None else "")
                + f", {summary.wall_time:.1f}s)")
