@@ -2,7 +2,7 @@
 
 import time as _time
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 # When this package was first imported, on the perf_counter scale: the earliest moment our own
 # code runs after the interpreter starts. rebalancer.clock uses it to tell the process's start
