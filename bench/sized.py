@@ -75,7 +75,7 @@ def highs_mip(p: Any, excess_cap: int | None, limit: float) -> tuple[Any, Any]:
     integral), run for at most `limit` seconds: the Highs object and the pair columns."""
     import highspy
 
-    from solvers.lp import _highs_lp, _quiet_highs, build
+    from solvers.lp import _highs_lp, build, quiet_highs
 
     lp, x = build(p, excess_cap)
     model = _highs_lp(highspy, lp)
@@ -84,7 +84,7 @@ def highs_mip(p: Any, excess_cap: int | None, limit: float) -> tuple[Any, Any]:
     # the split-family variables (split, z) are the LP's only other 0-1 columns with cost or
     # group rows; marking x integral makes them integral at an optimum, so x is enough
     model.integrality_ = [highspy.HighsVarType(int(k)) for k in kinds]
-    h = _quiet_highs(highspy)
+    h = quiet_highs(highspy)
     h.setOptionValue("time_limit", float(limit))
     h.setOptionValue("mip_rel_gap", 1e-6)
     h.setOptionValue("threads", 2)

@@ -38,7 +38,7 @@ def _status(model_status: str) -> Status:
     return Status.NO_SOLUTION
 
 
-def _quiet_highs(highspy: Any) -> Any:
+def quiet_highs(highspy: Any) -> Any:
     """HiGHS prints a banner on construction, at the file-descriptor level; our stdout is for the
     user (and for scripts that read it), so the banner goes to /dev/null."""
     sys.stdout.flush()
@@ -257,7 +257,7 @@ def lp_bound(p: AssignmentProblem, excess_cap: int | None = None,
     ctx = ctx if ctx is not None else SolveContext.start(0.0, wall=600.0)
     t0 = time.perf_counter()
     lp, x = build(p, excess_cap)
-    h = _quiet_highs(highspy)
+    h = quiet_highs(highspy)
     h.setOptionValue("time_limit", max(ctx.left(), 0.1))
     h.setOptionValue("threads", 1)
     h.passModel(_highs_lp(highspy, lp))

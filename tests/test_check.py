@@ -155,3 +155,36 @@ def test_check_fails_a_rule_reason_rewritten(tmp_path: Path, planned: tuple[Path
     _edit_plan(out, rewrite)
     c = check_cli(planned[0], out)
     assert c.exit_code == 1 and "plan.reasons" in c.output
+
+
+def test_a_plan_above_the_least_excess_fails_naming_the_worker(case: Case) -> None:
+    # B and C each take 6 new children at most; 7 new children arrive, none of whom had a
+    # worker, so no excess is ever needed. A forged plan gives B a seventh and declares the
+    # excess: the check finds the least excess itself (0 here) and fails the plan, naming B.
+    import json
+
+    from rebalancer.check.independent import check_plan
+    from rebalancer.config import load_config
+    from rebalancer.io.inputs import load_inputs
+
+    r = case.run([worker("B"), worker("C")], [child(f"U{i}") for i in range(7)])
+    plan = r.plan.copy()
+    on_c = plan.index[plan["to_worker_id"] == "C"]
+    plan.loc[on_c, "to_worker_id"] = "B"  # every new child to B: 7 above a cap of 6
+    summary = json.loads((case.root / "out" / "summary.json").read_text())
+    summary["max_new_yielded"] = {"excess_total": 1, "workers": {"B": 1}}
+    cfg = load_config(case.root / "config.toml")
+    inputs = load_inputs(case.root / "workers.csv", case.root / "children.csv", None, None,
+                         cfg, case.root / "config.toml")
+    report = check_plan(inputs, cfg, plan, summary, None)
+    least = [v for v in report.violations if "least that places every child" in v.message]
+    assert len(least) == 1 and least[0].rule == "MAX_NEW" and "B" in least[0].worker_ids
+    assert "1 new child(ren) above the caps where 0 is the least" in least[0].message
+
+
+def test_an_excess_the_caps_need_passes(case: Case) -> None:
+    # A leaves with 4 children; B, the only other worker, takes 2 new at most: placing all 4
+    # needs an excess of 2, which the tool's plan declares and the check's own model agrees
+    kids = [child(f"K{i}", current="A") for i in range(4)]
+    r = case.run([worker("A", leaving_on="2026-12-02"), worker("B", max_new_cases=2)], kids)
+    assert r.summary.max_new_yielded.excess_total == 2  # Case.run has already checked it

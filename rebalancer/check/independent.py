@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from rebalancer.check.least_excess import least_excess, units_to_place
 from rebalancer.config import Config
 from rebalancer.io.inputs import Inputs
 
@@ -194,6 +195,7 @@ def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
     v += family
     over, max_new = _max_new(world, before, after, summary)
     v += max_new
+    v += _least_excess(world, before, over, allowed)
     forced, max_moves = _max_moves(world, before, after, groups, allowed)
     v += max_moves
     stay = [] if (summary or {}).get("previous_plan") else staying_would_beat(
@@ -322,6 +324,25 @@ def _max_new(world: _World, before: dict[str, str], after: dict[str, str],
         v.append(Violation("MAX_NEW", f"{sum(over.values())} new child(ren) above the caps "
                            f"(summary declares {declared})", worker_ids=sorted(over)))
     return over, v
+
+
+def _least_excess(world: _World, before: dict[str, str], over: dict[str, int],
+                  allowed: _Allowed) -> list[Violation]:
+    # MAX_NEW yields only as far as it must: the plan's excess over the caps is at most the
+    # least that places every child who had a worker (found by the check's own model)
+    if not over:
+        return []
+    limit = world.cfg.rules.max_new_cases
+    caps = {w: limit if _missing(r["max_new_cases"]) else int(r["max_new_cases"])
+            for w, r in world.workers.items()}
+    units = units_to_place(world.children, before, allowed, world.cfg.rules.keep_families)
+    least = least_excess(units, caps)
+    total = sum(over.values())
+    if least is None or total <= least:
+        return []
+    return [Violation("MAX_NEW", f"{total} new child(ren) above the caps where {least} is the "
+                      "least that places every child who had a worker: the caps were exceeded "
+                      "without need", worker_ids=sorted(over))]
 
 
 def _max_moves(world: _World, before: dict[str, str], after: dict[str, str],
