@@ -29,14 +29,13 @@ from rebalancer.check.folder import check_folder
 from rebalancer.clock import count_from_process_start
 from rebalancer.config import Config, load_config
 from rebalancer.configkeys import KEY_BY_PATH
-from rebalancer.entry import INTERRUPTED
 from rebalancer.io.inputs import InputPaths, load_inputs
 from rebalancer.io.ssd import import_to
 from rebalancer.model import explain as explaining
 from rebalancer.model.summary import Summary
 from rebalancer.paths import data_dir
 from rebalancer.planfolder import read_plan_folder, reload_model
-from rebalancer.problems import InputRejected, UsageError
+from rebalancer.problems import INTERRUPTED, InputRejected, UsageError
 from rebalancer.progress import ProgressLine
 from rebalancer.reports import terminal
 from rebalancer.reports.plan_page import write_report

@@ -7,7 +7,7 @@ from __future__ import annotations
 import signal
 import sys
 
-INTERRUPTED = "interrupted before any plan was found: nothing was written"
+from rebalancer.problems import INTERRUPTED
 
 
 def _interrupt(signum: int, frame: object) -> None:

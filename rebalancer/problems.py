@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+INTERRUPTED = "interrupted before any plan was found: nothing was written"
 MAX_SHOWN = 40  # no message quotes more than this many characters of any cell
 # C0 controls but tab, DEL and C1 controls: a terminal would act on them (ESC starts a control
 # sequence), so no input text reaches one raw
