@@ -257,21 +257,21 @@ def test_a_line_break_in_a_note_is_kept(tmp_path: Path) -> None:
     assert inputs.decisions["note"].iat[0] == "one\ntwo"
 
 
+def _allocated_on(day: str) -> str:
+    return f"child_id,case_type,locality,current_worker_id,allocated_on\n007,cin,North,W1,{day}\n"
+
+
 @pytest.mark.parametrize("day", ["2026-01-15garbage", "2026-11-30T99:99", "15/01/2026 x",
                                  "2026-02-30"])
 def test_a_date_with_anything_else_in_its_cell_is_refused(tmp_path: Path, day: str) -> None:
-    children = ("child_id,case_type,locality,current_worker_id,allocated_on\n"
-                f"007,cin,North,W1,{day}\n")
-    found = problems(tmp_path, children=children)
+    found = problems(tmp_path, children=_allocated_on(day))
     assert [(p.column, "is not a date" in p.message) for p in found] == [("allocated_on", True)]
 
 
 @pytest.mark.parametrize("day", ["2026-01-15", "2026-01-15T10:30", "2026-01-15 00:00:00",
                                  "15/01/2026"])
 def test_dates_as_spreadsheets_export_them_are_read(tmp_path: Path, day: str) -> None:
-    children = ("child_id,case_type,locality,current_worker_id,allocated_on\n"
-                f"007,cin,North,W1,{day}\n")
-    inputs = load(tmp_path, children=children)
+    inputs = load(tmp_path, children=_allocated_on(day))
     assert str(inputs.children["allocated_on"].iat[0]) == "2026-01-15"
 
 
