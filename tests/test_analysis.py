@@ -263,3 +263,26 @@ def test_a_grid_runs_each_value_once_and_a_huge_one_is_refused() -> None:
     many = ",".join(str(v) for v in range(1, 1001))
     with pytest.raises(ValueError, match=f"more than the {MAX_SCENARIOS:,}"):
         parse_grid([f"weights.move={many}", f"weights.peak={many}"])
+
+
+def test_an_interrupted_sweep_keeps_whole_plans_as_rows_and_no_half_folder(case: Case) -> None:
+    # what a sweep does once its workers have stopped after Ctrl-C: a scenario whose folder
+    # landed whole becomes a row of the table; one a stopped worker left half-written (no
+    # summary.json) leaves nothing behind
+    import shutil
+
+    from rebalancer.analysis.scenarios import Scenario
+    from rebalancer.analysis.sweep import _finished_on_disk, _remove_unfinished
+    from rebalancer.config import load_config
+
+    case.run([worker("A"), worker("B")], [child("K"), child("L")])
+    out = case.root / "sweep"
+    out.mkdir()
+    shutil.copytree(case.root / "out", out / "whole")
+    (out / "half").mkdir()
+    (out / "half" / "plan.csv").write_text("child_id\nK\n")
+    todo = [Scenario("whole"), Scenario("half"), Scenario("never")]
+    rows = _finished_on_disk(out, todo, set(), load_config(case.root / "config.toml"))
+    _remove_unfinished(out, todo, {r["scenario"] for r in rows})
+    assert [r["scenario"] for r in rows] == ["whole"]
+    assert sorted(p.name for p in out.iterdir()) == ["whole"]

@@ -185,6 +185,7 @@ def sweep(paths: InputPaths, base: Config, todo: list[Scenario], out: Path, fmt:
                                dashboard_address=":0")  # any free port: never 8787's warning
         client = Client(cluster)
     rows: list[dict[str, Any]] = []
+    interrupted = False
     try:
         futures = [client.submit(run_scenario, paths, base, s, out, fmt, time_limit,
                                  None, expected, key=f"scenario-{s.name}", pure=False)
@@ -200,13 +201,28 @@ def sweep(paths: InputPaths, base: Config, todo: list[Scenario], out: Path, fmt:
                      + (f" ({row['error'][:120]})" if row.get("error") else ""))
         except KeyboardInterrupt:
             client.cancel(futures)
-            rows += _finished_on_disk(out, todo, {r["scenario"] for r in rows}, base)
-            echo(f"interrupted: {len(rows)} of {len(todo)} scenarios finished and kept")
+            interrupted = True
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+    if interrupted:
+        # once every worker has stopped: each folder that landed whole is a row of the table,
+        # and a folder a stopped scenario left half-written (no summary.json) is removed
+        rows += _finished_on_disk(out, todo, {r["scenario"] for r in rows}, base)
+        _remove_unfinished(out, todo, {r["scenario"] for r in rows})
+        echo(f"interrupted: {len(rows)} of {len(todo)} scenarios finished and kept")
     return write_results(out, rows, grid_keys)
+
+
+def _remove_unfinished(out: Path, todo: list[Scenario], kept: set[str]) -> None:
+    """The folders of scenarios that did not finish: never a plan without its summary."""
+    import shutil
+
+    for s in todo:
+        folder = out / s.name
+        if s.name not in kept and folder.is_dir() and not (folder / "summary.json").is_file():
+            shutil.rmtree(folder)
 
 
 # what the page's table shows (results.csv has every column): the scenario's name carries its
