@@ -156,14 +156,7 @@ def _links(path: Path) -> str | None:
     """How an existing trail's links are made (its meta row; 'sha256' for a trail with entries
     and no row), read without writing; None for a trail with no entries yet."""
     with _read_only(path) as db:
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "entries" not in tables:
-            return None
-        row = db.execute("SELECT value FROM meta WHERE name = 'links'").fetchone() \
-            if "meta" in tables else None
-        if row is not None:
-            return str(row[0])
-        return "sha256" if db.execute("SELECT 1 FROM entries LIMIT 1").fetchone() else None
+        return _mode(db)
 
 
 @contextmanager
@@ -208,8 +201,16 @@ def _connect(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def _mode(db: sqlite3.Connection) -> str | None:
-    row = db.execute("SELECT value FROM meta WHERE name = 'links'").fetchone()
-    return None if row is None else str(row[0])
+    """The trail's link mode by its meta row; 'sha256' for entries with no row (a trail from
+    before keys existed); None while it holds no entry (or no tables yet)."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "entries" not in tables:
+        return None
+    row = db.execute("SELECT value FROM meta WHERE name = 'links'").fetchone() \
+        if "meta" in tables else None
+    if row is not None:
+        return str(row[0])
+    return "sha256" if db.execute("SELECT 1 FROM entries LIMIT 1").fetchone() else None
 
 
 def append(path: Path, kind: str, payloads: list[dict[str, Any]],
@@ -218,19 +219,15 @@ def append(path: Path, kind: str, payloads: list[dict[str, Any]],
     is keyed or not from its first entry on; mixing is refused."""
     at = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     out = []
-    want = "hmac-sha256" if key is not None else "sha256"
+    want = HMAC if key is not None else "sha256"
     with _connect(path) as db:
         db.execute("BEGIN IMMEDIATE")
         try:
             mode = _mode(db)
-            if mode is None and db.execute("SELECT 1 FROM entries LIMIT 1").fetchone():
-                mode = "sha256"  # a trail from before keys existed
             if mode is None:
                 db.execute("INSERT INTO meta (name, value) VALUES ('links', ?)", (want,))
             elif mode != want:
-                keyed = mode == "hmac-sha256"
-                raise AuditError(f"the audit trail {path} is {'' if keyed else 'not '}keyed; "
-                                 f"give {'its key' if keyed else 'no key'}, or another trail")
+                raise AuditError(_mismatch(path, mode == HMAC))
             last = db.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev = (last[0], last[1]) if last else (0, GENESIS)
             for payload in payloads:
