@@ -199,8 +199,8 @@ def plan(inputs: Inputs, cfg: Config, *, progress: Progress | None = None,
 
     `started` is when the run began (the time limit covers the whole run, reading included)."""
     t0 = time.perf_counter() if started is None else started
-    return solved(Built(inputs, build(inputs, cfg), t0, time.perf_counter()), cfg, progress,
-                  stop)
+    t_load = time.perf_counter()  # reading done: building starts
+    return solved(Built(inputs, build(inputs, cfg), t0, t_load), cfg, progress, stop)
 
 
 @dataclass(frozen=True)
@@ -347,7 +347,8 @@ def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "csv",
     stop = stop or threading.Event()
     try:
         with output_lock(out):
-            built = Built(inputs, build(inputs, cfg), t0, time.perf_counter())
+            t_load = time.perf_counter()  # reading done: building starts
+            built = Built(inputs, build(inputs, cfg), t0, t_load)
             # a signal before the solve ends the run (no plan yet: exit 130); from the solve on
             # it stops the solve, whose best plan is kept, or waits for the folder's writing
             with deferred_interrupts(stop):

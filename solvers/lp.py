@@ -19,6 +19,7 @@ from solvers.context import SolveContext
 from solvers.problem import AssignmentProblem, IntArray, Status
 
 INF = float("inf")
+MIN_SECONDS = 0.2  # with less left on the clock, no LP is built: its building alone overruns
 
 
 @dataclass
@@ -256,6 +257,8 @@ def lp_bound(p: AssignmentProblem, excess_cap: int | None = None,
 
     ctx = ctx if ctx is not None else SolveContext.start(0.0, wall=600.0)
     t0 = time.perf_counter()
+    if ctx.left() < MIN_SECONDS:  # the clock (nearly) closed: building it alone would overrun
+        return LPBound(float("nan"), 0.0, Status.NO_SOLUTION, np.zeros(p.n_pairs))
     lp, x = build(p, excess_cap)
     h = quiet_highs(highspy)
     h.setOptionValue("time_limit", max(ctx.left(), 0.1))

@@ -89,7 +89,6 @@ GLOBAL_LP_MAX_PAIRS = 300_000  # above this HiGHS takes a minute; components' LP
 # fractions of the clock, the per-component excess models and LPs are skipped.
 CLOCK_EXCESS = 0.15
 CLOCK_LP = 0.3
-LP_MIN_SECONDS = 0.2  # below this, building the LP alone would take the run past its limit
 LP_SECONDS_PER_PAIR = 6e-6  # measured: the components' LPs take ~9 s at 1.4 million pairs
 
 
@@ -221,10 +220,6 @@ class _Components:
         # the bound: the global LP, or each component's LP without the peak plus a peak floor
         p, began = self.p, time.perf_counter()
         per_component = p.n_pairs > GLOBAL_LP_MAX_PAIRS
-        if self.ctx.left() < LP_MIN_SECONDS:  # the clock (nearly) closed: no time for a bound
-            self.cut()
-            self.use_lp = False
-            return
         if per_component and LP_SECONDS_PER_PAIR * p.n_pairs > CLOCK_LP * self.wall_total:
             self.cut()  # the limit is too short for a bound
             self.use_lp = False

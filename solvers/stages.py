@@ -28,7 +28,6 @@ from solvers.problem import AssignmentProblem, IntArray, Solution, SolveStats, S
 # from the probe, identical plan without it, in 12.1 s of wall instead of 15.4).
 PROBE_MAX_PAIRS = 6_000
 LP_FIX_MIN_PAIRS = 3_000  # below this, the full-model probe alone is as good
-LP_MIN_SECONDS = 0.2  # below this, building the LP alone would take the run past its limit
 # Shares of the work. Each stage's budget is fixed in advance (deterministic time for
 # CP-SAT, an iteration count for LNS), never "whatever is left on the clock", so that the same
 # inputs, seed and threads give the same plan; the clock only guards the overall time limit.
@@ -165,10 +164,6 @@ class Stages:
         # the LP relaxation: the bound, and the guide of the next stage (unless given already)
         if not self.given.solve_lp or self.given.lp_x is not None:
             return self.given.lp_x
-        if self.ctx.left() < LP_MIN_SECONDS:  # the clock (nearly) closed: building it overruns
-            self.stats.cut_by(Termination.INTERRUPTED if self.ctx.stopped
-                              else Termination.DEADLINE)
-            return None
         from solvers.lp import lp_bound
 
         with self.timed("lp"):

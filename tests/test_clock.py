@@ -21,7 +21,7 @@ from rebalancer.config import load_config
 from rebalancer.io.inputs import load_inputs
 from rebalancer.model.build import build_case_model
 from solvers import SolveContext, Termination, evaluate, solve
-from tests.conftest import generated
+from tests.conftest import Case, child, generated, worker
 
 
 def test_a_whole_plan_within_two_seconds_of_cpu_at_5000_children(tmp_path: Path) -> None:
@@ -110,3 +110,20 @@ def test_the_write_reserve_grows_with_the_slowdown_seen_so_far_within_bounds() -
     assert slowdown(now - 1e6, now) == 3.0
     assert slowdown(now - 1e-6, now) == 1.0
     assert slowdown(now, now) == 1.0
+
+
+def test_the_timings_put_building_apart_from_reading(case: Case,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # building the model takes 0.3 s here: the summary charges it to building, not reading
+    import rebalancer.pipeline as pipeline
+
+    slow = pipeline.build
+
+    def build(*a: object, **k: object) -> object:
+        time.sleep(0.3)
+        return slow(*a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "build", build)
+    r = case.run([worker("A")], [child("K")])
+    timings = r.summary.solver.timings or {}
+    assert timings["build_seconds"] >= 0.3  # was charged to reading (0.0 to building)
