@@ -55,12 +55,11 @@ from solvers import Progress, Solution, SolveContext, Termination, solve
 from solvers.problem import CostOverflow
 
 # Seconds kept back from the solve for what follows it: the last polish, extracting and
-# explaining the plan, writing the tables, report.html (matplotlib's import alone is 0.35 s),
-# the audit entry and the process's own exit. Measured on the 2-core machine: 1.2 s at 700
-# children and 1.5 s at 5,000 when quiet, twice that beside three busy processes (the reserve
-# grows by the slowdown seen while reading and building); the time limit's last second is the
-# margin the process keeps (wall <= limit + 1 s).
-WRITE_RESERVE = 1.4
+# explaining the plan (0.8 s at 4,500 children), report.html's charts (about a second with
+# matplotlib's import), writing the tables and the audit entry, and the process's own exit;
+# grown by the slowdown seen while reading and building (twice as much beside three busy
+# processes). The time limit's last second is the margin the process keeps (wall <= limit + 1).
+WRITE_RESERVE = 1.6
 WRITE_RESERVE_PER_CHILD = 1e-4
 
 
