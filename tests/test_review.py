@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from rebalancer.cli import app
 from rebalancer.io.outputs import read_table_file
-from tests.conftest import Case, child, decide, generated, small_county, worker
+from tests.conftest import Case, child, decide, filler, generated, small_county, worker
 
 runner = CliRunner()
 
@@ -294,3 +294,40 @@ def test_a_reject_that_changes_nothing_is_said_and_recorded_as_such(case: Case) 
         kinds = {k: json.loads(p) for k, p in con.execute(
             "SELECT kind, payload FROM entries WHERE kind != 'plan'")}
     assert kinds["decision"]["effect"] == "none" and kinds["submitted"]["decision"] == "reject"
+
+
+def test_an_accepted_move_keeps_its_reason_and_kind(case: Case) -> None:
+    # A holds 90 points of pinned work and K (5): 95 of 85, so moving K to B (idle) is a
+    # discretionary OVERLOAD move (A would be at 112% had it stayed). Accepting it in review adds
+    # the decision to the row: its reason, its explanation and its kind (discretionary) stay.
+    case.run([worker("A"), worker("B")],
+             [*filler("A", 90), child("K", current="A", allocated_on="2026-06-01")])
+    out = case.root / "out"
+    args = ["--workers", str(case.root / "workers.csv"), "--children",
+            str(case.root / "children.csv"), "--config", str(case.root / "config.toml")]
+    first = read_table_file(out / "plan.csv").set_index("child_id")
+    assert first.at["K", "to_worker_id"] == "B" and first.at["K", "reasons"] == "OVERLOAD"
+    assert runner.invoke(app, ["review", "--plan", str(out), "--by-team"]).exit_code == 0
+    book = next((out / "review").glob("*.xlsx"))
+    decide(book, "K", "accept", "agreed")
+    p2 = case.root / "p2"
+    r = runner.invoke(app, ["replan", *args, "--plan", str(out), "--review", str(book),
+                            "--out", str(p2), "--quiet", "--reviewer", "TM (North team)"])
+    assert r.exit_code == 0, r.output
+    new = read_table_file(p2 / "plan.csv").set_index("child_id")
+    assert new.at["K", "to_worker_id"] == "B"
+    assert new.at["K", "reasons"] == "OVERLOAD;DECISION"
+    why = new.at["K", "explanation"]
+    assert why.startswith("from A (A would be at 112% had it stayed) to B by a manager's "
+                          "decision"), why
+    before = json.loads((out / "summary.json").read_text())["kpis"]["after"]
+    after = json.loads((p2 / "summary.json").read_text())["kpis"]["after"]
+    assert (after["moves_forced"], after["moves_discretionary"]) == (0, 1) \
+        == (before["moves_forced"], before["moves_discretionary"])
+    # the reviewer cell names the team already: it is not named twice
+    decisions = (p2 / "decisions.csv").read_text(encoding="utf-8-sig")
+    assert "K,assign,B,agreed" in decisions
+    audit_rows = runner.invoke(app, ["audit"]).output
+    assert "(North team) (North team)" not in audit_rows
+    c = runner.invoke(app, ["check", *args, "--plan", str(p2)])
+    assert c.exit_code == 0, c.output

@@ -189,6 +189,8 @@ def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
     after = {c: (rows[c]["to_worker_id"] if c in rows else "") for c in world.children}
     v += _one_worker(world, plan, rows, before, after)
     allowed = _Allowed(world)
+    previous, previous_problems = _previous_plan(summary)
+    allowed.endorse(before, previous)
     v += _static_rules(world, before, after)
     v += _mandates(world, after)
     groups, family = _families(world, before, after, allowed)
@@ -203,7 +205,7 @@ def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
         world, before, after, forced, allowed)
     v += _config_mismatch(cfg, summary)
     recomputed = _recompute(world, before, after, forced)
-    previous_problems = _previous_term(summary, after, recomputed, cfg)
+    _previous_term(previous, after, recomputed, cfg)
     mismatches = previous_problems + _plan_columns(world, plan, before, after)
     unchecked = ["explanations are checked for presence on changed rows, not wording; reasons "
                  "for their rule codes, not for which of OVERLOAD, BALANCE or FAMILY", *cut_short]
@@ -229,6 +231,20 @@ class _Allowed:
     def __init__(self, world: _World) -> None:
         self.world = world
         self.cache: dict[str, list[str]] = {}
+        self.endorsed: set[str] = set()  # assigns that accept the previous plan's own move
+
+    def endorse(self, before: dict[str, str], previous: dict[str, str] | None) -> None:
+        """An `assign` naming the worker the previous plan moved the child to is that move
+        accepted: the move keeps the kind the rules give it, judged without the decision."""
+        for cid, decided in self.world.decisions.items():
+            for d, w in decided:
+                if d == "assign" and previous and previous.get(cid) == w and before[cid] \
+                        and w != before[cid]:
+                    self.endorsed.add(cid)
+
+    def without_endorsement(self, cid: str) -> list[str]:
+        """The workers that judge whether a move is forced."""
+        return self.world.eligible(cid) if cid in self.endorsed else self(cid)
 
     def __call__(self, cid: str) -> list[str]:
         if cid not in self.cache:
@@ -400,29 +416,26 @@ def _config_mismatch(cfg: Config, summary: dict[str, Any] | None) -> list[Violat
     return out
 
 
-def _previous_term(summary: dict[str, Any] | None, after: dict[str, str],
-                   recomputed: dict[str, Any], cfg: Config) -> list[str]:
+def _previous_term(previous: dict[str, str] | None, after: dict[str, str],
+                   recomputed: dict[str, Any], cfg: Config) -> None:
     """The term a re-plan adds (outcomes that differ from the previous plan), recomputed from
-    the previous plan's own file; what could not be read is a mismatch."""
-    if summary is None or not isinstance(summary.get("previous_plan"), dict):
-        return []
-    previous, problems = _previous_plan(summary["previous_plan"])
+    the previous plan's own file."""
     if previous is not None:
         changed = sum(1 for c, w in after.items() if c in previous and previous[c] != w)
         term = cfg.weights.previous_change * changed
         recomputed["objective_terms"]["previous_plan"] = term
         recomputed["objective"] += term
-    return problems
 
 
 def _forced(world: _World, cid: str, before: dict[str, str],
-            groups: dict[tuple[str, str], list[str]], allowed: Any) -> bool:
+            groups: dict[tuple[str, str], list[str]], allowed: _Allowed) -> bool:
     """A move is forced when the old worker is not allowed for the child or for a sibling who
     shares that worker (the family moves as one), or no longer stays."""
     old = before[cid]
     c = world.children[cid]
     kids = groups.get((c["family_id"], old), [cid]) if c["family_id"] else [cid]
-    return any(old not in (allowed(k) or ([old] if world.stays[old] else [])) for k in kids)
+    return any(old not in (allowed.without_endorsement(k) or ([old] if world.stays[old] else []))
+               for k in kids)
 
 
 def _recompute(world: _World, before: dict[str, str], after: dict[str, str],
@@ -601,12 +614,16 @@ def _plan_columns(world: _World, plan: pd.DataFrame, before: dict[str, str],
     return out
 
 
-def _previous_plan(info: dict[str, Any]) -> tuple[dict[str, str] | None, list[str]]:
-    """The plan a re-plan stayed close to, read from its folder and verified by its hash."""
+def _previous_plan(summary: dict[str, Any] | None) -> tuple[dict[str, str] | None, list[str]]:
+    """The plan a re-plan stayed close to, read from its folder and verified by its hash; what
+    could not be read is a mismatch (its term cannot be recomputed)."""
     from pathlib import Path
 
     from rebalancer.io.outputs import read_table_file
 
+    info = (summary or {}).get("previous_plan")
+    if not isinstance(info, dict):
+        return None, []
     path = Path(str(info.get("folder", ""))) / str(info.get("plan_file", ""))
     if not path.is_file() or _file_hash(path) != info.get("plan_sha256"):
         return None, [f"previous_plan: {path} is missing or changed, so the objective's "

@@ -261,15 +261,30 @@ class Forced:
     broken: dict[str, BoolArray]  # per rule: the current assignment breaks it
 
 
-def forced_moves(f: Frame, inputs: Inputs, current: IntArray, c: IntArray, w: IntArray
-                 ) -> Forced:
+def endorsed_moves(f: Frame, inputs: Inputs, current: IntArray, previous: IntArray,
+                   free: tuple[IntArray, IntArray]) -> BoolArray:
+    """Children whose `assign` decision names the worker the previous plan moved them to (a
+    review's accept) while their current worker is allowed but for that decision: the decision
+    holds, and the move keeps the kind the rules give it (docs/contract-reading.md)."""
+    c, w = free  # the pairs the rules allow, before decisions tie children to one worker
+    mandate, kind = _mandates(f, inputs)
+    own = np.zeros(f.n_children, bool)
+    own[c[w == current[c]]] = True
+    return ((kind == "assign").to_numpy() & (mandate >= 0) & (mandate == previous)
+            & (current >= 0) & (mandate != current) & own)
+
+
+def forced_moves(f: Frame, inputs: Inputs, current: IntArray, c: IntArray, w: IntArray,
+                 endorsed: BoolArray) -> Forced:
     # A move is forced when the child's current worker is not among its allowed pairs (a rule or
     # a decision bars it), or not among a sibling's who shares that worker (FAMILY: moved as one).
+    # An endorsed move (a review's accept of the previous plan's move) is judged without the
+    # decision that endorses it.
     broken = {code: np.zeros(f.n_children, bool) for code in RULE_ORDER}
     allocated = np.flatnonzero(current >= 0)
     for code, mask in rules.broken_rules(f, allocated, current[allocated]).items():
         broken[code][allocated] = mask
-    own_hit = np.zeros(f.n_children, bool)
+    own_hit = endorsed.copy()
     own_hit[c[w == current[c]]] = True
     group = sibling_group(f, current)
     forced = (current >= 0) & ~(pd.Series(own_hit).groupby(group).transform("all").to_numpy())
@@ -278,7 +293,8 @@ def forced_moves(f: Frame, inputs: Inputs, current: IntArray, c: IntArray, w: In
         if not rule.decision:
             own_rule |= broken[rule.code]
     mandate, kind = _mandates(f, inputs)
-    assigned_away = (kind == "assign").to_numpy() & (mandate != current) & (current >= 0)
+    assigned_away = (kind == "assign").to_numpy() & (mandate != current) & (current >= 0) \
+        & ~endorsed
     decision = forced & ~own_rule & (broken["PINNED"] | assigned_away)
     return Forced(forced, forced & ~own_rule & ~decision, decision, broken)
 
@@ -426,13 +442,15 @@ def build_case_model(inputs: Inputs, cfg: Config) -> CaseModel:
     new_limit = np.nan_to_num(wk["max_new_cases"].to_numpy(float),
                               nan=cfg.rules.max_new_cases).astype(np.int64)
 
-    c, w, empty_rule = eligible_pairs(f)
-    c, w, conflicts = apply_decisions(f, inputs, c, w)
+    free_c, free_w, empty_rule = eligible_pairs(f)
+    c, w, conflicts = apply_decisions(f, inputs, free_c, free_w)
     fb = fallback_pairs(f, current, c)
     fallback = np.zeros(f.n_children, bool)
     fallback[fb] = True
     c, w = np.concatenate([c, fb]), np.concatenate([w, current[fb]])
-    forced = forced_moves(f, inputs, current, c, w)
+    previous = previous_workers(f, inputs)
+    endorsed = endorsed_moves(f, inputs, current, previous, (free_c, free_w))
+    forced = forced_moves(f, inputs, current, c, w, endorsed)
     unit, family_split = sibling_units(f, current, c, w)
     # a unit's pairs are the workers every member may have
     size = np.bincount(unit, minlength=f.n_children)
@@ -441,7 +459,6 @@ def build_case_model(inputs: Inputs, cfg: Config) -> CaseModel:
     keep = per_unit_worker == size[unit[c]]
     c, w = c[keep], w[keep]
 
-    previous = previous_workers(f, inputs)
     start = None if inputs.start is None else previous_workers(
         f, dataclasses.replace(inputs, previous=inputs.start))
     facts = ChildFacts(current, unit, months, factor, forced.any, capacity, new_limit, previous,

@@ -100,7 +100,7 @@ def _why_leave(cm: CaseModel, child: int, src: int, dst: int, reasons: str,
     parts = _rule_words(cm, child, src)
     codes = reasons.split(";")
     cap, pts = cm.capacity, float(cm.child_points[child])
-    if not parts and "DECISION" in codes:
+    if not parts and "DECISION" in codes and cm.forced_decision[child]:
         parts.append("a manager's decision")
     if not parts and "FAMILY" in codes and cm.forced[child]:
         parts.append(_family_words(cm, child, src))

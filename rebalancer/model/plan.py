@@ -77,17 +77,18 @@ def reasons(cm: CaseModel, before: IntArray, after: IntArray, load_after: FloatA
             out[i].append(str(code))
     for i in np.flatnonzero(changed & cm.forced_decision):
         out[i].append("DECISION")
-    # a keep or assign that fixed the outcome shows on the row, even when nothing moved
-    kind = cm.decision_kind.to_numpy(object)
-    held = np.isin(kind, ["keep", "assign"]) & (cm.mandate >= 0) & (after == cm.mandate)
-    for i in np.flatnonzero(held):
-        out[i].append("DECISION")
     for i in np.flatnonzero(changed & (cm.forced_family | cm.family_split_forced)):
         out[i].append("FAMILY")
     discretionary = moved & ~cm.forced
     why = discretionary_reason(cm, before, after, load_after)
     for i in np.flatnonzero(discretionary):
         out[i].append(str(why[i]))
+    # a keep or assign that fixed the outcome shows on the row, even when nothing moved; it is
+    # added to the move's own reason (an accepted move stays OVERLOAD, BALANCE or FAMILY)
+    kind = cm.decision_kind.to_numpy(object)
+    held = np.isin(kind, ["keep", "assign"]) & (cm.mandate >= 0) & (after == cm.mandate)
+    for i in np.flatnonzero(held):
+        out[i].append("DECISION")
     for i in np.flatnonzero(after < 0):
         out[i].insert(0, "UNALLOCATED")
         rule = cm.empty_rule.iat[i]

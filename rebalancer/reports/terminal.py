@@ -304,7 +304,8 @@ def audit_lines(entries: list[Any]) -> str:
             who = p.get("reviewer") or "?"
             what = (f"{p.get('decision')} {p.get('child_id')} → "
                     f"{p.get('proposed_worker_id') or '-'} by {who}"
-                    + (f" ({p['team']})" if p.get("team") else "")
+                    + (f" ({p['team']})" if p.get("team") and f"({p['team']})" not in who
+                       else "")
                     + (" [no effect]" if p.get("effect") == "none" else "")
                     + f" on plan {str(p.get('plan_sha256', ''))[:12]}")
         lines.append(f"{e.seq:>6} {e.at} {e.kind:<9} {what}")

@@ -110,7 +110,7 @@ def merge_reviews(reviews: list[Review], default_reviewer: str) -> tuple[Merged,
 def _who(rv: Review, default: str) -> str:
     """The workbook's reviewer cell, else --reviewer; and its team."""
     name = rv.reviewer or default or "(unnamed)"
-    return f"{name} ({rv.team})" if rv.team else name
+    return f"{name} ({rv.team})" if rv.team and f"({rv.team})" not in name else name
 
 
 def _same_team_conflicts(reviews: list[Review]) -> list[Problem]:
