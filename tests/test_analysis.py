@@ -286,3 +286,49 @@ def test_an_interrupted_sweep_keeps_whole_plans_as_rows_and_no_half_folder(case:
     _remove_unfinished(out, todo, {r["scenario"] for r in rows})
     assert [r["scenario"] for r in rows] == ["whole"]
     assert sorted(p.name for p in out.iterdir()) == ["whole"]
+
+
+def _executing(dask_worker: object) -> int:
+    return len(dask_worker.state.executing)  # type: ignore[attr-defined]
+
+
+def test_ctrl_c_on_a_sweep_lands_no_folder_of_a_cancelled_scenario(tmp_path: Path) -> None:
+    # Ctrl-C on a sweep whose scenarios run on a cluster it does not own (--scheduler): the
+    # scenarios still running are told to stop, and none of them lands a plan folder later;
+    # every folder on disk, once the cluster is idle, is a row of results.csv
+    import time
+
+    from distributed import Client, LocalCluster
+
+    from rebalancer.analysis import scenarios, sweep
+    from rebalancer.config import load_config
+    from rebalancer.pipeline import InputPaths
+
+    inp = generated(tmp_path, children=600, workers=40, seed=6, scenario="crisis")
+    (tmp_path / "c.toml").write_text("plan_date = 2026-12-01\n")
+    out = tmp_path / "sweep"
+
+    said: list[str] = []
+
+    def ctrl_c(line: str) -> None:
+        said.append(line)
+        if len(said) == 1:
+            raise KeyboardInterrupt  # as the first scenario's line is printed
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        paths = InputPaths(inp / "workers.csv", inp / "children.csv", config=tmp_path / "c.toml")
+        cfg = load_config(tmp_path / "c.toml", {"solver.work": 40})
+        grid = scenarios.parse_grid(["weights.move=100,200,300,400,500,600"])
+        df = sweep.sweep(paths, cfg, scenarios.scenarios(grid, []), out, "csv", 120.0,
+                         cluster.scheduler_address, list(grid), echo=ctrl_c)
+        said_done = {p.name for p in out.iterdir() if p.is_dir()}
+        deadline = time.monotonic() + 180
+        while sum(client.run(_executing).values()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not sum(client.run(_executing).values())
+    assert 1 <= len(df) < 6
+    landed = {p.name for p in out.iterdir() if p.is_dir()}
+    assert landed == said_done == set(df["scenario"]), (landed, said_done, list(df["scenario"]))
+    for row in df.itertuples(index=False):
+        assert (Path(row.folder) / "summary.json").is_file()

@@ -7,8 +7,11 @@ and is byte-identical to a single `rebalance` with the same configuration.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import html
+import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,11 +37,47 @@ from rebalancer.pipeline import InputPaths, plan, write_plan_folder
 from rebalancer.problems import InputRejected, Problem, UsageError
 from rebalancer.signoff.audit import Trail
 
+CANCELLED = "cancelled"  # a scenario stopped by Ctrl-C on its sweep: no row, no folder
+
+
+class _Cancel:
+    """A local stop set when the sweep's Dask Event is set (Ctrl-C on the sweep): polled by a
+    thread beside the scenario, so a solve on any worker of any cluster stops within a second."""
+
+    def __init__(self, name: str | None) -> None:
+        self.stop = threading.Event()
+        self.done = threading.Event()
+        self.thread: threading.Thread | None = None
+        if name is None:
+            return
+        from distributed import Event
+
+        event = Event(name)
+        _ = event.client  # bound here, on the task's thread, where the worker's client is known
+        self.thread = threading.Thread(target=self._poll, args=(event,), daemon=True)
+        self.thread.start()
+
+    def _poll(self, event: Any) -> None:
+        while not self.done.is_set():
+            try:
+                if event.wait(timeout=0.5):
+                    self.stop.set()
+                    return
+            except Exception:  # the scheduler is gone: the sweep's own end closes the worker
+                return
+
+    def close(self) -> None:
+        self.done.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
 
 def run_scenario(paths: InputPaths, base: Config, s: Scenario, out: Path, fmt: str,
                  time_limit: float | None, threads: int | None = None,
-                 expected: dict[str, str] | None = None) -> dict[str, Any]:
-    """One row of the results; a scenario that fails has its error in its row."""
+                 expected: dict[str, str] | None = None, cancel: str | None = None
+                 ) -> dict[str, Any]:
+    """One row of the results; a scenario that fails has its error in its row. When the
+    sweep's `cancel` Event is set, the scenario stops and writes nothing (status cancelled)."""
     import socket
 
     host = socket.gethostname()
@@ -50,6 +89,7 @@ def run_scenario(paths: InputPaths, base: Config, s: Scenario, out: Path, fmt: s
     except (ImportError, ValueError):
         pass
     row: dict[str, Any] = {"scenario": s.name, **s.grid}
+    watch = _Cancel(cancel)
     try:
         overrides = dict(s.overrides)
         if time_limit is not None:
@@ -60,7 +100,10 @@ def run_scenario(paths: InputPaths, base: Config, s: Scenario, out: Path, fmt: s
         _same_files_here(expected or {})
         inputs = load_inputs(paths.workers, paths.children, paths.decisions, paths.travel, cfg,
                              paths.config)
-        result = plan(apply_what_ifs(inputs, s), cfg)
+        result = plan(apply_what_ifs(inputs, s), cfg, stop=watch.stop)
+        if watch.stop.is_set():  # its plan is not the scenario's: nothing lands
+            row.update(status=CANCELLED, host=host)
+            return row
         if s.what_ifs:  # recorded, so explain, check and review work on the folder
             result.summary = dataclasses.replace(result.summary,
                                                  what_ifs=s.what_ifs)
@@ -75,8 +118,12 @@ def run_scenario(paths: InputPaths, base: Config, s: Scenario, out: Path, fmt: s
                    folder=str(folder), error="")
     except InputRejected as exc:
         row.update(status="error", host=host, error="; ".join(str(p) for p in exc.problems)[:500])
+    except KeyboardInterrupt:  # stopped before any plan existed
+        row.update(status=CANCELLED, host=host)
     except Exception as exc:  # a scenario's failure must not stop the others
         row.update(status="error", host=host, error=f"{type(exc).__name__}: {exc}"[:500])
+    finally:
+        watch.close()
     return row
 
 
@@ -186,22 +233,17 @@ def sweep(paths: InputPaths, base: Config, todo: list[Scenario], out: Path, fmt:
         client = Client(cluster)
     rows: list[dict[str, Any]] = []
     interrupted = False
+    cancel = f"rebalancer-sweep-cancel-{uuid.uuid4().hex}"
     try:
         futures = [client.submit(run_scenario, paths, base, s, out, fmt, time_limit,
-                                 None, expected, key=f"scenario-{s.name}", pure=False)
+                                 None, expected, cancel, key=f"scenario-{s.name}", pure=False)
                    for s in todo]
         try:
             for fut in as_completed(futures):
-                row = fut.result()
-                rows.append(row)
-                write_results(out, rows, grid_keys)
-                echo(f"{row['scenario']}: {row['status']}"
-                     + (f", objective {row['objective']:,.0f}" if row.get("objective") == row.get(
-                         "objective") and row.get("objective") is not None else "")
-                     + (f" ({row['error'][:120]})" if row.get("error") else ""))
+                _take(fut.result(), rows, out, grid_keys, echo)
         except KeyboardInterrupt:
-            client.cancel(futures)
             interrupted = True
+            rows += _stop_all(client, cancel, [f for f in futures if not f.done()])
     finally:
         client.close()
         if cluster is not None:
@@ -213,6 +255,39 @@ def sweep(paths: InputPaths, base: Config, todo: list[Scenario], out: Path, fmt:
         _remove_unfinished(out, todo, {r["scenario"] for r in rows})
         echo(f"interrupted: {len(rows)} of {len(todo)} scenarios finished and kept")
     return write_results(out, rows, grid_keys)
+
+
+def _take(row: dict[str, Any], rows: list[dict[str, Any]], out: Path, grid_keys: list[str],
+          echo: Any) -> None:
+    """A scenario's row, written to the table at once (so Ctrl-C keeps it) and said."""
+    rows.append(row)
+    write_results(out, rows, grid_keys)
+    echo(f"{row['scenario']}: {row['status']}"
+         + (f", objective {row['objective']:,.0f}" if row.get("objective") == row.get(
+             "objective") and row.get("objective") is not None else "")
+         + (f" ({row['error'][:120]})" if row.get("error") else ""))
+
+
+STOP_WAIT = 60.0  # seconds the scenarios have to stop after Ctrl-C (a solve stops in one)
+
+
+def _stop_all(client: Any, cancel: str, running: list[Any]) -> list[dict[str, Any]]:
+    """Ctrl-C: tell every scenario to stop (a Dask Event they watch, on any cluster), then wait
+    for them: one that finished its folder meanwhile is a row; a stopped one wrote nothing. A
+    second Ctrl-C, or a scenario that does not stop in time, is cancelled as it stands."""
+    from distributed import Event, wait
+
+    Event(cancel, client=client).set()
+    rows: list[dict[str, Any]] = []
+    with contextlib.suppress(KeyboardInterrupt, TimeoutError):
+        wait(running, timeout=STOP_WAIT)
+    for fut in running:
+        if fut.done() and fut.status == "finished":
+            row = fut.result()
+            if row.get("status") != CANCELLED:
+                rows.append(row)
+    client.cancel([f for f in running if not f.done()])
+    return rows
 
 
 def _remove_unfinished(out: Path, todo: list[Scenario], kept: set[str]) -> None:
