@@ -110,6 +110,12 @@ class Config:
     rules: Rules
     weights: Weights
     solver: SolverSettings
+    lookahead_days: int = 0  # a plan folder written before the look-ahead: the plan date alone
+
+    @property
+    def weeks(self) -> int:
+        """W = ceil(lookahead_days / 7), at least 1: week k starts on plan_date + 7k."""
+        return max(1, -(-self.lookahead_days // 7))
 
     def to_dict(self) -> dict[str, Any]:
         def plain(v: Any) -> Any:
@@ -120,7 +126,8 @@ class Config:
             return v
 
         out: dict[str, Any] = {"plan_date": self.plan_date.isoformat(),
-                               "horizon_days": self.horizon_days}
+                               "horizon_days": self.horizon_days,
+                               "lookahead_days": self.lookahead_days}
         for section in ("points", "capacity", "rules", "weights", "solver"):
             obj = getattr(self, section)
             out[section] = {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
@@ -354,6 +361,7 @@ def config_from_tree(tree: Mapping[str, Any], overrides: Mapping[str, Any] | Non
     cfg = Config(
         plan_date=_plan_date(merged, today or dt.date.today(), r),
         horizon_days=r.read("horizon_days"),
+        lookahead_days=r.read("lookahead_days"),
         points=_points(r), capacity=_capacity(r), rules=_rules(r), weights=_weights(r),
         solver=_solver(r),
     )

@@ -26,6 +26,7 @@ MAX_POINTS = 1000.0  # a case weight, a capacity, points_per_fte
 MAX_RECENT_CAP = 366  # recent changes of worker counted at most (worker_changes_12m's own bound)
 MAX_FACTOR = 100.0  # grade factors, move factors, overload band multipliers and utilisations
 MAX_HORIZON_DAYS = 3660
+MAX_LOOKAHEAD_DAYS = 364  # 52 weeks
 MAX_TIME_LIMIT = 7 * 86400.0
 MAX_SEED = 2**30  # CP-SAT takes a 32-bit seed; components add their index to it
 MAX_THREADS = 64
@@ -91,6 +92,9 @@ KEYS: tuple[Key, ...] = (
         "beside the tables"),
     Key("horizon_days", 14, "whole", high=MAX_HORIZON_DAYS,
         meaning="a worker leaving within this many days holds no children after the plan"),
+    Key("lookahead_days", 91, "whole", high=MAX_LOOKAHEAD_DAYS,
+        comment="0: a plan for the plan date alone",
+        meaning="the weeks a plan looks ahead over (known departures, absences, starters)"),
     Key("points.assessment", 4, high=MAX_POINTS, meaning="case weight"),
     Key("points.cin", 5, high=MAX_POINTS, meaning="case weight"),
     Key("points.cp", 7, high=MAX_POINTS, meaning="case weight"),

@@ -50,7 +50,7 @@ from rebalancer.model.summary import (
     Summary,
 )
 from rebalancer.planfolder import read_plan_folder
-from rebalancer.problems import InputRejected, Problem
+from rebalancer.problems import InputRejected, Problem, printable
 from solvers import Progress, Solution, SolveContext, Termination, solve
 from solvers.problem import CostOverflow
 
@@ -148,6 +148,7 @@ def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: p
             rule: int(n) for rule, n in cm.empty_rule[cm.empty_rule != ""].value_counts()
             .sort_index().items()
         },
+        input_warnings=[printable(str(w)) for w in inputs.warnings] or None,
     )
 
 

@@ -97,6 +97,23 @@ def test_leaving_after_the_horizon_is_not_leaving(case: Case) -> None:
     assert to(r, "K") == "A"
 
 
+def test_an_absence_that_begins_within_the_horizon_is_absent_now(case: Case) -> None:
+    # plan 2026-12-01, horizon 14 days: A is away from 2026-12-10 (within it), so week 0 already
+    # counts A as absent (a handover needs notice); C is away from 2026-12-20 (beyond it), and
+    # B, not yet in post (starts 2026-12-08), cannot take anyone in week 0.
+    r = case.run([worker("A", away_from="2026-12-10", away_until="2027-03-31"),
+                  worker("B", starts_on="2026-12-08"), worker("C", away_from="2026-12-20"),
+                  worker("D")],
+                 [child("K", current="A", allocated_on="2026-06-01"),
+                  child("M", current="C", allocated_on="2026-06-01"), child("N")],
+                 config="lookahead_days = 0")
+    assert to(r, "K") == "D" and row(r, "K")["reasons"] == "ABSENT"
+    assert "away from 2026-12-10 to 2027-03-31" in row(r, "K")["explanation"]
+    assert to(r, "M") == "C"
+    assert to(r, "N") in ("C", "D")  # never B, not yet in post
+    assert r.summary.kpis.after.moves_forced == 1
+
+
 def test_absent_worker_holds_no_children(case: Case) -> None:
     r = case.run([worker("A", available="false"), worker("B")],
                  [child("K", current="A")])

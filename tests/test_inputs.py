@@ -280,3 +280,34 @@ def test_a_column_named_twice_in_a_csv_header_is_said_so(tmp_path: Path) -> None
     found = problems(tmp_path, children=children)
     assert any("'points' appear more than once in the header" in p.message for p in found)
     assert not any("points.1" in str(p) for p in found)
+
+
+def test_calendar_dates_are_checked_every_problem_at_once(tmp_path: Path) -> None:
+    workers = ("worker_id,team,locality,grade,fte,leaving_on,starts_on,away_from,away_until\n"
+               "W1,T,North,sw,1,,,,2027-01-10\n"                  # until without from
+               "W2,T,North,sw,1,,,2027-02-01,2027-01-10\n"        # until before from
+               "W3,T,North,sw,1,,2027-01-0x,,\n")                 # not a date
+    found = problems(tmp_path, workers=workers)
+    where = {(p.row, p.column): p for p in found}
+    assert set(where) == {("row 2 (worker_id W1)", "away_until"),
+                          ("row 3 (worker_id W2)", "away_until"),
+                          ("row 4 (worker_id W3)", "starts_on")}
+    assert "without its first" in where[("row 2 (worker_id W1)", "away_until")].message
+    assert "before away_from 2027-02-01" in where[("row 3 (worker_id W2)", "away_until")].message
+
+
+def test_a_short_absence_or_a_start_after_leaving_is_applied_and_warned(tmp_path: Path) -> None:
+    workers = ("worker_id,team,locality,grade,fte,leaving_on,starts_on,away_from,away_until\n"
+               "W1,T,North,sw,1,,,2026-12-02,2026-12-20\n"        # 19 days
+               "W2,T,North,sw,1,2027-01-10,2027-02-01,,\n"        # starts after leaving
+               "W3,T,North,sw,1,,,2027-01-01,2027-01-28\n")       # 28 days: no warning
+    children = "child_id,case_type,locality,current_worker_id\nC1,cin,North,W1\n"
+    inputs = load(tmp_path, workers=workers, children=children)
+    said = [(p.row, p.column) for p in inputs.warnings]
+    assert said == [("row 2 (worker_id W1)", "away_from/away_until"),
+                    ("row 3 (worker_id W2)", "starts_on")]
+    assert "19 day(s)" in inputs.warnings[0].message
+    r = runner.invoke(app, ["validate", "--workers", str(tmp_path / "workers.csv"),
+                            "--children", str(tmp_path / "children.csv")])
+    assert r.exit_code == 0
+    assert r.output.count("WARNING ") == 2 and "ok: 3 workers" in r.output

@@ -61,10 +61,7 @@ class _World:
         self.plan_date = cfg.plan_date
         self.workers = {r["worker_id"]: r for r in inputs.workers.to_dict("records")}
         self.children = {r["child_id"]: r for r in inputs.children.to_dict("records")}
-        horizon = self.plan_date + dt.timedelta(days=cfg.horizon_days)
-        self.stays = {w: bool(r["available"]) and not (r["leaving_on"] is not None
-                                                       and r["leaving_on"] <= horizon)
-                      for w, r in self.workers.items()}
+        self.stays = {w: self.holds(w, 0) for w in self.workers}
         self.travel: dict[tuple[str, str], float] = {}
         if inputs.travel is not None:
             for r in inputs.travel.to_dict("records"):
@@ -140,6 +137,29 @@ class _World:
         if ("forbid", wid) in self.decisions.get(cid, []):
             out.append("PINNED")
         return out
+
+    def week_start(self, week: int) -> dt.date:
+        return self.plan_date + dt.timedelta(days=7 * week)
+
+    def leaving(self, wid: str, week: int) -> bool:
+        """Leaving on or before the week's start plus the horizon."""
+        last = self.workers[wid].get("leaving_on")
+        return last is not None and last <= self.week_start(week) + dt.timedelta(
+            days=self.cfg.horizon_days)
+
+    def holds(self, wid: str, week: int) -> bool:
+        """The contract's look-ahead: available, in post by the week's start, not leaving within
+        the horizon of it, and not away on any day from its start to its start + horizon."""
+        r = self.workers[wid]
+        s = self.week_start(week)
+        end = s + dt.timedelta(days=self.cfg.horizon_days)
+        if not r["available"] or self.leaving(wid, week):
+            return False
+        if r.get("starts_on") is not None and r["starts_on"] > s:
+            return False
+        away_from, away_until = r.get("away_from"), r.get("away_until")
+        return not (away_from is not None and away_from <= end
+                    and (away_until is None or away_until >= s))
 
     def eligible(self, cid: str) -> list[str]:
         return [w for w in self.workers if not self.broken(cid, w)]
@@ -650,10 +670,7 @@ def _reasons_ok(world: _World, cid: str, old: str, action: str, reasons: str) ->
     expected = set()
     for code in world.broken(cid, old):
         if code == "AVAILABLE":
-            w = world.workers[old]
-            horizon = world.plan_date + dt.timedelta(days=world.cfg.horizon_days)
-            leaving = w["leaving_on"] is not None and w["leaving_on"] <= horizon
-            expected.add("LEAVING" if leaving else "ABSENT")
+            expected.add("LEAVING" if world.leaving(old, 0) else "ABSENT")
         elif code != "PINNED":
             expected.add(code)
     if action == "move" and (codes & RULE_REASONS) != expected:

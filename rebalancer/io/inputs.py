@@ -29,6 +29,9 @@ class Inputs:
     previous: pd.Series | None = None
     # a plan to start the search from, at no cost (the frontier's warm starts): same shape
     start: pd.Series | None = None
+    # what is applied as given but looks like a mistake (an absence under four weeks, a start
+    # after the last day): said with file, row and column, never refused
+    warnings: list[Problem] = field(default_factory=list)
 
     def sha256(self) -> dict[str, str]:
         return {name: file_sha256(path) for name, path in self.files.items()}
@@ -102,6 +105,35 @@ def _geography_inputs(cfg: Config, workers: pd.DataFrame, children: pd.DataFrame
         problems.append(Problem(files.get("config", "configuration"), "-", "rules.geography",
                                 "'minutes' needs a travel table", "pass --travel FILE"))
     return problems
+
+
+SHORT_ABSENCE_DAYS = 28  # the contract: known absences of four weeks or more
+
+
+def _calendar(workers: pd.DataFrame, file: str) -> tuple[list[Problem], list[Problem]]:
+    """`away_until` needs `away_from` on or before it (errors); an absence under four weeks, or
+    a start after the last working day, is applied but warned about."""
+    problems, warnings = [], []
+    for r in workers.to_dict("records"):
+        row, a, u = r["_row"], r["away_from"], r["away_until"]
+        if u is not None and a is None:
+            problems.append(Problem(file, row, "away_until", "an absence's last day without its "
+                                    "first", "give away_from (the first day away), or clear "
+                                    "away_until"))
+        elif a is not None and u is not None and u < a:
+            problems.append(Problem(file, row, "away_until", f"{u} is before away_from {a}",
+                                    "give the last day away, on or after away_from"))
+        elif a is not None and u is not None and (u - a).days + 1 < SHORT_ABSENCE_DAYS:
+            warnings.append(Problem(file, row, "away_from/away_until",
+                                    f"an absence of {(u - a).days + 1} day(s), under four weeks: "
+                                    "applied, though the team usually covers one this short",
+                                    "leave short absences out of the workers table"))
+        start, last = r["starts_on"], r["leaving_on"]
+        if start is not None and last is not None and start > last:
+            warnings.append(Problem(file, row, "starts_on", f"starts on {start}, after "
+                                    f"leaving_on {last}: holds no children at all",
+                                    "check both dates"))
+    return problems, warnings
 
 
 def _listed(ids: set[str]) -> str:
@@ -278,10 +310,12 @@ def load_inputs(workers_path: Path, children_path: Path, decisions_path: Path | 
     if travel is not None:
         problems += _travel_references(travel, known_workers, known_children, names["travel"])
     problems += _geography_inputs(cfg, workers, children, travel, names)
+    dates, warnings = _calendar(workers, names["workers"])
+    problems += dates
     if problems:
         raise InputRejected(problems)
     workers["max_new_cases"] = workers["max_new_cases"].astype(float)
     children["points"] = children["points"].astype(float)
     return Inputs(workers=workers, children=children, decisions=decisions, travel=travel,
-                  files=files)
+                  files=files, warnings=warnings)
 

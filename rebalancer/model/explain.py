@@ -18,7 +18,15 @@ import pandas as pd
 from rebalancer.model import rules, terms
 from rebalancer.model.build import CaseModel
 from rebalancer.model.plan import joins_siblings
-from rebalancer.model.rules import GRADE_RANK, RULE_BY_CODE, RULE_ORDER, RULE_WORDS, RULES, IntArray
+from rebalancer.model.rules import (
+    GRADE_RANK,
+    RULE_BY_CODE,
+    RULE_ORDER,
+    RULE_WORDS,
+    RULES,
+    IntArray,
+    absence_words,
+)
 from rebalancer.problems import UsageError
 
 GRADES = list(GRADE_RANK)
@@ -400,7 +408,9 @@ def _why_worker_lost(cm: CaseModel, worker_id: str) -> str:
     if cm.frame.w_leaving[k]:
         return f"leaving {cm.frame.workers['leaving_on'].iat[k]}: holds no children after the plan"
     if cm.frame.w_absent[k]:
-        return "absent for the planning horizon: holds no children after the plan"
+        words = absence_words(cm.frame, k)
+        return ("absent for the planning horizon" if words == "absent" else words) \
+            + ": holds no children after the plan"
     return ""
 
 

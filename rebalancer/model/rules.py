@@ -6,7 +6,7 @@ judge candidate pairs, the current assignment (to find forced moves) and `explai
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from rebalancer.config import GRADES, Config
 from rebalancer.io.inputs import Inputs
+from rebalancer.model.calendar import calendar
 
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.integer[Any]]
@@ -97,8 +98,7 @@ def frame(inputs: Inputs, cfg: Config) -> Frame:
     vocab_tags = sorted({t for ts in w["skills"] for t in ts} | {t for ts in c["required_skills"]
                                                                   for t in ts})
     vocab = {t: i for i, t in enumerate(vocab_tags)}
-    horizon_end = cfg.plan_date + dt.timedelta(days=cfg.horizon_days)
-    leaving = w["leaving_on"].map(lambda d: d is not None and d <= horizon_end).to_numpy(bool)
+    week0 = calendar(w, dataclasses.replace(cfg, lookahead_days=0))
     ex_c = np.repeat(np.arange(len(c)), c["excluded_worker_ids"].map(len).to_numpy())
     ex_w = np.array([worker_index[x] for xs in c["excluded_worker_ids"] for x in xs], np.int64)
     child_index = {cid: i for i, cid in enumerate(c["child_id"])}
@@ -119,7 +119,9 @@ def frame(inputs: Inputs, cfg: Config) -> Frame:
         w_grade=w["grade"].map(GRADE_RANK).to_numpy(np.int64),
         c_min_grade=min_grade(c, cfg),
         w_skills=_tag_bits(w["skills"], vocab), c_skills=_tag_bits(c["required_skills"], vocab),
-        w_absent=~w["available"].to_numpy(bool), w_leaving=leaving,
+        # AVAILABLE is the calendar's week 0: leaving within the horizon, or absent (not
+        # available, away within the horizon, or not yet in post)
+        w_absent=(week0.absent | week0.not_started)[:, 0], w_leaving=week0.leaving[:, 0],
         excluded_keys=np.sort(ex_c * n_w + ex_w), forbid_keys=forbid_keys, travel_minutes=travel,
         w_lat=w["base_lat"].to_numpy(float), w_lon=w["base_lon"].to_numpy(float),
         c_lat=c["lat"].to_numpy(float), c_lon=c["lon"].to_numpy(float),
@@ -201,7 +203,21 @@ def _skills_words(f: Frame, c: int, w: int) -> str:
 
 
 def _available_words(f: Frame, c: int, w: int) -> str:
-    return f"leaving {f.workers['leaving_on'].iat[w]}" if f.w_leaving[w] else "absent"
+    return absence_words(f, w)
+
+
+def absence_words(f: Frame, w: int) -> str:
+    """Why a worker holds no children after the plan, in words: leaving, not yet in post, away
+    (with its dates), or absent."""
+    row = f.workers.iloc[w]
+    if f.w_leaving[w]:
+        return f"leaving {row['leaving_on']}"
+    starts, away, until = row.get("starts_on"), row.get("away_from"), row.get("away_until")
+    if row["available"] and starts is not None and starts > f.cfg.plan_date:
+        return f"starts on {starts}"
+    if row["available"] and away is not None:
+        return f"away from {away}" + (f" to {until}" if until is not None else "")
+    return "absent"
 
 
 def _geography_fit(f: Frame, c: int, w: int) -> str:

@@ -265,6 +265,8 @@ class Summary:
     what_ifs: WhatIfs | None = None  # staffing what-ifs the plan was made with
     audit: AuditRecord | None = None
     outputs: dict[str, OutputFile] | None = None  # the set, once written
+    # what the inputs asked for that looks like a mistake, applied as given (IDs, never text)
+    input_warnings: list[str] | None = None
 
     @property
     def plan_file(self) -> OutputFile:
@@ -285,7 +287,7 @@ class Summary:
 
 
 OPTIONAL = ("second_changes", "report_charts", "previous_plan", "review", "what_ifs", "audit",
-            "outputs")
+            "outputs", "input_warnings")
 
 
 def _converter_for_summaries() -> cattrs.Converter:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from rebalancer.model.summary import Summary
-from rebalancer.problems import Problem
+from rebalancer.problems import Problem, printable
 
 MAX_SHOWN = 500
 
@@ -383,15 +383,23 @@ def explained_text(e: Any) -> str:
 
 def rebalance_text(summary: Summary, paths: Any, out: Path) -> str:
     """What rebalance (and the demo) says: before and after, where the plan is, what next."""
-    return "\n".join([before_after(summary),
+    return "\n".join([*(f"WARNING {w}" for w in summary.input_warnings or []),
+                      before_after(summary),
                       f"outputs written to {out}/ (plan, workers, summary.json, report.html)",
                       *trail_line(summary),
                       next_steps(out, paths.workers, paths.children, paths.config,
                                  summary.kpis.after.moves)])
 
 
+def input_warnings(inputs: Any) -> list[str]:
+    """What the inputs ask for that looks like a mistake, applied as given."""
+    return [f"WARNING {printable(str(p))}" for p in inputs.warnings]
+
+
 def validated_text(inputs: Any) -> str:
-    """validate's one line when every input is sound."""
-    return (f"ok: {len(inputs.workers)} workers, {len(inputs.children)} children"
-            + (f", {len(inputs.decisions)} decisions" if len(inputs.decisions) else "")
-            + (f", {len(inputs.travel)} travel rows" if inputs.travel is not None else ""))
+    """validate's line when every input is sound, after any warnings."""
+    return "\n".join([*input_warnings(inputs),
+                      f"ok: {len(inputs.workers)} workers, {len(inputs.children)} children"
+                      + (f", {len(inputs.decisions)} decisions" if len(inputs.decisions) else "")
+                      + (f", {len(inputs.travel)} travel rows" if inputs.travel is not None
+                         else "")])
