@@ -43,6 +43,7 @@ def main() -> None:
         r = plan(inputs, cfg)
         wall = time.perf_counter() - t0
         b, a = to_plain(r.summary.kpis.before), to_plain(r.summary.kpis.after)
+        assert r.model is not None
         changes = r.model.recent_changes
         moved = moved_mask(r.plan)
         forced = r.model.forced

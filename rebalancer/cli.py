@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from rebalancer import __version__, pipeline
+from rebalancer import __version__, allocation, pipeline
 from rebalancer.analysis.compare import compare_and_write
 from rebalancer.analysis.frontier import frontier
 from rebalancer.analysis.staffing import staffing
@@ -162,6 +162,12 @@ def _config(config: Path | None, overrides: dict[str, Any] | None = None) -> Con
 def _run(config: Path | None, overrides: dict[str, Any], quiet: bool,
          go: Callable[[Config, ProgressLine | None], pipeline.Result]) -> Summary:
     """Configuration, a progress line, and every outcome mapped to its exit code."""
+    return _run_result(config, overrides, quiet, go).summary
+
+
+def _run_result(config: Path | None, overrides: dict[str, Any], quiet: bool,
+                go: Callable[[Config, ProgressLine | None], pipeline.Result]
+                ) -> pipeline.Result:
     cfg = _config(config, overrides)
     progress = None if quiet else ProgressLine()
     try:
@@ -173,7 +179,7 @@ def _run(config: Path | None, overrides: dict[str, Any], quiet: bool,
     finally:
         if progress is not None:
             progress.close()
-    return result.summary
+    return result
 
 
 @contextlib.contextmanager
@@ -323,6 +329,39 @@ def audit_cmd(
     typer.echo(terminal.audit_verdict(verdict, len(plans or []), key is not None))
     if verdict.broken:
         raise typer.Exit(1)
+
+
+@app.command()
+def allocate(
+    workers: WorkersOpt,
+    children: ChildrenOpt,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the allocation's plan folder.")],
+    decisions: DecisionsOpt = None,
+    travel: TravelOpt = None,
+    config: ConfigOpt = None,
+    plan: Annotated[Path | None, typer.Option(
+        "--plan", help="A plan folder in force: its worker for each child, week by week, is "
+        "kept (default: each child's current worker).")] = None,
+    top: Annotated[int, typer.Option("--top", min=1, max=20,
+                                     help="Options shown for each new child.")] = 3,
+    format: FormatOpt = Format.csv,
+    time_limit: TimeLimitOpt = None,
+    work: WorkOpt = None,
+    seed: SeedOpt = None,
+    threads: ThreadsOpt = None,
+    audit: AuditOpt = None,
+    audit_key: AuditKeyOpt = None,
+    replace: ReplaceOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Give a worker to every child without one, moving nobody else, with ranked options."""
+    overrides = _overrides(time_limit, None, seed, threads, work)
+    paths = InputPaths(workers, children, decisions, travel, config)
+    key = _audit_key(audit_key)
+    result = _run_result(config, overrides, quiet, lambda cfg, progress: allocation.allocate(
+        paths, cfg, out, format.value, trail.Trail.at(audit, key).hook(),
+        allocation.Request(plan, top), progress, replace=replace))
+    typer.echo(terminal.allocate_text(result, paths, out))
 
 
 @app.command()

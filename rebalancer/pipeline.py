@@ -65,8 +65,8 @@ WRITE_RESERVE_PER_CHILD = 1e-4
 
 @dataclass
 class Result:
-    model: CaseModel
-    solution: Solution
+    model: CaseModel | None  # None: a placement (allocate), not a whole-county model
+    solution: Solution | None
     plan: pd.DataFrame
     workers: pd.DataFrame
     summary: Summary
@@ -77,6 +77,8 @@ class Result:
     finish_by: float | None = None
     slowdown: float = 1.0
     stop: threading.Event | None = None  # set by an interrupt after the solve: no charts
+    tables: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)  # beside plan
+    charts: bool | None = None  # False: report.html without charts, whatever the time
 
 
 def max_new_yielded(cm: CaseModel, workers: pd.DataFrame) -> MaxNewYielded:
@@ -278,6 +280,8 @@ def charts_in_time(result: Result) -> bool:
     run past its time limit (then the page says how to draw them later)."""
     if result.summary.solver.interrupted or (result.stop is not None and result.stop.is_set()):
         return False
+    if result.charts is not None:
+        return result.charts
     if result.finish_by is None:
         return True
     return result.finish_by - time.perf_counter() > CHART_SECONDS * result.slowdown
@@ -316,12 +320,13 @@ def _write_set(out: Path, fmt: str, result: Result, files: dict[str, ExtraFile],
         return result.summary.to_json()
 
     result.paths, _ = write_outputs(
-        out, fmt, {"plan": result.plan, "workers": result.workers}, sealed, files)
+        out, fmt, {"plan": result.plan, "workers": result.workers, **result.tables}, sealed,
+        files)
 
 
 def _record_previous(result: Result, previous: PreviousPlan | None) -> None:
     """The plan stayed close to, with how many children's outcome differs from it."""
-    if previous is None:
+    if previous is None or result.model is None:
         return
     changed = changed_from_previous(result.model,
                                     assigned_workers_from_plan(result.model, result.plan))

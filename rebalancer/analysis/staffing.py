@@ -97,6 +97,7 @@ def _skills_missing(result: Result) -> list[dict[str, Any]]:
     """Children no added FTE of the usual kind can take: they need skills no worker in their
     area has (each with its locality and the skills), so the workers proposed carry them."""
     cm = result.model
+    assert cm is not None  # a rebalance's result always has its model
     ch = cm.frame.children
     rule = cm.empty_rule.to_numpy(object)
     return [{"child_id": str(ch["child_id"].iat[i]), "locality": str(ch["locality"].iat[i]),

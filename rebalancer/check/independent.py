@@ -200,8 +200,10 @@ def _months(world: _World, cid: str) -> float:
 
 def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
                summary: dict[str, Any] | None = None,
-               workers: pd.DataFrame | None = None) -> CheckReport:
-    """Every hard rule, then the KPIs and objective against summary.json when it is given."""
+               workers: pd.DataFrame | None = None,
+               schedule: pd.DataFrame | None = None) -> CheckReport:
+    """Every hard rule, then the KPIs and objective against summary.json when it is given;
+    with a schedule, every rule in every week and the objective over the weeks."""
     world = _World(inputs, cfg)
     v: list[Violation] = []
     rows = {r["child_id"]: r for r in plan.to_dict("records")}
@@ -225,8 +227,14 @@ def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
         world, before, after, forced, allowed)
     v += _config_mismatch(cfg, summary)
     recomputed = _recompute(world, before, after, forced)
+    mismatches = list(previous_problems)
+    if schedule is not None:
+        v_weeks, m_weeks = _over_weeks(world, (before, after), schedule, forced, recomputed,
+                                       summary)
+        v += v_weeks
+        mismatches += m_weeks
     _previous_term(previous, after, recomputed, cfg)
-    mismatches = previous_problems + _plan_columns(world, plan, before, after)
+    mismatches += _plan_columns(world, plan, before, after)
     unchecked = ["explanations are checked for presence on changed rows, not wording; reasons "
                  "for their rule codes, not for which of OVERLOAD, BALANCE or FAMILY", *cut_short]
     if workers is not None:
@@ -434,6 +442,31 @@ def _config_mismatch(cfg: Config, summary: dict[str, Any] | None) -> list[Violat
                                  f"checked against {b!r} (give the --config the plan was made "
                                  "with)"))
     return out
+
+
+def _over_weeks(world: _World, sides: tuple[dict[str, str], dict[str, str]],
+                schedule: pd.DataFrame, forced: set[str], recomputed: dict[str, Any],
+                summary: dict[str, Any] | None) -> tuple[list[Violation], list[str]]:
+    """The weeks after week 0 (check/weekly.py): their rules, and the objective, changes and
+    weekly KPIs over the weeks in place of the single date's."""
+    from rebalancer.check.weekly import check_weeks
+
+    before, after = sides
+    wk = check_weeks(world, before, after, schedule, forced, _recompute)
+    recomputed["objective_terms"] = wk.terms
+    recomputed["objective"] = sum(wk.terms.values())
+    recomputed["kpis"]["after"]["children_2plus_changes"] = wk.twice
+    out = list(wk.mismatches)
+    kpis = (summary or {}).get("kpis", {})
+    if summary is not None and kpis.get("changes_lookahead") != wk.changes:
+        out.append(f"kpis.changes_lookahead: summary says {kpis.get('changes_lookahead')}, "
+                   f"recomputed {wk.changes}")
+    given = kpis.get("weeks") or []
+    if summary is not None and (len(given) != len(wk.weeks) or any(
+            g.get(k) != r[k] if isinstance(r[k], int | str) else not _close(r[k], g.get(k))
+            for g, r in zip(given, wk.weeks, strict=False) for k in r)):
+        out.append("kpis.weeks: the weekly figures differ from those recomputed")
+    return [Violation(rule, msg, ids) for rule, msg, ids in wk.violations], out
 
 
 def _previous_term(previous: dict[str, str] | None, after: dict[str, str],

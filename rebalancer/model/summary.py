@@ -53,6 +53,38 @@ class KpiValues:
 class Kpis:
     before: KpiValues
     after: KpiValues
+    # with the look-ahead: every change in the plan and its schedule, and each week's figures
+    changes_lookahead: ChangeCounts | None = None
+    weeks: list[WeekKpi] | None = None
+
+
+@dataclass(frozen=True)
+class ChangeCounts:
+    total: int
+    forced: int
+    discretionary: int
+
+
+@dataclass(frozen=True)
+class WeekKpi:
+    week: int
+    starts_on: str
+    unallocated: int
+    workers_over_capacity: int
+    overload_points: float
+    peak_utilisation: float
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """What `allocate` placed: the children it gave a worker (or could not), those it handed
+    on in a later week, the options offered per child, and the plan in force it kept."""
+
+    allocated: list[str]
+    unallocated: list[str]
+    handed_over: list[str]
+    top: int
+    plan_in_force: str | None = None
 
 
 @dataclass(frozen=True)
@@ -267,6 +299,8 @@ class Summary:
     outputs: dict[str, OutputFile] | None = None  # the set, once written
     # what the inputs asked for that looks like a mistake, applied as given (IDs, never text)
     input_warnings: list[str] | None = None
+    kind: str = "rebalance"  # "rebalance" or "allocate"
+    allocation: Allocation | None = None
 
     @property
     def plan_file(self) -> OutputFile:
@@ -287,7 +321,7 @@ class Summary:
 
 
 OPTIONAL = ("second_changes", "report_charts", "previous_plan", "review", "what_ifs", "audit",
-            "outputs", "input_warnings")
+            "outputs", "input_warnings", "allocation")
 
 
 def _converter_for_summaries() -> cattrs.Converter:
@@ -320,6 +354,12 @@ def _converter_for_summaries() -> cattrs.Converter:
                                 Termination.DEADLINE).value
         return report_in(d, SolverReport)
 
+    kpis_out = cattrs.gen.make_dict_unstructure_fn(Kpis, c)
+
+    def unstructure_kpis(k: Kpis) -> dict[str, Any]:
+        return {name: v for name, v in kpis_out(k).items() if v is not None}
+
+    c.register_unstructure_hook(Kpis, unstructure_kpis)
     c.register_unstructure_hook(SolverReport, unstructure_report)
     c.register_structure_hook(SolverReport, structure_report)
     return c

@@ -403,3 +403,50 @@ def validated_text(inputs: Any) -> str:
                       + (f", {len(inputs.decisions)} decisions" if len(inputs.decisions) else "")
                       + (f", {len(inputs.travel)} travel rows" if inputs.travel is not None
                          else "")])
+
+
+def allocate_text(result: Any, paths: Any, out: Path) -> str:
+    """What allocate says: each new child's worker and its ranked options, the coming weeks,
+    where the folder is, and what next."""
+    s = result.summary
+    a = s.allocation
+    lines = [*(f"WARNING {w}" for w in s.input_warnings or [])]
+    lines.append(f"{len(a.allocated)} child(ren) allocated, {len(a.unallocated)} left without a "
+                 f"worker, {len(a.handed_over)} handed over as their worker leaves or is away "
+                 f"({s.status}, objective {s.objective:,.1f})")
+    options = result.tables["options"]
+    for cid, rows in options.groupby("child_id", sort=False):
+        chosen = rows[rows["chosen"] == "true"]
+        head = f"{printable(str(cid))}: " + (
+            f"allocated to {printable(str(chosen['worker_id'].iat[0]))}" if len(chosen)
+            else "no worker")
+        lines.append(head)
+        for r in rows.itertuples(index=False):
+            if not r.worker_id:
+                lines.append(f"    {printable(str(r.why))[:160]}")
+                continue
+            lines.append(f"  {r.rank}. {printable(str(r.worker_id)):<10} "
+                         f"{printable(str(r.team))[:28]:<28} {printable(str(r.why))[:150]}")
+    lines += coming_weeks(s, result.tables.get("schedule"))
+    lines.append(f"outputs written to {out}/ (plan, schedule, options, workers, weeks, "
+                 "summary.json, report.html)")
+    lines += trail_line(s)
+    lines.append(f"\nNext: rebalancer review --plan {out} (accept or reject each allocation), "
+                 f"rebalancer check --workers {paths.workers} --children {paths.children} "
+                 f"--plan {out}")
+    return "\n".join(lines)
+
+
+def coming_weeks(summary: Summary, schedule: Any) -> list[str]:
+    """The look-ahead in a few lines: changes scheduled per week, unallocated child-weeks."""
+    weeks = summary.kpis.weeks
+    if not weeks or len(weeks) < 2:
+        return []
+    counts = schedule["week"].value_counts().sort_index() if schedule is not None \
+        and len(schedule) else {}
+    lines = [f"coming weeks ({len(weeks)}, from {weeks[0].starts_on}):"]
+    busy = [f"week {k} ({weeks[k].starts_on}): {n}" for k, n in dict(counts).items()]
+    lines.append("  changes scheduled: " + (", ".join(busy) if busy else "none"))
+    lines.append(f"  unallocated child-weeks: {sum(w.unallocated for w in weeks):,}; peak "
+                 f"utilisation {max(w.peak_utilisation for w in weeks):.0%} at most")
+    return lines
