@@ -103,7 +103,7 @@ def allocate(paths: InputPaths, cfg: Config, out: Path, fmt: str, hook: FolderHo
     check_output_dir(out, paths.all(), fmt)
     claim(out, replace, "files (a plan?)")
     inputs = load_inputs(paths.workers, paths.children, paths.decisions, paths.travel, cfg,
-                         paths.config)
+                         paths.config, extra_decisions=paths.decided)
     created = not out.exists()
     stop = threading.Event()
     try:

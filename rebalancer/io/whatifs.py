@@ -152,10 +152,14 @@ def apply_what_ifs(inputs: Inputs, w: WhatIfs, where: str = "what-if") -> Inputs
                          "locality": spec["locality"], "grade": spec.get("grade", "sw"),
                          "fte": float(spec.get("fte", 1.0)), "agency": False,
                          "capacity_points": float("nan"), "reduction_pct": 0.0,
-                         "available": True, "leaving_on": None, "base_lat": float("nan"),
+                         "available": True, "leaving_on": None, "starts_on": None,
+                         "away_from": None, "away_until": None, "base_lat": float("nan"),
                          "base_lon": float("nan"), "skills": tuple(spec.get("skills", ())),
                          "max_new_cases": float("nan"), "_row": f"virtual worker {j + 1}"})
     if rows:
-        wk = pd.concat([wk, pd.DataFrame(rows)], ignore_index=True)
+        wk = pd.concat([wk, pd.DataFrame(rows)], ignore_index=True).astype(
+            {c: object for c in ("leaving_on", "starts_on", "away_from", "away_until")})
+        for c in ("leaving_on", "starts_on", "away_from", "away_until"):
+            wk[c] = wk[c].where(wk[c].notna(), None)
     return dataclasses.replace(inputs, workers=wk.reset_index(drop=True),
                                children=ch.reset_index(drop=True))

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 
 from rebalancer.config import GRADES
-from rebalancer.model import rules
-from rebalancer.model.allocate import STATIC_RULES, Placement
-from rebalancer.model.build import COST_SCALE
+from rebalancer.model import rules, terms
+from rebalancer.model.allocate import STATIC_RULES, Placement, course_of
 from rebalancer.model.rules import GRADE_RANK, IntArray
 from rebalancer.model.weekly import County
+from solvers.options import OptionsProblem
 
 OPTION_COLUMNS = ["child_id", "rank", "worker_id", "team", "adds", "utilisation_before",
                   "utilisation_after", "travel", "calendar", "chosen", "why"]
@@ -74,12 +74,66 @@ def _rule_phrase(cy: County, code: str, child: int) -> str:
     return "not forbidden by a manager's decision"
 
 
+class Pricer:
+    """Exactly what changing some items' options adds to the objective (contract units): their
+    own costs, and the overload and peak of the workers whose loads change, week by week."""
+
+    def __init__(self, cy: County, pl: Placement, choice: IntArray) -> None:
+        self.cy, self.pl, self.choice = cy, pl, choice
+        n_w, n_weeks = cy.frame.n_workers, cy.weeks
+        self.load = np.zeros((n_w, n_weeks))
+        course = course_of(pl, choice)
+        for k in range(n_weeks):
+            on = course[:, k] >= 0
+            self.load[:, k] = np.bincount(course[on, k], weights=cy.points[on], minlength=n_w)
+        self.util = self.load / cy.capacity[:, None]
+        self.order = np.argsort(-self.util, axis=0, kind="stable")
+
+    def _spread(self, k: int, sign: float, load: dict[tuple[int, int], float]) -> None:
+        o = self.pl.options[k]
+        pts = float(self.cy.points[self.pl.units[o.unit].members].sum())
+        for j, w in enumerate(o.workers.tolist()):
+            if w >= 0:
+                key = (w, o.start + j)
+                load[key] = load.get(key, 0.0) + sign * pts
+
+    def adds(self, swap: dict[int, int]) -> float:
+        """The objective's change when each item in `swap` takes the given option (-1 none)."""
+        cy, w = self.cy, self.cy.cfg.weights
+        diff: dict[tuple[int, int], float] = {}
+        cost = 0.0
+        for item, new in swap.items():
+            old = int(self.choice[item])
+            if old >= 0:
+                cost -= self.pl.options[old].cost
+                self._spread(old, -1.0, diff)
+            if new >= 0:
+                cost += self.pl.options[new].cost
+                self._spread(new, 1.0, diff)
+        by_week: dict[int, list[int]] = {}
+        for (x, k), d in diff.items():
+            if abs(d) > 1e-12:
+                by_week.setdefault(k, []).append(x)
+        for k, workers in by_week.items():
+            a = np.array(workers)
+            cap = cy.capacity[a]
+            before = self.load[a, k]
+            after = before + np.array([diff[(x, k)] for x in workers])
+            cost += float(terms.overload(after, cap, w).sum()
+                          - terms.overload(before, cap, w).sum()) / cy.weeks
+            rest = next((float(self.util[x, k]) for x in self.order[:, k]
+                         if x not in set(workers)), 0.0)
+            peak_now = float(self.util[self.order[0, k], k])
+            peak_new = max(rest, float((after / cap).max()))
+            cost += (terms.peak(peak_new, w) - terms.peak(peak_now, w)) / cy.weeks
+        return cost
+
+
 def offers(cy: County, pl: Placement, choice: IntArray, top: int) -> pd.DataFrame:
     """Per new child: the best `top` workers by what choosing them adds, the chosen marked."""
     p = pl.problem
-    scale = cy.weeks * COST_SCALE
-    best = p.objective(choice)
-    load0 = p.loads(choice)[:, 0] / 100.0
+    pricer = Pricer(cy, pl, choice)
+    load0 = pricer.load[:, 0]
     cid = cy.frame.children["child_id"].to_numpy(object)
     wid = cy.frame.workers["worker_id"].to_numpy(object)
     team = cy.frame.workers["team"].to_numpy(object)
@@ -88,17 +142,13 @@ def offers(cy: County, pl: Placement, choice: IntArray, top: int) -> pd.DataFram
         if u.prev >= 0 or u.start != 0:
             continue
         pts = float(cy.points[u.members].sum())
-        mine = int(choice[i])
-        on_now = int(pl.options[mine].workers[0])
+        on_now = int(pl.options[int(choice[i])].workers[0])
         by_worker: dict[int, float] = {}
         for k in np.flatnonzero(p.opt_item == i).tolist():
-            o = pl.options[k]
-            first = next((w for w in o.workers.tolist() if w >= 0), -1)
-            if first < 0:
-                continue
-            alt = _with(p, choice, i, k)
-            cost = (p.objective(alt) - best) / scale
-            by_worker[first] = min(by_worker.get(first, np.inf), cost)
+            first = next((w for w in pl.options[k].workers.tolist() if w >= 0), -1)
+            if first >= 0:
+                by_worker[first] = min(by_worker.get(first, np.inf),
+                                       _best_with(pricer, p, choice, i, k))
         ranked = sorted(by_worker.items(), key=lambda kv: (kv[1], wid[kv[0]]))[:top]
         note = binding(cy, u.members[0], top) if len(by_worker) < top else ""
         for c in u.members:
@@ -106,12 +156,12 @@ def offers(cy: County, pl: Placement, choice: IntArray, top: int) -> pd.DataFram
                                        np.array([w for w, _ in ranked], np.int64))
             for r, ((w, adds), mi, k) in enumerate(zip(ranked, minutes, km, strict=True)):
                 base = load0[w] - (pts if w == on_now else 0.0)
+                travel = mi if mi == mi else k
                 rows.append({"child_id": cid[c], "rank": r + 1, "worker_id": wid[w],
                              "team": team[w], "adds": round(max(adds, 0.0), 2),
                              "utilisation_before": round(base / cy.capacity[w], 4),
                              "utilisation_after": round((base + pts) / cy.capacity[w], 4),
-                             "travel": round(float(mi if mi == mi else k), 2) if (
-                                 mi == mi or k == k) else None,
+                             "travel": None if travel != travel else round(float(travel), 2),
                              "calendar": calendar_words(cy, w),
                              "chosen": "true" if w == on_now else "false",
                              "why": _why(cy, w, adds, base, pts, note)})
@@ -123,23 +173,17 @@ def offers(cy: County, pl: Placement, choice: IntArray, top: int) -> pd.DataFram
     return pd.DataFrame(rows, columns=OPTION_COLUMNS)
 
 
-def _with(p, choice: IntArray, item: int, option: int) -> IntArray:  # type: ignore[no-untyped-def]
-    """The choice with one item's option replaced (its continuation, if any, at its best)."""
-    alt = choice.copy()
-    old = int(alt[item])
-    alt[item] = option
-    for j in (int(p.opt_continues[old]), int(p.opt_continues[option])):
-        if j >= 0:
-            alt[j] = -1
+def _best_with(pricer: Pricer, p: OptionsProblem, choice: IntArray, item: int, option: int
+               ) -> float:
+    """What taking `option` for `item` adds, its continuation (if any) at its best."""
+    swap = {item: option}
+    old = int(p.opt_continues[int(choice[item])])
+    if old >= 0:
+        swap[old] = -1
     j = int(p.opt_continues[option])
-    if j >= 0:
-        tries = []
-        for k in np.flatnonzero(p.opt_item == j).tolist():
-            trial = alt.copy()
-            trial[j] = k
-            tries.append((p.objective(trial), k))
-        alt[j] = min(tries)[1]
-    return alt
+    if j < 0:
+        return pricer.adds(swap)
+    return min(pricer.adds({**swap, j: k}) for k in np.flatnonzero(p.opt_item == j).tolist())
 
 
 def _why(cy: County, w: int, adds: float, base: float, pts: float, note: str) -> str:

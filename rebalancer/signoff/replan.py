@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from rebalancer.allocation import Request, allocate
 from rebalancer.config import Config
 from rebalancer.io.outputs import OutputError, claim, neutralise, refuse_overwrite
 from rebalancer.model.summary import ChangedChild, InputFile, ReviewReport, ReviewWorkbook
@@ -211,6 +212,13 @@ def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_files: list[Pa
         result.summary = dataclasses.replace(result.summary, inputs=inputs)
         return {"decisions": ("decisions.csv", lambda p: p.write_bytes(data))}
 
+    if pf.summary.kind == "allocate":  # today's referrals again: the next option where rejected
+        placed = pf.summary.allocation
+        request = Request(None if placed is None or placed.plan_in_force is None
+                          else Path(placed.plan_in_force), 3 if placed is None else placed.top)
+        paths = dataclasses.replace(paths, decided=review_decisions(review, how.reviewer))
+        return allocate(paths, cfg, out, how.fmt, trail.hook(finish), request, how.progress,
+                        replace=how.replace)
     paths = dataclasses.replace(paths, previous=plan_dir,
                                 decided=review_decisions(review, how.reviewer))
     return rebalance(paths, cfg, out, how.fmt, trail.hook(finish), how.progress,
