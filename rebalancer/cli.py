@@ -476,7 +476,8 @@ def explain(
     was barred."""
     with _outcomes():
         typer.echo(terminal.explained_text(explaining.explain(*reload_model(plan), child_id,
-                                                                   worker)))
+                                                                   worker),
+                                           read_plan_folder(plan).summary.kind))
 
 
 GridOpt = Annotated[list[str] | None, typer.Option(

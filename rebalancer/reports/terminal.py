@@ -374,11 +374,15 @@ def sweep_text(df: Any, out: Path) -> str:
             + (f"; {failed} scenario(s) failed (see the error column)" if failed else ""))
 
 
-def explained_text(e: Any) -> str:
+def explained_text(e: Any, kind: str = "rebalance") -> str:
     """`rebalancer explain`: a worker's story, or a child's alternatives."""
     if e.story is not None:
         return worker_story_text(e.story)
-    return alternatives_text(e.alternatives, e.explanation)
+    text = alternatives_text(e.alternatives, e.explanation)
+    if kind == "allocate":
+        text += ("\nthis folder is an allocation: the prices above are for the plan date alone; "
+                 "options.csv ranks the workers over the coming weeks, as allocate chose")
+    return text
 
 
 def rebalance_text(summary: Summary, paths: Any, out: Path) -> str:
