@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ from rebalancer import __version__
 from rebalancer.config import Config
 from rebalancer.io.inputs import InputPaths, Inputs, load_inputs
 from rebalancer.io.outputs import claim
-from rebalancer.model import courses, rules, weekly
+from rebalancer.model import courses, handovers, rules, weekly
 from rebalancer.model.allocate import STATIC_RULES, Placement, course_of, placement
 from rebalancer.model.build import COST_SCALE
 from rebalancer.model.offers import calendar_words, offers
@@ -109,9 +110,14 @@ def allocate(paths: InputPaths, cfg: Config, out: Path, fmt: str, hook: FolderHo
     try:
         with output_lock(out):
             cy = weekly.county(inputs, cfg)
-            pl = placement(cy, inputs, baseline(cy, request.plan))
+            base = baseline(cy, request.plan)
+            today, later = handovers.split(cy, inputs, base)
+            base, handed = handovers.scheduled(cy, base, later)
+            pl = placement(cy, inputs, base, today)
             with deferred_interrupts(stop):
                 result = placed(inputs, cy, pl, request, (t0, stop, progress))
+                result.summary = dataclasses.replace(result.summary, allocation=_allocation(
+                    cy, pl, result.summary, request, handed))
                 result.summary = dataclasses.replace(
                     result.summary, wall_time=round(time.perf_counter() - t0, 3))
                 write_plan_folder(out, fmt, result, hook)
@@ -141,7 +147,7 @@ def placed(inputs: Inputs, cy: weekly.County, pl: Placement, request: Request,
               "weeks": courses.weeks_table(cy, course),
               "options": offers(cy, pl, got.choice, request.top)}
     summary = _summary(inputs, cy, pl, (got, ctx.work), (plan, workers, made, course), terms)
-    summary = dataclasses.replace(summary, allocation=_allocation(cy, pl, course, request))
+    summary = dataclasses.replace(summary, allocation=_allocation(cy, pl, course, request, []))
     result = Result(None, None, plan, workers, summary, {}, inputs,
                     finish_by=t0 + cfg.solver.time_limit, slowdown=slower, stop=stop)
     result.tables = tables
@@ -149,13 +155,20 @@ def placed(inputs: Inputs, cy: weekly.County, pl: Placement, request: Request,
     return result
 
 
-def _allocation(cy: weekly.County, pl: Placement, course: np.ndarray, request: Request
-                ) -> Allocation:
+def _allocation(cy: weekly.County, pl: Placement, course: Any, request: Request,
+                by_rule: list[int]) -> Allocation:
+    """Who was placed: `course` is the final course, or a summary whose allocation to extend
+    with the handovers scheduled by rule."""
     cid = cy.frame.children["child_id"].to_numpy(object)
+    if isinstance(course, Summary):
+        a = course.allocation
+        assert a is not None
+        return dataclasses.replace(a, handed_over=sorted(
+            {*a.handed_over, *(str(cid[c]) for c in by_rule)}))
     new = [c for u in pl.units if u.prev < 0 for c in u.members]
     handed = [c for u in pl.units if u.prev >= 0 for c in u.members]
-    return Allocation(allocated=[str(cid[c]) for c in new if course[c, -1] >= 0],
-                      unallocated=[str(cid[c]) for c in new if course[c, -1] < 0],
+    return Allocation(allocated=[str(cid[c]) for c in new if course[c, 0] >= 0],
+                      unallocated=[str(cid[c]) for c in new if course[c, 0] < 0],
                       handed_over=[str(cid[c]) for c in handed], top=request.top,
                       plan_in_force=None if request.plan is None
                       else str(request.plan.resolve()))

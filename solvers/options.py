@@ -13,6 +13,7 @@ Small by design (tens of items, a few hundred options): CP-SAT proves the optimu
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -23,6 +24,7 @@ from ortools.sat.python import cp_model
 
 from solvers.context import SolveContext, Termination
 from solvers.cpsat import Presolve, run
+from solvers.lp import quiet_highs
 from solvers.problem import IntArray
 
 
@@ -55,6 +57,12 @@ class OptionsProblem:
     band_cost: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
     peak_cost: int = 0
     peak_scale: int = 1000
+    # how many weeks each loads column stands for (None: one each); `new_room` keeps one column
+    # per real week, so MAX_NEW stays per week when alike weeks are merged (see `merged`)
+    week_weight: IntArray | None = None
+
+    def weights(self) -> IntArray:
+        return np.ones(self.n_weeks, np.int64) if self.week_weight is None else self.week_weight
 
     def loads(self, choice: IntArray) -> IntArray:
         """Load per (agent, week) when each item takes option choice[item]."""
@@ -68,14 +76,38 @@ class OptionsProblem:
         load = self.loads(choice)
         total = int(self.opt_cost[choice[choice >= 0]].sum())
         cap = self.capacity[:, None]
-        total += self.overload_cost * int(np.maximum(load - cap, 0).sum())
+        weight = self.weights()
+        total += self.overload_cost * int((np.maximum(load - cap, 0) * weight).sum())
         for b in range(self.band_cost.size):
             total += int(self.band_cost[b]) * int(
-                np.maximum(load - self.band_start[b][:, None], 0).sum())
+                (np.maximum(load - self.band_start[b][:, None], 0) * weight).sum())
         if self.peak_cost and self.n_agents:
             ratio = -(-load * self.peak_scale // np.maximum(cap, 1))  # ceil
-            total += self.peak_cost * int(ratio.max(axis=0).sum())
+            total += self.peak_cost * int((ratio.max(axis=0) * weight).sum())
         return total
+
+
+def merged(p: OptionsProblem) -> OptionsProblem:
+    """The same problem with alike weeks merged: weeks with the same fixed loads in which every
+    option loads the same agents alike have the same overload and peak whatever is chosen, so
+    one loads column stands for all of them, weighted by their number. Most weeks of a
+    look-ahead are alike (events are few), so the model shrinks by about that factor."""
+    keys: dict[tuple[bytes, ...], int] = {}
+    column = np.zeros(p.n_weeks, np.int64)
+    for k in range(p.n_weeks):
+        on = p.ent_week == k
+        order = np.lexsort((p.ent_agent[on], p.ent_opt[on]))
+        key = (p.fixed_load[:, k].tobytes(), p.ent_opt[on][order].tobytes(),
+               p.ent_agent[on][order].tobytes(), p.ent_load[on][order].tobytes())
+        column[k] = keys.setdefault(key, len(keys))
+    first = np.array([int(np.flatnonzero(column == g)[0]) for g in range(len(keys))], np.int64)
+    keep = np.isin(p.ent_week, first)
+    return dataclasses.replace(
+        p, n_weeks=len(keys), ent_opt=p.ent_opt[keep], ent_agent=p.ent_agent[keep],
+        ent_week=column[p.ent_week[keep]], ent_load=p.ent_load[keep],
+        fixed_load=p.fixed_load[:, first],
+        week_weight=np.bincount(column, weights=p.weights(), minlength=len(keys)).astype(
+            np.int64))
 
 
 @dataclass
@@ -97,17 +129,38 @@ def _relevant(p: OptionsProblem) -> NDArray[np.bool_]:
     return cells
 
 
-def _cell_loads(p: OptionsProblem, x: list[cp_model.IntVar]) -> dict[tuple[int, int], Any]:
-    out: dict[tuple[int, int], Any] = {}
-    order = np.lexsort((p.ent_week, p.ent_agent))
+@dataclass
+class _Cell:
+    """An agent's load in a set of alike weeks (same fixed load, same options loading it)."""
+
+    agent: int
+    weeks: list[int]
+    expr: Any
+    most: int  # the most the options can add
+    fixed: int
+    weight: int  # the weeks it stands for
+
+
+def _cells(p: OptionsProblem, x: list[cp_model.IntVar]) -> list[_Cell]:
+    """Per agent, one load expression for each set of alike weeks: most agents have no event in
+    the look-ahead, so their weeks are one cell and their overload is counted once, weighted."""
+    order = np.lexsort((p.ent_opt, p.ent_week, p.ent_agent))
     a, w = p.ent_agent[order], p.ent_week[order]
     cut = np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (w[1:] != w[:-1]), True])
+    weight = p.weights()
+    cells: dict[tuple[Any, ...], _Cell] = {}
     for s, e in itertools.pairwise(cut):
         ks = order[s:e]
-        out[(int(a[s]), int(w[s]))] = (
-            cp_model.LinearExpr.weighted_sum([x[int(p.ent_opt[k])] for k in ks],
-                                             p.ent_load[ks].tolist()), int(p.ent_load[ks].sum()))
-    return out
+        agent, week = int(a[s]), int(w[s])
+        fixed = int(p.fixed_load[agent, week])
+        key = (agent, fixed, p.ent_opt[ks].tobytes(), p.ent_load[ks].tobytes())
+        if key not in cells:
+            cells[key] = _Cell(agent, [], cp_model.LinearExpr.weighted_sum(
+                [x[int(p.ent_opt[k])] for k in ks], p.ent_load[ks].tolist()),
+                int(p.ent_load[ks].sum()), fixed, 0)
+        cells[key].weeks.append(week)
+        cells[key].weight += int(weight[week])
+    return list(cells.values())
 
 
 def _continued(p: OptionsProblem) -> dict[int, IntArray]:
@@ -184,29 +237,34 @@ def build(p: OptionsProblem, excess_cap: int = 0) -> tuple[cp_model.CpModel,
     x = define_choice(m, p)
     define_new_limits(m, p, x, excess_cap)
     terms: list[Any] = [cp_model.LinearExpr.weighted_sum(x, p.opt_cost.tolist())]
-    loads = _cell_loads(p, x)
+    cells = _cells(p, x)
     cap = np.maximum(p.capacity, 1)
     peaks: dict[int, cp_model.IntVar] = {}
+    weight = p.weights()
     if p.peak_cost and p.n_agents:
         floor = -(-p.fixed_load * p.peak_scale // cap[:, None])
+        top = floor.max(axis=0).astype(np.int64)
+        for c in cells:
+            reach = -(-(c.fixed + c.most) * p.peak_scale // int(cap[c.agent]))
+            for wk in c.weeks:
+                top[wk] = max(int(top[wk]), reach)
         for wk in range(p.n_weeks):
-            top = max(int(floor[:, wk].max()), *(
-                -(-(int(p.fixed_load[a, wk]) + most) * p.peak_scale // int(cap[a]))
-                for (a, w), (_, most) in loads.items() if w == wk), 0)
-            peaks[wk] = m.new_int_var(int(floor[:, wk].max()), top, f"peak{wk}")
-        terms.append(p.peak_cost * sum(peaks.values()))
-    for (a, wk), (expr, most) in loads.items():
-        total = expr + int(p.fixed_load[a, wk])
-        highest = int(p.fixed_load[a, wk]) + most
+            peaks[wk] = m.new_int_var(int(floor[:, wk].max()), int(top[wk]), f"peak{wk}")
+        terms.append(p.peak_cost * sum(int(weight[wk]) * v for wk, v in peaks.items()))
+    for c in cells:
+        a = c.agent
+        total = c.expr + c.fixed
+        highest = c.fixed + c.most
         steps = [(int(p.capacity[a]), p.overload_cost)] + [
             (int(p.band_start[b, a]), int(p.band_cost[b])) for b in range(p.band_cost.size)]
         for start, rate in steps:
             if rate and highest > start:
-                v = m.new_int_var(0, highest - start, f"over{a}_{wk}_{start}")
+                v = m.new_int_var(0, highest - start, f"over{a}_{c.weeks[0]}_{start}")
                 m.add(total - v <= start)
-                terms.append(rate * v)
-        if wk in peaks:
-            m.add(p.peak_scale * total <= int(cap[a]) * peaks[wk])
+                terms.append(rate * c.weight * v)
+        for wk in c.weeks:
+            if wk in peaks:
+                m.add(p.peak_scale * total <= int(cap[a]) * peaks[wk])
     m.minimize(sum(terms))
     return m, x
 
@@ -219,7 +277,7 @@ def solve(p: OptionsProblem, ctx: SolveContext) -> Placed:
     if cap is None:
         stopped = Termination.INTERRUPTED if ctx.stop.is_set() else Termination.WORK_SPENT
         return Placed(None, stopped, float("inf"), float("-inf"), 0.0)
-    m, x = build(p, cap)
+    m, x = build(merged(p), cap)
     ran = run(m, ctx, Presolve.FULL)
     if not ran.found:
         stopped = Termination.INTERRUPTED if ctx.stop.is_set() else Termination.WORK_SPENT
@@ -231,8 +289,12 @@ def solve(p: OptionsProblem, ctx: SolveContext) -> Placed:
         stopped = Termination.INTERRUPTED
     else:
         stopped = Termination.DEADLINE if ctx.left() <= 0 else Termination.WORK_SPENT
-    return Placed(choice, stopped, float(p.objective(choice)),
-                  float(ran.solver.best_objective_bound), ran.work_used)
+    # the model leaves out what no choice changes (loads of agents no option reaches): the
+    # bound is the model's, shifted by that constant
+    value = p.objective(choice)
+    constant = value - ran.solver.objective_value
+    return Placed(choice, stopped, float(value),
+                  float(ran.solver.best_objective_bound + constant), ran.work_used)
 
 
 def solve_mip(p: OptionsProblem, time_limit: float = 600.0) -> tuple[float, IntArray]:
@@ -241,8 +303,9 @@ def solve_mip(p: OptionsProblem, time_limit: float = 600.0) -> tuple[float, IntA
     the independent reference the tests and benchmarks hold CP-SAT's optimum to."""
     import highspy
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = quiet_highs(highspy)
+    # one thread, as every HiGHS call here: the thread scheduler is the process's, set once
+    h.setOptionValue("threads", 1)
     h.setOptionValue("time_limit", time_limit)
     h.setOptionValue("mip_rel_gap", 0.0)
     costs: list[float] = []
@@ -286,7 +349,9 @@ def solve_mip(p: OptionsProblem, time_limit: float = 600.0) -> tuple[float, IntA
     h.changeColsCost(len(costs), np.arange(len(costs), dtype=np.int32), np.array(costs))
     h.run()
     choice = chosen(p, np.asarray(h.getSolution().col_value[:n_opt]) > 0.5)
-    return float(cast(float, h.getInfo().objective_function_value)), choice
+    # its value with what no choice changes (as `objective` counts it), to compare with CP-SAT
+    constant = p.objective(choice) - float(cast(float, h.getInfo().objective_function_value))
+    return float(cast(float, h.getInfo().objective_function_value)) + round(constant), choice
 
 
 def _mip_loads(h: Any, p: OptionsProblem, var: Any) -> None:

@@ -207,3 +207,37 @@ def test_the_optimum_is_the_mip_optimum(tmp_path: Path) -> None:
     assert got.objective == pytest.approx(mip, abs=0.5)
     assert pl.problem.objective(choice) == pytest.approx(mip, abs=0.5)
     _allocate(tmp_path, _args(inp))  # and the folder passes the check
+
+
+def test_a_child_whose_worker_leaves_in_week_3_is_handed_over_that_week(tmp_path: Path
+                                                                         ) -> None:
+    # A leaves on 2026-12-30: it can hold children in week 2 (2026-12-15 + 14 days is before
+    # it) but not in week 3 (2026-12-22 + 14 is after it). C leaves on 2027-01-10 (from week
+    # 4). K stays with A until then and is handed over in week 3 to B, the one worker who
+    # stays to the end. The new child N: straight to B, or to C until week 4 and then to B. By
+    # the contract's objective C is cheaper: in week 3 the peak is 5/85 instead of 10/85 (50 ×
+    # 100 × 5/85 / 13 = 22.62 less), and N's change in week 4 is forced (C cannot hold it),
+    # costing only its 28 days: 28/30.4375 × 10 = 9.20. (A second change priced this low is
+    # the contract's reading; see docs/contract-reading.md.)
+    args = _write(tmp_path, [worker("A", leaving_on="2026-12-30"), worker("B"),
+                             worker("C", leaving_on="2027-01-10")],
+                  [child("K", current="A", allocated_on="2026-06-01"), child("N")])
+    out, _ = _allocate(tmp_path, args)
+    plan = _plan(out)
+    assert plan.at["K", "action"] == "keep" and plan.at["K", "to_worker_id"] == "A"
+    assert plan.at["N", "to_worker_id"] == "C"
+    sched = read_table_file(out / "schedule.csv")
+    assert sched[["child_id", "week", "from_worker_id", "to_worker_id", "forced",
+                  "reasons"]].values.tolist() == [["K", "3", "A", "B", "true", "LEAVING"],
+                                                  ["N", "4", "C", "B", "true", "LEAVING"]]
+    assert sched["explanation"].iat[0] \
+        == "A leaves on 2026-12-30; handed over in the week of 2026-12-22 to B, who stays"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["allocation"]["handed_over"] == ["K"]
+    # K's change after 204 days with A (2026-06-01 to 2026-12-22), N's after 28 with C
+    assert summary["objective_terms"]["moves"] == pytest.approx(
+        204 / 30.4375 * 10 + 28 / 30.4375 * 10, abs=1e-3)
+    options = read_table_file(out / "options.csv")
+    b = options[(options["child_id"] == "N") & (options["worker_id"] == "B")]
+    assert float(b["adds"].iat[0]) == pytest.approx(50 * 100 * 5 / 85 / 13 - 28 / 30.4375 * 10,
+                                                    abs=0.01)

@@ -319,9 +319,10 @@ def _all_options(cy: County, units: list[Unit], fixed: IntArray
     return opts, item, hands
 
 
-def placement(cy: County, inputs: Inputs, base: IntArray) -> Placement:
+def placement(cy: County, inputs: Inputs, base: IntArray,
+              units: list[Unit] | None = None) -> Placement:
     """The options problem: loads of everyone not placed stay where the baseline has them."""
-    units = units_to_place(cy, inputs, base)
+    units = units_to_place(cy, inputs, base) if units is None else units
     n_w, n_weeks = cy.frame.n_workers, cy.weeks
     fixed = base.copy()
     for u in units:
