@@ -110,21 +110,24 @@ class Pricer:
             if new >= 0:
                 cost += self.pl.options[new].cost
                 self._spread(new, 1.0, diff)
-        by_week: dict[int, list[int]] = {}
-        for (x, k), d in diff.items():
-            if abs(d) > 1e-12:
-                by_week.setdefault(k, []).append(x)
-        for k, workers in by_week.items():
-            a = np.array(workers)
-            cap = cy.capacity[a]
-            before = self.load[a, k]
-            after = before + np.array([diff[(x, k)] for x in workers])
-            cost += float(terms.overload(after, cap, w).sum()
-                          - terms.overload(before, cap, w).sum()) / cy.weeks
+        keys = [(x, k) for (x, k), d in diff.items() if abs(d) > 1e-12]
+        if not keys:
+            return cost
+        a = np.array([x for x, _ in keys])
+        wk = np.array([k for _, k in keys])
+        cap = cy.capacity[a]
+        before = self.load[a, wk]
+        after = before + np.array([diff[key] for key in keys])
+        # overload of every changed (worker, week) at once, averaged over the weeks
+        cost += float(terms.overload(after, cap, w).sum()
+                      - terms.overload(before, cap, w).sum()) / cy.weeks
+        for k in np.unique(wk).tolist():
+            mine = wk == k
+            changed = set(a[mine].tolist())
             rest = next((float(self.util[x, k]) for x in self.order[:, k]
-                         if x not in set(workers)), 0.0)
+                         if int(x) not in changed), 0.0)
             peak_now = float(self.util[self.order[0, k], k])
-            peak_new = max(rest, float((after / cap).max()))
+            peak_new = max(rest, float((after[mine] / cap[mine]).max()))
             cost += (terms.peak(peak_new, w) - terms.peak(peak_now, w)) / cy.weeks
         return cost
 
