@@ -64,6 +64,11 @@ def test_a_family_of_three_is_allocated_together_to_the_worker_worked_by_hand(
     # choosing B instead adds the peak's difference: 50 × 100 × (85 − 75)/85 = 588.24
     assert float(first["adds"].iat[1]) == pytest.approx(588.24, abs=0.01)
     assert "S0: allocated to A" in r.output and "1. A" in r.output
+    e = runner.invoke(app, ["explain", "--plan", str(out), "S0"])
+    assert e.exit_code == 0 and "allocated to A" in e.output and "options.csv" in e.output
+    t = runner.invoke(app, ["review", "--plan", str(out), "--by-team"])
+    assert t.exit_code == 0, t.output
+    assert (out / "review" / "index.csv").read_text(encoding="utf-8-sig").count("\n") == 2
 
 
 def test_a_rejected_allocation_is_replanned_with_the_next_option(tmp_path: Path) -> None:
