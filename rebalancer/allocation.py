@@ -317,7 +317,6 @@ def _excess(cy: weekly.County, course: np.ndarray) -> dict[str, int]:
     from rebalancer.model.allocate import fixed_new
 
     new0 = fixed_new(cy, course)[:, 0]
-    limit = np.nan_to_num(cy.frame.workers["max_new_cases"].to_numpy(float),
-                          nan=cy.cfg.rules.max_new_cases).astype(np.int64)
+    limit = cy.new_limit
     wid = cy.frame.workers["worker_id"].to_numpy(object)
     return {str(wid[w]): int(new0[w] - limit[w]) for w in np.flatnonzero(new0 > limit)}

@@ -20,9 +20,9 @@ import pandas as pd
 from rebalancer.io.inputs import Inputs
 from rebalancer.model import rules, terms
 from rebalancer.model.build import COST_SCALE, PEAK_SCALE, POINT_SCALE, _overload_arrays, _scaled
-from rebalancer.model.rules import RULES, BoolArray, IntArray
+from rebalancer.model.rules import RULES, BoolArray, FloatArray, IntArray
 from rebalancer.model.terms import DAYS_PER_MONTH
-from rebalancer.model.weekly import County
+from rebalancer.model.weekly import County, week_loads
 from solvers.options import OptionsProblem
 
 STATIC_RULES = tuple(r for r in RULES if r.code != "AVAILABLE")
@@ -239,7 +239,8 @@ def options_of(cy: County, i: int, unit: Unit, base: IntArray) -> list[Option]:
     can, n_weeks, s = cy.cal.can_hold, cy.weeks, unit.start
     price = Pricing(cy, unit, base)
     # the change at `s` is the same whichever option (the worker before cannot keep the unit)
-    first = price.change(s, _forced_first(cy, unit), None) if unit.prev >= 0 else 0.0
+    # forced: a unit that had a worker is placed because that worker cannot keep it
+    first = price.change(s, True, None) if unit.prev >= 0 else 0.0
     out = []
     for w in unit.eligible.tolist():
         if not can[w, s]:
@@ -280,11 +281,6 @@ def continuation(cy: County, i: int, unit: Unit, base: IntArray, b: int, held_fr
     return out
 
 
-def _forced_first(cy: County, unit: Unit) -> bool:
-    """A unit placed because its worker cannot keep it: forced (a decision or a rule)."""
-    return True
-
-
 def fixed_new(cy: County, course: IntArray) -> IntArray:
     """(workers, weeks): children new to each worker whose change takes effect that week."""
     out = np.zeros((cy.frame.n_workers, course.shape[1]), np.int64)
@@ -295,6 +291,16 @@ def fixed_new(cy: County, course: IntArray) -> IntArray:
         np.add.at(out[:, k], now[new], 1)
         prev = now
     return out
+
+
+def without(cy: County, base: IntArray, units: list[Unit]
+            ) -> tuple[IntArray, FloatArray, IntArray]:
+    """The baseline with the units taken out from their start: the course, each worker's load
+    per week, and the new children each may still take per week (MAX_NEW)."""
+    course = base.copy()
+    for u in units:
+        course[u.members, u.start:] = -1
+    return course, week_loads(cy, course), cy.new_limit[:, None] - fixed_new(cy, course)
 
 
 def _all_options(cy: County, units: list[Unit], fixed: IntArray
@@ -324,16 +330,8 @@ def placement(cy: County, inputs: Inputs, base: IntArray,
     """The options problem: loads of everyone not placed stay where the baseline has them."""
     units = units_to_place(cy, inputs, base) if units is None else units
     n_w, n_weeks = cy.frame.n_workers, cy.weeks
-    fixed = base.copy()
-    for u in units:
-        fixed[u.members, u.start:] = -1
-    load = np.zeros((n_w, n_weeks))
-    for k in range(n_weeks):
-        on = fixed[:, k] >= 0
-        load[:, k] = np.bincount(fixed[on, k], weights=cy.points[on], minlength=n_w)
-    limit = np.nan_to_num(cy.frame.workers["max_new_cases"].to_numpy(float),
-                          nan=cy.cfg.rules.max_new_cases).astype(np.int64)
-    room = np.maximum(limit[:, None] - fixed_new(cy, fixed), 0)
+    fixed, load, room = without(cy, base, units)
+    room = np.maximum(room, 0)
     opts, item, hands = _all_options(cy, units, fixed)
     ent: list[tuple[int, int, int, int]] = []
     new: list[tuple[int, int, int, int]] = []

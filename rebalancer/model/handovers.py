@@ -16,7 +16,7 @@ import numpy as np
 
 from rebalancer.io.inputs import Inputs
 from rebalancer.model import rules, terms
-from rebalancer.model.allocate import Unit, fixed_new, units_to_place
+from rebalancer.model.allocate import Unit, units_to_place, without
 from rebalancer.model.rules import IntArray
 from rebalancer.model.weekly import County
 
@@ -33,17 +33,7 @@ def scheduled(cy: County, base: IntArray, units: list[Unit]) -> tuple[IntArray, 
     """The baseline with every later handover made, and the children handed over."""
     if not units:
         return base, []
-    course = base.copy()
-    for u in units:
-        course[u.members, u.start:] = -1
-    n_w, n_weeks = cy.frame.n_workers, cy.weeks
-    load = np.zeros((n_w, n_weeks))
-    for k in range(n_weeks):
-        on = course[:, k] >= 0
-        load[:, k] = np.bincount(course[on, k], weights=cy.points[on], minlength=n_w)
-    limit = np.nan_to_num(cy.frame.workers["max_new_cases"].to_numpy(float),
-                          nan=cy.cfg.rules.max_new_cases).astype(np.int64)
-    room = limit[:, None] - fixed_new(cy, course)
+    course, load, room = without(cy, base, units)
     handed: list[int] = []
     for u in sorted(units, key=lambda u: (u.start, u.members[0])):
         w = _choose(cy, u, load, room)

@@ -51,6 +51,12 @@ class County:
     def weeks(self) -> int:
         return self.cal.weeks
 
+    @property
+    def new_limit(self) -> IntArray:
+        """Per worker, MAX_NEW: `max_new_cases`, else the configured default."""
+        return np.nan_to_num(self.frame.workers["max_new_cases"].to_numpy(float),
+                             nan=self.cfg.rules.max_new_cases).astype(np.int64)
+
 
 def county(inputs: Inputs, cfg: Config) -> County:
     f = rules.frame(inputs, cfg)
