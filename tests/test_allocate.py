@@ -64,6 +64,8 @@ def test_a_family_of_three_is_allocated_together_to_the_worker_worked_by_hand(
     # choosing B instead adds the peak's difference: 50 × 100 × (85 − 75)/85 = 588.24
     assert float(first["adds"].iat[1]) == pytest.approx(588.24, abs=0.01)
     assert "S0: allocated to A" in r.output and "1. A" in r.output
+    page = (out / "report.html").read_text()
+    assert "Today's referrals: allocation of 2026-12-01" in page and "Shortfall" not in page
     e = runner.invoke(app, ["explain", "--plan", str(out), "S0"])
     assert e.exit_code == 0 and "allocated to A" in e.output and "options.csv" in e.output
     t = runner.invoke(app, ["review", "--plan", str(out), "--by-team"])

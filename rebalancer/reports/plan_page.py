@@ -82,18 +82,33 @@ def _kpis(summary: Summary) -> str:
     return table(pd.DataFrame(rows, columns=["", "before", "after"]), cls="kpi")
 
 
+def _shortfall(summary: Summary) -> list[str]:
+    need = summary.shortfall.after
+    if not need.by_locality_and_grade:
+        return ["<h2>Shortfall</h2>",
+                "<p>Every worker is within capacity and every child has a worker.</p>"]
+    return ["<h2>Shortfall</h2>",
+            f"<p>{need.total_fte:.1f} more FTE would bring every worker within capacity and "
+            "allocate every child:</p>", need_table(need.by_locality_and_grade)]
+
+
 def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary,
            children_locality: pd.Series | None = None, charts_drawn: bool = True) -> str:
     """The whole page as one string. Without charts (an interrupted run stops within half a
     second, and drawing them takes longer) the page says how to draw them."""
     day = summary.config.plan_date.isoformat()
-    parts = [f"<h1>Caseload rebalance: plan of {day}</h1>",
+    allocation = summary.kind == "allocate"
+    title = "Today's referrals: allocation" if allocation else "Caseload rebalance: plan"
+    parts = [f"<h1>{title} of {day}</h1>",
              "".join(f"<p class=note>{html.escape(line)}</p>"
                      for line in quality_lines(summary)),
              "<h2>Before and after</h2>", _kpis(summary)]
     if charts_drawn:
         parts += ["<h2>Utilisation per worker</h2>", "<div class=charts><figure>",
                   utilisation_chart(workers), "</figure></div>"]
+    elif allocation:
+        parts.append("<p class=note>An allocation is written without charts, to be quick: "
+                     "<code>rebalancer report --plan DIR</code> draws them.</p>")
     else:
         parts.append("<p class=note>Charts were left out so that the run could end in time "
                      "(it was interrupted, or its time limit was near): <code>rebalancer report "
@@ -116,14 +131,8 @@ def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary,
         parts.append("</div>")
     if summary.review:
         parts += _against_reviewed(summary.review)
-    need = summary.shortfall.after
-    parts.append("<h2>Shortfall</h2>")
-    if need.by_locality_and_grade:
-        parts.append(f"<p>{need.total_fte:.1f} more FTE would bring every worker within "
-                     "capacity and allocate every child:</p>")
-        parts.append(need_table(need.by_locality_and_grade))
-    else:
-        parts.append("<p>Every worker is within capacity and every child has a worker.</p>")
+    if not allocation:  # an allocation does not estimate the staff a county needs
+        parts += _shortfall(summary)
     parts.append("<h2>Proposed changes by team</h2>")
     parts.append("<p class=note>Each team lists the children who leave it and those who join "
                  "it: a move between two teams is under both.</p>")
