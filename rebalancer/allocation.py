@@ -24,7 +24,8 @@ from rebalancer.io.outputs import claim
 from rebalancer.model import courses, handovers, rules, weekly
 from rebalancer.model.allocate import STATIC_RULES, Placement, course_of, placement
 from rebalancer.model.build import COST_SCALE
-from rebalancer.model.offers import calendar_words, offers
+from rebalancer.model.courses import calendar_words
+from rebalancer.model.offers import offers
 from rebalancer.model.summary import (
     Allocation,
     InputFile,
@@ -63,35 +64,11 @@ class Request:
 
 def baseline(cy: weekly.County, plan_dir: Path | None) -> np.ndarray:
     """(children, weeks): each child's worker in each week before today's allocations: its
-    current worker, or its worker in the plan in force (its plan, then its schedule's changes
-    from their effective dates); children it does not name keep their current worker."""
-    n_weeks = cy.weeks
-    base = np.repeat(cy.current[:, None], n_weeks, axis=1)
+    current worker, or its worker in the plan in force (`courses.published`)."""
     if plan_dir is None:
-        return base
+        return np.repeat(cy.current[:, None], cy.weeks, axis=1)
     pf = read_plan_folder(plan_dir)
-    ids = cy.frame.children["child_id"]
-    index = cy.frame.worker_index
-    to = ids.map(dict(zip(pf.plan["child_id"], pf.plan["to_worker_id"], strict=True)))
-    named = to.notna().to_numpy()
-    idx = to[named].map(lambda w: index.get(w, -1) if w else -1).to_numpy(np.int64)
-    base[named] = idx[:, None]
-    entry = (pf.summary.outputs or {}).get("schedule")
-    if entry is not None:
-        from rebalancer.io.outputs import read_table_file
-
-        sched = read_table_file(plan_dir / entry.file).sort_values(["effective_on", "week"])
-        row_of = dict(zip(ids, range(len(ids)), strict=True))
-        for r in sched.itertuples(index=False):
-            c = row_of.get(r.child_id)
-            if c is None:
-                continue
-            w = index.get(r.to_worker_id, -1) if r.to_worker_id else -1
-            day = pd.Timestamp(str(r.effective_on)).date()
-            for k, s in enumerate(cy.cal.starts):
-                if day <= s:
-                    base[c, k] = w
-    return base
+    return courses.published(cy, pf.plan, pf.schedule())
 
 
 def allocate(paths: InputPaths, cfg: Config, out: Path, fmt: str, hook: FolderHook,
@@ -143,7 +120,7 @@ def placed(inputs: Inputs, cy: weekly.County, pl: Placement, request: Request,
     reasons, words = _week0_words(cy, pl, course)
     plan = courses.week0_plan(cy, course, reasons, words)
     workers = courses.workers_table(cy, course)
-    tables = {"schedule": courses.schedule_table(cy, made, _schedule_words(cy, made)),
+    tables = {"schedule": courses.schedule_table(cy, made, courses.schedule_words(cy, made)),
               "weeks": courses.weeks_table(cy, course),
               "options": offers(cy, pl, got.choice, request.top)}
     summary = _summary(inputs, cy, pl, (got, ctx.work), (plan, workers, made, course), terms)
@@ -252,28 +229,6 @@ def _empty_words(cy: weekly.County, c: int, code: str) -> str:
     return {"ABSENT": "every eligible worker is absent, leaving or not yet in post",
             "OVERLOAD": "the eligible workers' new-case slots are taken"}.get(
         code, f"no worker passes the {code} rule")
-
-
-def _schedule_words(cy: weekly.County, made: list[weekly.Change]
-                    ) -> dict[tuple[int, int], str]:
-    wid = cy.frame.workers["worker_id"].to_numpy(object)
-    out = {}
-    for c in made:
-        if c.week == 0:
-            continue
-        day = cy.cal.starts[c.week].isoformat()
-        if c.src >= 0 and c.dst >= 0:
-            out[(c.child, c.week)] = (
-                f"{wid[c.src]} {calendar_words(cy, c.src) or 'cannot keep it'}; handed over in "
-                f"the week of {day} to {wid[c.dst]}"
-                + (", who stays" if cy.cal.can_hold[c.dst, c.week:].all() else ""))
-        elif c.dst >= 0:
-            out[(c.child, c.week)] = (f"allocated in the week of {day} to {wid[c.dst]} "
-                                      f"({calendar_words(cy, c.dst) or 'in post'})")
-        else:
-            out[(c.child, c.week)] = (f"{wid[c.src]} {calendar_words(cy, c.src)}; no eligible "
-                                      f"worker can take it from the week of {day}")
-    return out
 
 
 def _summary(inputs: Inputs, cy: weekly.County, pl: Placement, solved: tuple[Placed, float],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 import threading
 import time
@@ -25,7 +26,9 @@ from rebalancer.io.outputs import (
     output_lock,
     write_outputs,
 )
+from rebalancer.model import courses, lookahead, weekly
 from rebalancer.model.build import COST_SCALE, CaseModel, build_case_model
+from rebalancer.model.courses import published_on
 from rebalancer.model.explain import explanations
 from rebalancer.model.plan import (
     assigned_workers_from_plan,
@@ -114,17 +117,19 @@ def _solver_summary(cm: CaseModel, sol: Solution, work: float) -> SolverReport:
 
 
 def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: pd.DataFrame,
-              workers: pd.DataFrame, wall: float, work: float = 0.0) -> Summary:
-    """summary.json: enough to re-score the plan independently and to audit where it came from."""
-    terms = objective_terms(cm, plan, workers)
+              workers: pd.DataFrame, wall: float, work: float = 0.0,
+              weeks: lookahead.Weeks | None = None) -> Summary:
+    """summary.json: enough to re-score the plan independently and to audit where it came from.
+    With the look-ahead (`weeks`), the objective is the one over the weeks; the bound and gap
+    are week 0's search's, which bound no objective over the weeks, so none is given."""
+    terms = objective_terms(cm, plan, workers) if weeks is None else weeks.terms
     objective = sum(terms.values())
-    bound = sol.bound / COST_SCALE if math.isfinite(sol.bound) else None
+    bound = sol.bound / COST_SCALE if math.isfinite(sol.bound) and weeks is None else None
     gap = None
     if bound is not None and objective > 0:
         gap = max(0.0, (objective - bound) / objective)
     elif bound is not None:
         gap = 0.0
-    forced = cm.forced
     return Summary(
         tool="caseload-rebalancer",
         version=__version__,
@@ -133,15 +138,15 @@ def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: p
                 for (name, p), h in zip(inputs.files.items(), inputs.sha256().values(),
                                         strict=True)},
         config=cfg,
-        status=sol.status.value,
+        status=sol.status.value if weeks is None or sol.status.value != "optimal"
+        else "feasible",
         objective=round(objective, 4),
         best_bound=None if bound is None else round(bound, 4),
         gap=None if gap is None else round(gap, 6),
         wall_time=round(wall, 3),
         solver=_solver_summary(cm, sol, work),
         objective_terms={k: round(v, 4) for k, v in terms.items()},
-        kpis=Kpis(kpis(plan, workers, forced, "before", cm.recent_changes),
-                  kpis(plan, workers, forced, "after", cm.recent_changes)),
+        kpis=_kpis(cm, plan, workers, weeks),
         conflicts=list(cm.conflicts),
         max_new_yielded=max_new_yielded(cm, workers),
         shortfall=Shortfall(before_solving(cm), fte_needed(cm, plan, workers)),
@@ -152,6 +157,18 @@ def summarise(inputs: Inputs, cfg: Config, cm: CaseModel, sol: Solution, plan: p
         },
         input_warnings=[printable(str(w)) for w in inputs.warnings] or None,
     )
+
+
+def _kpis(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame,
+          weeks: lookahead.Weeks | None) -> Kpis:
+    """Before and after (week 0); with the look-ahead, the changes over the weeks, each week's
+    figures, and children_2plus_changes counting the schedule."""
+    if weeks is None:
+        return Kpis(kpis(plan, workers, cm.forced, "before", cm.recent_changes),
+                    kpis(plan, workers, cm.forced, "after", cm.recent_changes))
+    before, after = courses.kpis_of(weeks.county, plan, workers, cm.forced, weeks.changes)
+    return Kpis(before, after, changes_lookahead=courses.change_counts(weeks.changes),
+                weeks=courses.week_kpis(weeks.county, weeks.course))
 
 
 def build(inputs: Inputs, cfg: Config) -> CaseModel:
@@ -222,32 +239,45 @@ def solved(built: Built, cfg: Config, progress: Progress | None,
     t_build = time.perf_counter()
     slower = slowdown(t0, t_build)
     ctx = solve_context(cfg, len(inputs.children), t0, slower, stop, progress)
-    sol = solve(cm.problem, ctx)
+    later = lookahead.LATER_SHARE if cfg.weeks > 1 else 0.0  # the weeks after week 0's share
+    sol = solve(cm.problem, ctx.part(ctx.work * (1 - later), wall=ctx.left() * (1 - later))
+                if later else ctx)
     t_solve = time.perf_counter()
     if sol.termination is Termination.INTERRUPTED and sol.source == "none":
         raise KeyboardInterrupt  # stopped before any plan existed: nothing to write
     plan_df = build_plan(cm, sol)
     workers = build_workers(cm, plan_df)
+    weeks = None
+    if later:
+        published = None if inputs.published is None else courses.published(
+            weekly.county(inputs, cfg), *inputs.published)
+        weeks = lookahead.plan_weeks(inputs, cfg, assigned_workers_from_plan(cm, plan_df),
+                                     published, ctx.part(ctx.work * later))
     plan_df["explanation"] = explanations(cm, plan_df, workers)
     summary = summarise(inputs, cfg, cm, sol, plan_df, workers, time.perf_counter() - t0,
-                        ctx.work)
+                        ctx.work, weeks)
     timings = {"load_seconds": round(t_load - t0, 3),
                "build_seconds": round(t_build - t_load, 3),
                "solve_seconds": round(t_solve - t_build, 3), "slowdown": round(slower, 2)}
     summary = dataclasses.replace(summary,
                                   solver=dataclasses.replace(summary.solver, timings=timings))
-    return Result(cm, sol, plan_df, workers, summary, {}, inputs,
-                  finish_by=t0 + cfg.solver.time_limit, slowdown=slower, stop=ctx.stop)
+    result = Result(cm, sol, plan_df, workers, summary, {}, inputs,
+                    finish_by=t0 + cfg.solver.time_limit, slowdown=slower, stop=ctx.stop)
+    if weeks is not None:
+        result.tables = lookahead.schedule_of(weeks)
+        plan_df["explanation"] = lookahead.with_later_weeks(weeks, plan_df["explanation"])
+    return result
 
 
-def previous_from_folder(folder: Path) -> tuple[pd.Series, PreviousPlan]:
-    """A plan folder as the plan to stay close to: child -> worker after it ("" unallocated)."""
+def previous_from_folder(folder: Path, inputs: Inputs, day: dt.date) -> PreviousPlan:
+    """A plan folder as the plan to stay close to, set on `inputs`: child -> its worker on `day`
+    by that plan and its schedule ("" unallocated), and its tables for the weeks after."""
     pf = read_plan_folder(folder)
-    series = pd.Series(pf.plan["to_worker_id"].to_numpy(object),
-                       index=pf.plan["child_id"].to_numpy(object))
-    info = PreviousPlan(str(folder.resolve()), pf.summary.plan_file.file,
+    schedule = pf.schedule()
+    inputs.previous = published_on(pf.plan, schedule, day)
+    inputs.published = (pf.plan, schedule)
+    return PreviousPlan(str(folder.resolve()), pf.summary.plan_file.file,
                         pf.summary.plan_file.sha256)
-    return series, info
 
 
 # A file of the plan folder's set beside its tables: its name, and how to write it to a path.
@@ -347,7 +377,7 @@ def rebalance(paths: InputPaths, cfg: Config, out: Path, fmt: str = "csv",
                          paths.config, extra_decisions=paths.decided)
     previous = None
     if paths.previous is not None:
-        inputs.previous, previous = previous_from_folder(paths.previous)
+        previous = previous_from_folder(paths.previous, inputs, cfg.plan_date)
     created = not out.exists()
     stop = stop or threading.Event()
     try:

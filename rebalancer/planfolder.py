@@ -64,6 +64,12 @@ class PlanFolder:
         files |= set(self.input_paths().values())
         return {p.resolve() for p in files}
 
+    def schedule(self) -> pd.DataFrame | None:
+        """The plan's later weeks (None: a plan for its date alone), verified like its tables."""
+        if "schedule" not in (self.raw.get("outputs") or {}):
+            return None
+        return _table(self.path, self.raw, "schedule", None)
+
     def input_paths(self) -> dict[str, Path]:
         return {k: Path(v.path) for k, v in self.summary.inputs.items()}
 

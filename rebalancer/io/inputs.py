@@ -27,6 +27,8 @@ class Inputs:
     # the plan to stay close to (`replan`, `rebalance --previous`): child_id -> worker_id, ""
     # for unallocated; children it does not name carry no cost for changing
     previous: pd.Series | None = None
+    # that plan's tables as published (plan, schedule or None): the weeks it set out
+    published: tuple[pd.DataFrame, pd.DataFrame | None] | None = None
     # a plan to start the search from, at no cost (the frontier's warm starts): same shape
     start: pd.Series | None = None
     # what is applied as given but looks like a mistake (an absence under four weeks, a start

@@ -66,8 +66,9 @@ def static_eligible(cy: County, inputs: Inputs, child: int) -> IntArray:
     return np.flatnonzero(ok)
 
 
-def needs_placing(cy: County, inputs: Inputs, base: IntArray) -> IntArray:
-    """Per child, the first week its baseline worker may not hold it (W: never)."""
+def needs_placing(cy: County, inputs: Inputs, base: IntArray, from_week: int = 0) -> IntArray:
+    """Per child, the first week from `from_week` its baseline worker may not hold it (W:
+    never); the weeks before `from_week` are settled."""
     n, n_weeks = base.shape
     first = np.full(n, n_weeks, np.int64)
     held = base >= 0
@@ -91,6 +92,7 @@ def needs_placing(cy: County, inputs: Inputs, base: IntArray) -> IntArray:
                 can[c_] &= base[c_] != w_
     ok = held & can
     missing = ~ok
+    missing[:, :from_week] = False
     first = np.where(missing.any(axis=1), missing.argmax(axis=1), n_weeks)
     return _with_siblings(cy, base, first)
 
@@ -131,8 +133,11 @@ def _assigned_elsewhere(cy: County, inputs: Inputs, c: IntArray, w: IntArray) ->
     return ~np.isnan(named) & (named != w)
 
 
-def units_to_place(cy: County, inputs: Inputs, base: IntArray) -> list[Unit]:
-    first = needs_placing(cy, inputs, base)
+def units_to_place(cy: County, inputs: Inputs, base: IntArray, from_week: int = 0
+                   ) -> list[Unit]:
+    """The children to place (see `needs_placing`), each family's children who share a
+    starting week and worker as one unit where a worker suits them all."""
+    first = needs_placing(cy, inputs, base, from_week)
     n_weeks = base.shape[1]
     todo = np.flatnonzero(first < n_weeks)
     prev = np.array([base[c, first[c] - 1] if first[c] > 0 else cy.current[c] for c in todo],

@@ -15,6 +15,7 @@ import pandas as pd
 from rebalancer.config import Capacity, Config, Points, Weights
 from rebalancer.io.inputs import Inputs
 from rebalancer.model import rules, terms
+from rebalancer.model.calendar import calendar
 from rebalancer.model.rules import RULE_ORDER, RULES, BoolArray, FloatArray, Frame, IntArray
 from rebalancer.model.terms import NO_PREVIOUS, Pairs
 from solvers import AssignmentProblem
@@ -202,6 +203,22 @@ def apply_decisions(f: Frame, inputs: Inputs, c: IntArray, w: IntArray
             conflicts.append(Conflict(cid, kind.iat[child], wid, code,
                                       f"{kind.iat[child]} on {wid} yields: the worker {why}"))
     return c[keep], w[keep], conflicts
+
+
+def lookahead_pairs(stays: BoolArray, current: IntArray, c: IntArray, w: IntArray
+                    ) -> tuple[IntArray, IntArray]:
+    """The look-ahead's rule for week 0: a child is given a new worker only among those who can
+    hold children in every week of the look-ahead (`stays`), where any of its candidates can
+    (its current worker included); a child whose every candidate leaves, goes away or starts
+    within the look-ahead keeps them all. So no child is moved onto a worker it would have to
+    leave again in the coming weeks. With W = 1 every available worker stays: nothing changes."""
+    short = (w != current[c]) & ~stays[w]
+    if not short.any():
+        return c, w
+    has_stayer = np.zeros(len(current), bool)
+    has_stayer[c[stays[w]]] = True
+    keep = ~(short & has_stayer[c])
+    return c[keep], w[keep]
 
 
 def fallback_pairs(f: Frame, current: IntArray, c: IntArray) -> IntArray:
@@ -444,6 +461,8 @@ def build_case_model(inputs: Inputs, cfg: Config) -> CaseModel:
 
     free_c, free_w, empty_rule = eligible_pairs(f)
     c, w, conflicts = apply_decisions(f, inputs, free_c, free_w)
+    stays: BoolArray = np.asarray(calendar(wk, cfg).can_hold.all(axis=1))
+    c, w = lookahead_pairs(stays, current, c, w)
     fb = fallback_pairs(f, current, c)
     fallback = np.zeros(f.n_children, bool)
     fallback[fb] = True

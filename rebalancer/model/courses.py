@@ -7,6 +7,7 @@ load -> validate -> build -> solve -> **extract** -> write.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,39 @@ SCHEDULE_COLUMNS = ["child_id", "week", "effective_on", "from_worker_id", "to_wo
                     "action", "forced", "reasons", "explanation"]
 WEEK_COLUMNS = ["worker_id", "week", "starts_on", "can_hold", "load", "children",
                 "utilisation"]
+
+
+def published_on(plan: pd.DataFrame, schedule: pd.DataFrame | None, day: dt.date
+                 ) -> pd.Series:
+    """child_id -> worker_id ("" none) on `day` by a published plan: its plan's `to_worker_id`,
+    then its schedule's changes effective on or before that day, in date order."""
+    out = pd.Series(plan["to_worker_id"].fillna("").astype(str).to_numpy(object),
+                    index=plan["child_id"].astype(str).to_numpy(object))
+    if schedule is None or not len(schedule):
+        return out
+    days = pd.to_datetime(schedule["effective_on"].astype(str)).dt.date
+    due = schedule.assign(day=days.to_numpy())
+    due = due[due["day"] <= day].sort_values(["day", "week"], kind="stable")
+    if len(due):
+        latest = due.drop_duplicates("child_id", keep="last")
+        out.loc[latest["child_id"].astype(str).to_numpy()] = \
+            latest["to_worker_id"].fillna("").astype(str).to_numpy(object)
+    return out
+
+
+def published(cy: County, plan: pd.DataFrame, schedule: pd.DataFrame | None) -> IntArray:
+    """(children, weeks): each child's worker in each week of this county's look-ahead by a
+    published plan (`published_on` each week's start; a plan made on an earlier date is read at
+    these weeks' dates); children it does not name keep their current worker; -1: none."""
+    base = np.repeat(cy.current[:, None], cy.weeks, axis=1)
+    ids = cy.frame.children["child_id"]
+    index = cy.frame.worker_index
+    for k, s in enumerate(cy.cal.starts):
+        to = ids.map(published_on(plan, schedule, s))
+        named = to.notna().to_numpy()
+        base[named, k] = to[named].map(lambda w: index.get(w, -1) if w else -1
+                                       ).to_numpy(np.int64)
+    return base
 
 
 def _ids(cy: County, idx: IntArray) -> np.ndarray:
@@ -160,3 +194,46 @@ def kpis_of(cy: County, plan: pd.DataFrame, workers: pd.DataFrame, forced0: Bool
             made[c.child] += 1
     twice = int(((cy.changes12 + made) >= 2).sum())
     return before, dataclasses.replace(after, children_2plus_changes=twice)
+
+
+def calendar_words(cy: County, w: int) -> str:
+    """The worker's dates that matter within the look-ahead, in words."""
+    row = cy.frame.workers.iloc[w]
+    end = cy.cal.starts[-1]
+    out = []
+    if row["leaving_on"] is not None and row["leaving_on"] <= end + _horizon(cy):
+        out.append(f"leaves on {row['leaving_on']}")
+    if row.get("starts_on") is not None and row["starts_on"] > cy.cfg.plan_date:
+        out.append(f"starts on {row['starts_on']}")
+    if row.get("away_from") is not None and row["away_from"] <= end + _horizon(cy):
+        until = row.get("away_until")
+        out.append(f"away from {row['away_from']}" + (f" to {until}" if until else ""))
+    return "; ".join(out)
+
+
+def _horizon(cy: County):  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    return dt.timedelta(days=cy.cfg.horizon_days)
+
+
+def schedule_words(cy: County, made: list[Change]) -> dict[tuple[int, int], str]:
+    """Each later change in words, keyed by (child, week)."""
+    wid = cy.frame.workers["worker_id"].to_numpy(object)
+    out = {}
+    for c in made:
+        if c.week == 0:
+            continue
+        day = cy.cal.starts[c.week].isoformat()
+        if c.src >= 0 and c.dst >= 0:
+            out[(c.child, c.week)] = (
+                f"{wid[c.src]} {calendar_words(cy, c.src) or 'cannot keep it'}; handed over in "
+                f"the week of {day} to {wid[c.dst]}"
+                + (", who stays" if cy.cal.can_hold[c.dst, c.week:].all() else ""))
+        elif c.dst >= 0:
+            out[(c.child, c.week)] = (f"allocated in the week of {day} to {wid[c.dst]} "
+                                      f"({calendar_words(cy, c.dst) or 'in post'})")
+        else:
+            out[(c.child, c.week)] = (f"{wid[c.src]} {calendar_words(cy, c.src)}; no eligible "
+                                      f"worker can take it from the week of {day}")
+    return out

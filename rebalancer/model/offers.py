@@ -12,33 +12,13 @@ import pandas as pd
 from rebalancer.config import GRADES
 from rebalancer.model import rules, terms
 from rebalancer.model.allocate import STATIC_RULES, Placement, course_of
+from rebalancer.model.courses import calendar_words
 from rebalancer.model.rules import GRADE_RANK, IntArray
 from rebalancer.model.weekly import County
 from solvers.options import OptionsProblem
 
 OPTION_COLUMNS = ["child_id", "rank", "worker_id", "team", "adds", "utilisation_before",
                   "utilisation_after", "travel", "calendar", "chosen", "why"]
-
-
-def calendar_words(cy: County, w: int) -> str:
-    """The worker's dates that matter within the look-ahead, in words."""
-    row = cy.frame.workers.iloc[w]
-    end = cy.cal.starts[-1]
-    out = []
-    if row["leaving_on"] is not None and row["leaving_on"] <= end + _horizon(cy):
-        out.append(f"leaves on {row['leaving_on']}")
-    if row.get("starts_on") is not None and row["starts_on"] > cy.cfg.plan_date:
-        out.append(f"starts on {row['starts_on']}")
-    if row.get("away_from") is not None and row["away_from"] <= end + _horizon(cy):
-        until = row.get("away_until")
-        out.append(f"away from {row['away_from']}" + (f" to {until}" if until else ""))
-    return "; ".join(out)
-
-
-def _horizon(cy: County):  # type: ignore[no-untyped-def]
-    import datetime as dt
-
-    return dt.timedelta(days=cy.cfg.horizon_days)
 
 
 def binding(cy: County, child: int, top: int) -> str:
