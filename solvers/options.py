@@ -144,6 +144,8 @@ class _Cell:
 def _cells(p: OptionsProblem, x: list[cp_model.IntVar]) -> list[_Cell]:
     """Per agent, one load expression for each set of alike weeks: most agents have no event in
     the look-ahead, so their weeks are one cell and their overload is counted once, weighted."""
+    if not len(p.ent_opt):  # no option loads anyone: no cell
+        return []
     order = np.lexsort((p.ent_opt, p.ent_week, p.ent_agent))
     a, w = p.ent_agent[order], p.ent_week[order]
     cut = np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (w[1:] != w[:-1]), True])

@@ -19,6 +19,7 @@ from rebalancer.check.independent import check_plan
 from rebalancer.cli import app
 from rebalancer.config import load_config
 from rebalancer.io.inputs import load_inputs
+from rebalancer.io.outputs import read_table_file
 from rebalancer.pipeline import InputPaths, Result
 from rebalancer.signoff.audit import DB_ENV, Trail
 
@@ -75,7 +76,9 @@ class Case:
         # every test that solves also checks its plan independently
         inputs = load_inputs(w, c, d, t, cfg, cfg_path)
         summary = json.loads((self.root / "out" / "summary.json").read_text())
-        report = check_plan(inputs, cfg, result.plan, summary, result.workers)
+        sched = self.root / "out" / f"schedule.{fmt}"
+        report = check_plan(inputs, cfg, result.plan, summary, result.workers,
+                            schedule=read_table_file(sched) if sched.exists() else None)
         assert report.ok, [str(v) for v in report.violations] + report.mismatches
         return result
 

@@ -209,3 +209,21 @@ def test_the_solver_refuses_costs_that_could_overflow() -> None:
                           pair_agent=np.array([0]), pair_cost=big, pair_load=np.array([1]),
                           item_must=np.array([False]), item_skip_cost=big,
                           agent_capacity=np.array([10]), overload_cost=1)
+
+
+def test_options_where_no_option_loads_any_agent_are_solved() -> None:
+    # One item whose only options load nobody (a child no worker may take: unallocated in every
+    # week, or in some): the cheaper is chosen, with nothing to add up per agent and week.
+    from solvers.options import OptionsProblem
+    from solvers.options import solve as solve_options
+
+    none = np.zeros(0, np.int64)
+    p = OptionsProblem(
+        n_items=1, n_agents=1, n_weeks=2, opt_item=np.array([0, 0]),
+        opt_continues=np.array([-1, -1]), opt_cost=np.array([7, 5]), ent_opt=none,
+        ent_agent=none, ent_week=none, ent_load=none, new_opt=none, new_agent=none,
+        new_week=none, new_count=none, fixed_load=np.zeros((1, 2), np.int64),
+        capacity=np.array([10]), new_room=np.full((1, 2), -1))
+    got = solve_options(p, SolveContext.start(5.0, threads=1))
+    assert got.choice is not None and got.choice.tolist() == [1]
+    assert got.objective == 5

@@ -6,7 +6,9 @@ and children whose worker cannot hold them from some week on (a departure, an ab
 decision), from that week, each family's children who share a starting week and worker as one.
 A placement is one of a few courses (options): one worker to the end of the look-ahead; a worker
 until they cannot hold children, then another to the end (or none, where no worker is
-eligible); none until a starter is in post, then the starter. The objective is the contract's
+eligible); none until a starter is in post, then the starter; for a child without a worker
+in a week already planned (a rebalance's week 0), none for up to three weeks, then a worker
+(MAX_NEW is per week, so this week's room may be spent). The objective is the contract's
 over the weeks; `solvers.options` finds the optimum of this restricted problem.
 """
 
@@ -24,6 +26,10 @@ from rebalancer.model.rules import RULES, BoolArray, FloatArray, IntArray
 from rebalancer.model.terms import DAYS_PER_MONTH
 from rebalancer.model.weekly import County, week_loads
 from solvers.options import OptionsProblem
+
+# How many weeks after its first an allocation may wait for a worker's MAX_NEW room (in the
+# weeks after week 0 of a rebalance, where week 0 is already planned)
+LATER_ALLOCATION_WEEKS = 3
 
 STATIC_RULES = tuple(r for r in RULES if r.code != "AVAILABLE")
 
@@ -265,6 +271,14 @@ def options_of(cy: County, i: int, unit: Unit, base: IntArray) -> list[Option]:
             if can[w, t:].all():
                 course = np.r_[np.full(t - s, -1), np.full(n_weeks - t, w)].astype(np.int64)
                 out.append(Option(i, s, course, price.weeks(course, s)))
+    if unit.prev < 0 and s > 0:  # without a worker in a week already planned: MAX_NEW may
+        # leave no room this week, so a worker from one of the next few weeks is an option too
+        seen = {(o.start + int(np.argmax(o.workers >= 0)), int(o.workers.max())) for o in out}
+        for w in unit.eligible.tolist():
+            for t in range(s + 1, min(s + 1 + LATER_ALLOCATION_WEEKS, n_weeks)):
+                if (t, w) not in seen and can[w, t:].all():
+                    course = np.r_[np.full(t - s, -1), np.full(n_weeks - t, w)].astype(np.int64)
+                    out.append(Option(i, s, course, price.weeks(course, s)))
     if unit.prev < 0 or not out:  # a child who had a worker keeps one where any is eligible
         course = np.full(n_weeks - s, -1, np.int64)
         out.append(Option(i, s, course, first + price.weeks(course, s)))

@@ -1,0 +1,184 @@
+"""The rebalance over the weeks of the look-ahead, on hand-made counties with answers worked by
+hand: a leaver in week 3, a starter in week 2, an absence, MAX_NEW per week, a family, a `keep`
+on a worker who leaves in week 5; and `--previous` with a published schedule. Every plan here is
+checked independently, every week (`Case.run`).
+
+Dates: plan 2026-12-01, horizon 14 days, so week k (starting 2026-12-01 + 7k) may hold children
+when the worker leaves after its start + 14 days.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rebalancer.io.outputs import read_table_file
+from tests.conftest import Case, child, filler, row, worker
+
+FOUR_WEEKS = "lookahead_days = 28"  # W = 4: weeks start 12-01, 12-08, 12-15, 12-22
+
+
+def _schedule(case: Case) -> pd.DataFrame:
+    return _typed(read_table_file(case.root / "out" / "schedule.csv"))
+
+
+def _typed(sched: pd.DataFrame) -> pd.DataFrame:
+    return sched.astype({"week": int})
+
+
+def _summary(case: Case) -> dict:  # type: ignore[type-arg]
+    return json.loads((case.root / "out" / "summary.json").read_text())
+
+
+def test_no_child_is_moved_onto_a_worker_who_leaves_in_week_3(case: Case) -> None:
+    # A holds 84 pinned points and K (5 points, with A since 2026-11-01): 89/85. B is idle and
+    # leaves on 2027-01-02 (holds weeks 0-2: 2027-01-02 > 12-15 + 14, not > 12-22 + 14). C holds
+    # 80. For the plan date alone, K goes to B (peak 84/85 rather than 85/85). Over four weeks
+    # K would then change again in week 3; the plan moves K to C once instead.
+    # By hand, every week alike: peak 50 × 100 × 85/85 = 5,000; K's move (300 + 10 × 30/30.4375)
+    # = 309.86. Objective 5,309.86.
+    workers = [worker("A"), worker("B", leaving_on="2027-01-02"), worker("C")]
+    children = [*filler("A", 84), *filler("C", 80),
+                child("K", current="A", allocated_on="2026-11-01")]
+    single = case.run(workers, children, config="lookahead_days = 0")
+    assert row(single, "K")["to_worker_id"] == "B"
+    r = case.run(workers, children, config=FOUR_WEEKS)
+    assert row(r, "K")["to_worker_id"] == "C"
+    assert len(_schedule(case)) == 0  # K changes once, now
+    s = _summary(case)
+    assert s["objective"] == pytest.approx(5000 + 300 + 10 * 30 / 30.4375, abs=0.01)
+    assert s["kpis"]["changes_lookahead"] == {"total": 1, "forced": 0, "discretionary": 1}
+    assert [w["week"] for w in s["kpis"]["weeks"]] == [0, 1, 2, 3]
+
+
+def test_a_childs_worker_leaving_in_week_3_hands_it_over_then_to_a_worker_who_stays(
+        case: Case) -> None:
+    # K is with B (leaving 2027-01-02: weeks 0-2); C and D stay, C holds 40, D 60. K stays with
+    # B until week 3 (moving now would be a discretionary move, costlier than the handover), then
+    # goes to C (lower load). By hand: peak 50 × 100 × 60/85 = 3,529.41 every week; the forced
+    # handover in week 3 after 21 + 30 days with B (allocated 2026-11-01): 10 × 51/30.4375 =
+    # 16.76. Objective 3,546.17.
+    r = case.run([worker("B", leaving_on="2027-01-02"), worker("C"), worker("D")],
+                 [*filler("C", 40), *filler("D", 60),
+                  child("K", current="B", allocated_on="2026-11-01")], config=FOUR_WEEKS)
+    assert row(r, "K")["to_worker_id"] == "B" and row(r, "K")["action"] == "keep"
+    sched = _schedule(case)
+    assert sched[["child_id", "week", "effective_on", "from_worker_id", "to_worker_id",
+                  "action", "forced", "reasons"]].values.tolist() == [
+        ["K", 3, "2026-12-22", "B", "C", "move", "true", "LEAVING"]]
+    assert "B leaves on 2027-01-02; handed over in the week of 2026-12-22 to C, who stays" in \
+        sched["explanation"].iat[0]
+    assert "Then: B leaves on 2027-01-02" in row(r, "K")["explanation"]
+    s = _summary(case)
+    assert s["objective"] == pytest.approx(5000 * 60 / 85 + 10 * 51 / 30.4375, abs=0.01)
+    assert s["kpis"]["changes_lookahead"] == {"total": 1, "forced": 1, "discretionary": 0}
+
+
+def test_a_child_only_a_starter_can_take_is_allocated_when_the_starter_is_in_post(
+        case: Case) -> None:
+    # N needs `bsl`; only S has it, and S starts on 2026-12-15 (week 2). N is unallocated in
+    # weeks 0 and 1 and allocated to S in week 2. By hand: unallocated 14,000 × 2/4 = 7,000;
+    # peak 50 × 100 × 5/85 × 2/4 = 147.06. Objective 7,147.06.
+    r = case.run([worker("S", starts_on="2026-12-15", skills="bsl"), worker("A")],
+                 [child("N", required_skills="bsl")], config=FOUR_WEEKS)
+    assert row(r, "N")["action"] == "unallocated"
+    sched = _schedule(case)
+    assert sched[["child_id", "week", "to_worker_id", "action", "forced"]].values.tolist() == [
+        ["N", 2, "S", "allocate", "false"]]
+    assert "STARTS" in sched["reasons"].iat[0] and "starts on 2026-12-15" in \
+        sched["explanation"].iat[0]
+    assert _summary(case)["objective"] == pytest.approx(7000 + 5000 * 5 / 85 / 2, abs=0.01)
+    weeks = [w["unallocated"] for w in _summary(case)["kpis"]["weeks"]]
+    assert weeks == [1, 1, 0, 0]
+
+
+def test_an_absence_hands_the_child_over_once_and_nobody_is_given_to_the_absent_worker(
+        case: Case) -> None:
+    # B is away from 2027-01-10 to 2027-06-30: with 14 days' notice B holds children in weeks
+    # 0-1 (12-08 + 14 = 12-22 < 01-10) but not week 2 (12-15 + 14 = 12-29... the window from
+    # 12-15 to 12-29 misses 01-10, so week 2 holds; week 3's 12-22 to 01-05 also misses it).
+    # With W = 6 (42 days): week 4 (12-29 to 01-12) reaches 01-10: B hands K over in week 4.
+    # L is new: idle B is not given L (B cannot keep L through the look-ahead); C is.
+    r = case.run([worker("B", away_from="2027-01-10", away_until="2027-06-30"), worker("C")],
+                 [*filler("C", 40), child("K", current="B", allocated_on="2026-11-01"),
+                  child("L")], config="lookahead_days = 42")
+    assert row(r, "L")["to_worker_id"] == "C"
+    assert row(r, "K")["to_worker_id"] == "B"
+    sched = _schedule(case)
+    assert sched[["child_id", "week", "from_worker_id", "to_worker_id", "forced", "reasons"]
+                 ].values.tolist() == [["K", 4, "B", "C", "true", "ABSENT"]]
+    # K does not go back to B after the absence: one change, not two
+    assert _summary(case)["kpis"]["changes_lookahead"]["total"] == 1
+
+
+def test_max_new_cases_applies_per_week(case: Case) -> None:
+    # A may take one new child a week. Three new children (high, medium, low priority): the
+    # high one now, the medium one in week 1, the low one in week 2. By hand: unallocated
+    # 14,000 × 1/4 + 10,000 × 2/4 = 8,500; peak 50 × 100 × (5 + 10 + 15 + 15)/85/4 = 661.76.
+    r = case.run([worker("A", max_new_cases=1)],
+                 [child("H", priority="high"), child("M", priority="medium"),
+                  child("L", priority="low")], config=FOUR_WEEKS)
+    assert row(r, "H")["action"] == "allocate"
+    sched = _schedule(case)
+    assert sched[["child_id", "week", "to_worker_id", "action"]].values.tolist() == [
+        ["M", 1, "A", "allocate"], ["L", 2, "A", "allocate"]]
+    assert _summary(case)["objective"] == pytest.approx(8500 + 5000 * 45 / 85 / 4, abs=0.01)
+
+
+def test_a_family_is_handed_over_together(case: Case) -> None:
+    # Siblings S1, S2 are with B, who leaves in week 3. C (holding 40) and D (holding 35) both
+    # stay; the siblings go together (to one worker) in week 3, both forced.
+    case.run([worker("B", leaving_on="2027-01-02"), worker("C"), worker("D")],
+             [*filler("C", 40), *filler("D", 35),
+              child("S1", current="B", family_id="F", allocated_on="2026-11-01"),
+              child("S2", current="B", family_id="F", allocated_on="2026-11-01")],
+             config=FOUR_WEEKS)
+    sched = _schedule(case)
+    assert sorted(sched["child_id"]) == ["S1", "S2"]
+    assert set(sched["week"]) == {3} and sched["to_worker_id"].nunique() == 1
+    assert set(sched["forced"]) == {"true"}
+    assert _summary(case)["kpis"]["weeks"][3]["unallocated"] == 0
+
+
+def test_a_keep_on_a_worker_who_leaves_in_week_5_holds_until_then(case: Case) -> None:
+    # B holds 90 points with K kept by a manager's decision; B leaves on 2027-01-15 (holds weeks
+    # 0-4: 01-15 > 12-29 + 14 = 01-12, not > 01-05 + 14 = 01-19). K stays with B, though B is
+    # over capacity, until week 5, then is handed over to C.
+    r = case.run([worker("B", leaving_on="2027-01-15"), worker("C")],
+                 [*filler("B", 86), child("K", current="B", allocated_on="2026-11-01")],
+                 decisions=[{"child_id": "K", "decision": "keep", "worker_id": "",
+                             "note": "court next week"}], config="lookahead_days = 42")
+    assert row(r, "K")["to_worker_id"] == "B"
+    sched = _schedule(case)
+    k = sched[sched["child_id"] == "K"]
+    assert k[["week", "from_worker_id", "to_worker_id", "forced"]].values.tolist() == [
+        [5, "B", "C", "true"]]
+
+
+def test_rebalance_previous_keeps_the_published_weeks(case: Case, tmp_path: Path) -> None:
+    # A plan with a handover in week 3, then a re-plan a week later with --previous: the
+    # handover it published (to C) is kept, now in week 2, though D is as good.
+    from typer.testing import CliRunner
+
+    from rebalancer.cli import app
+
+    r = case.run([worker("B", leaving_on="2027-01-02"), worker("C"), worker("D")],
+                 [*filler("C", 40), *filler("D", 40),
+                  child("K", current="B", allocated_on="2026-11-01")], config=FOUR_WEEKS)
+    first = _schedule(case)
+    assert first["week"].tolist() == [3]
+    handed_to = first["to_worker_id"].iat[0]
+    assert r is not None
+    (case.root / "later.toml").write_text(f"plan_date = 2026-12-08\n{FOUR_WEEKS}\n")
+    out = tmp_path / "later"
+    res = CliRunner().invoke(app, [
+        "rebalance", "--workers", str(case.root / "workers.csv"), "--children",
+        str(case.root / "children.csv"), "--config", str(case.root / "later.toml"),
+        "--previous", str(case.root / "out"), "--out", str(out), "--quiet", "--work", "2"])
+    assert res.exit_code == 0, res.output
+    again = _typed(read_table_file(out / "schedule.csv"))
+    assert again[["child_id", "week", "effective_on", "to_worker_id"]].values.tolist() == [
+        ["K", 2, "2026-12-22", handed_to]]
