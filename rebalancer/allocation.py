@@ -37,6 +37,7 @@ from rebalancer.model.summary import (
     SolverReport,
     Summary,
 )
+from rebalancer.model.terms import NO_PREVIOUS
 from rebalancer.pipeline import (
     FolderHook,
     Result,
@@ -68,7 +69,9 @@ def baseline(cy: weekly.County, plan_dir: Path | None) -> np.ndarray:
     if plan_dir is None:
         return np.repeat(cy.current[:, None], cy.weeks, axis=1)
     pf = read_plan_folder(plan_dir)
-    return courses.published(cy, pf.plan, pf.schedule())
+    base = courses.published(cy, pf.plan, pf.schedule())
+    unnamed = base == NO_PREVIOUS  # children it does not name keep their current worker
+    return np.where(unnamed, cy.current[:, None], base)
 
 
 def allocate(paths: InputPaths, cfg: Config, out: Path, fmt: str, hook: FolderHook,

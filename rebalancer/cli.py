@@ -222,10 +222,10 @@ def rebalance(
     overrides = _overrides(time_limit, max_moves, seed, threads, work)
     paths = InputPaths(workers, children, decisions, travel, config, previous)
     key = _audit_key(audit_key)
-    summary = _run(config, overrides, quiet, lambda cfg, progress: pipeline.rebalance(
+    result = _run_result(config, overrides, quiet, lambda cfg, progress: pipeline.rebalance(
         paths, cfg, out, format.value, trail.Trail.at(audit, key).hook(), progress,
         replace=replace))
-    typer.echo(terminal.rebalance_text(summary, paths, out))
+    typer.echo(terminal.rebalance_text(result.summary, paths, out, result.tables))
 
 
 @app.command()
@@ -390,9 +390,9 @@ def demo(
     typer.echo(f"Demo: {d / 'workers.csv'} and {d / 'children.csv'} "
                "(a generated county in crisis)")
     paths = InputPaths(d / "workers.csv", d / "children.csv", config=d / "config.toml")
-    summary = _run(d / "config.toml", {}, quiet, lambda cfg, progress: pipeline.rebalance(
+    result = _run_result(d / "config.toml", {}, quiet, lambda cfg, progress: pipeline.rebalance(
         paths, cfg, out, "csv", trail.Trail.at().hook(), progress, replace=replace))
-    typer.echo(terminal.rebalance_text(summary, paths, out))
+    typer.echo(terminal.rebalance_text(result.summary, paths, out, result.tables))
 
 
 @app.command()
@@ -405,9 +405,13 @@ def generate(
     format: Annotated[GenerateFormat, typer.Option(
         "--format", help="csv or parquet tables of the contract, or ssd: a synthetic SSD "
         "extract with its mapping.toml")] = GenerateFormat.csv,
+    calendar: Annotated[bool, typer.Option(
+        "--calendar/--no-calendar", help="Known departures, long absences and starters in the "
+        "coming 13 weeks (starters are added to --workers).")] = True,
 ) -> None:
     """Write a synthetic, realistic county: workers and children tables (or an SSD extract)."""
-    tables = generate_county(children, workers, seed=seed, scenario=scenario.value)
+    tables = generate_county(children, workers, seed=seed, scenario=scenario.value,
+                             with_calendar=calendar)
     if format is GenerateFormat.ssd:
         paths = write_ssd(tables, out, seed=seed)
         typer.echo(f"wrote a synthetic SSD extract ({len(paths) - 1} tables) and "

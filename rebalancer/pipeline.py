@@ -252,7 +252,7 @@ def solved(built: Built, cfg: Config, progress: Progress | None,
         published = None if inputs.published is None else courses.published(
             weekly.county(inputs, cfg), *inputs.published)
         weeks = lookahead.plan_weeks(inputs, cfg, assigned_workers_from_plan(cm, plan_df),
-                                     published, ctx.part(ctx.work * later))
+                                     published, ctx.part(ctx.work * later), cm.forced)
     plan_df["explanation"] = explanations(cm, plan_df, workers)
     summary = summarise(inputs, cfg, cm, sol, plan_df, workers, time.perf_counter() - t0,
                         ctx.work, weeks)

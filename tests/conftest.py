@@ -49,6 +49,7 @@ class Case:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.base_config = ""  # written before each run's own configuration
 
     def write(self, name: str, rows: list[dict[str, Any]], columns: list[str] | None = None
               ) -> Path:
@@ -67,7 +68,7 @@ class Case:
              if decisions is not None else None)
         t = self.write("travel", travel) if travel is not None else None
         cfg_path = self.root / "config.toml"
-        cfg_path.write_text(f"plan_date = {PLAN_DATE}\n{config}\n")
+        cfg_path.write_text(f"plan_date = {PLAN_DATE}\n{self.base_config}{config}\n")
         cfg = load_config(cfg_path, {"solver.time_limit": time_limit, **overrides})
         out = self.root / "out"
         # a test that runs twice replaces its first plan on purpose
@@ -86,6 +87,9 @@ class Case:
 @pytest.fixture
 def case(tmp_path: Path) -> Case:
     return Case(tmp_path)
+
+
+SINGLE_DATE = "lookahead_days = 0\n"  # the plan for the plan date alone
 
 
 def to(result: Result, child_id: str) -> str:

@@ -16,13 +16,14 @@ from tests.conftest import digest, generated, rebalance
 runner = CliRunner()
 
 
-def test_rebalance_writes_three_outputs_and_check_passes(tmp_path: Path) -> None:
+def test_rebalance_writes_its_outputs_and_check_passes(tmp_path: Path) -> None:
     inp = generated(tmp_path)
     before = digest(inp)
     r = rebalance(inp, tmp_path / "out")
     assert r.exit_code == 0, r.output
-    assert {p.name for p in (tmp_path / "out").iterdir()} == {"plan.csv", "workers.csv",
-                                                              "report.html", "summary.json"}
+    # the plan (week 0), its later weeks (schedule, and each worker's weeks), the workers
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {
+        "plan.csv", "schedule.csv", "weeks.csv", "workers.csv", "report.html", "summary.json"}
     assert digest(inp) == before  # inputs never touched
     c = runner.invoke(app, ["check", "--workers", str(inp / "workers.csv"), "--children",
                             str(inp / "children.csv"), "--plan", str(tmp_path / "out")])

@@ -1,5 +1,6 @@
-"""Property: for generated instances of every scenario and rule setting, every plan obeys every
-hard rule (by the independent checker) and its summary matches a recomputation."""
+"""Property: for generated instances of every scenario, rule setting and look-ahead, every plan
+obeys every hard rule in every week (by the independent checker, which reads the schedule) and
+its summary matches a recomputation."""
 
 from __future__ import annotations
 
@@ -27,17 +28,18 @@ from rebalancer.synth.county import generate, write_scenario
     max_moves=st.sampled_from([0, 0, 1, 5]),
     max_new=st.integers(0, 6),
     keep_families=st.booleans(),
+    lookahead=st.sampled_from([0, 28, 91]),
 )
 def test_every_plan_obeys_every_hard_rule(children: int, workers: int, seed: int, scenario: str,
                                           geography: str, max_moves: int, max_new: int,
-                                          keep_families: bool) -> None:
+                                          keep_families: bool, lookahead: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         paths = write_scenario(generate(children, workers, seed=seed, scenario=scenario),
                                root / "in", "csv")
         cfg_file = root / "config.toml"
         cfg_file.write_text(
-            "plan_date = 2026-12-01\n[rules]\n"
+            f"plan_date = 2026-12-01\nlookahead_days = {lookahead}\n[rules]\n"
             f'geography = "{geography}"\nmax_travel = 15\nmax_moves = {max_moves}\n'
             f"max_new_cases = {max_new}\nkeep_families = {str(keep_families).lower()}\n"
             "[solver]\ntime_limit = 3\n")
@@ -47,7 +49,10 @@ def test_every_plan_obeys_every_hard_rule(children: int, workers: int, seed: int
         from rebalancer.io.outputs import read_table_file
 
         plan = read_table_file(root / "out" / "plan.csv")
-        report = check_plan(load_inputs(paths[0], paths[1], None, None, cfg), cfg, plan, summary)
+        sched = root / "out" / "schedule.csv"
+        assert sched.exists() == (lookahead > 0)
+        report = check_plan(load_inputs(paths[0], paths[1], None, None, cfg), cfg, plan, summary,
+                            schedule=read_table_file(sched) if sched.exists() else None)
         assert report.ok, [str(v) for v in report.violations] + report.mismatches
         assert len(plan) == children
         assert set(plan["action"]) <= {"keep", "move", "allocate", "unallocated"}

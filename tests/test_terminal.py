@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from rebalancer.cli import app
 from rebalancer.reports.terminal import before_after, clock_line
 from solvers import Termination
-from tests.conftest import Case, child, filler, worker
+from tests.conftest import SINGLE_DATE, Case, child, filler, worker
 
 runner = CliRunner()
 
@@ -168,6 +168,7 @@ def test_a_second_change_of_worker_this_year_is_flagged_forced_or_for_balance(
 
 
 def test_the_plan_quality_is_said_in_words_first(case: Case) -> None:
+    case.base_config = SINGLE_DATE
     r = case.run([worker("A")], [child("K")])
     text = before_after(r.summary)
     assert "Plan quality: the best possible plan under these rules and weights (proven). The " \

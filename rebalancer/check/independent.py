@@ -211,7 +211,8 @@ def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
     after = {c: (rows[c]["to_worker_id"] if c in rows else "") for c in world.children}
     v += _one_worker(world, plan, rows, before, after)
     allowed = _Allowed(world)
-    previous, previous_problems = _previous_plan(summary)
+    published, previous_problems = _previous_plan(world, summary)
+    previous = published[0] if published is not None else None
     allowed.endorse(before, previous)
     v += _static_rules(world, before, after)
     v += _mandates(world, after)
@@ -228,12 +229,13 @@ def check_plan(inputs: Inputs, cfg: Config, plan: pd.DataFrame,
     v += _config_mismatch(cfg, summary)
     recomputed = _recompute(world, before, after, forced)
     mismatches = list(previous_problems)
+    weeks = [after]
     if schedule is not None:
-        v_weeks, m_weeks = _over_weeks(world, (before, after), schedule, forced, recomputed,
-                                       summary)
+        v_weeks, m_weeks, weeks = _over_weeks(world, (before, after), schedule, forced,
+                                              recomputed, summary)
         v += v_weeks
         mismatches += m_weeks
-    _previous_term(previous, after, recomputed, cfg)
+    _previous_term(published, weeks, recomputed, cfg)
     mismatches += _plan_columns(world, plan, before, after)
     unchecked = ["explanations are checked for presence on changed rows, not wording; reasons "
                  "for their rule codes, not for which of OVERLOAD, BALANCE or FAMILY", *cut_short]
@@ -446,7 +448,8 @@ def _config_mismatch(cfg: Config, summary: dict[str, Any] | None) -> list[Violat
 
 def _over_weeks(world: _World, sides: tuple[dict[str, str], dict[str, str]],
                 schedule: pd.DataFrame, forced: set[str], recomputed: dict[str, Any],
-                summary: dict[str, Any] | None) -> tuple[list[Violation], list[str]]:
+                summary: dict[str, Any] | None
+                ) -> tuple[list[Violation], list[str], list[dict[str, str]]]:
     """The weeks after week 0 (check/weekly.py): their rules, and the objective, changes and
     weekly KPIs over the weeks in place of the single date's."""
     from rebalancer.check.weekly import check_weeks
@@ -466,16 +469,18 @@ def _over_weeks(world: _World, sides: tuple[dict[str, str], dict[str, str]],
             g.get(k) != r[k] if isinstance(r[k], int | str) else not _close(r[k], g.get(k))
             for g, r in zip(given, wk.weeks, strict=False) for k in r)):
         out.append("kpis.weeks: the weekly figures differ from those recomputed")
-    return [Violation(rule, msg, ids) for rule, msg, ids in wk.violations], out
+    return [Violation(rule, msg, ids) for rule, msg, ids in wk.violations], out, wk.assignments
 
 
-def _previous_term(previous: dict[str, str] | None, after: dict[str, str],
+def _previous_term(published: list[dict[str, str]] | None, weeks: list[dict[str, str]],
                    recomputed: dict[str, Any], cfg: Config) -> None:
-    """The term a re-plan adds (outcomes that differ from the previous plan), recomputed from
-    the previous plan's own file."""
-    if previous is not None:
-        changed = sum(1 for c, w in after.items() if c in previous and previous[c] != w)
-        term = cfg.weights.previous_change * changed
+    """The term a re-plan adds, recomputed from the previous plan's own files: per week, the
+    children it names whose worker differs from its worker for that week's date, averaged over
+    the weeks (one week: the children whose outcome differs)."""
+    if published is not None:
+        changed = sum(1 for prev, now in zip(published, weeks, strict=True)
+                      for c, w in now.items() if c in prev and prev[c] != w)
+        term = cfg.weights.previous_change * changed / len(weeks)
         recomputed["objective_terms"]["previous_plan"] = term
         recomputed["objective"] += term
 
@@ -667,9 +672,13 @@ def _plan_columns(world: _World, plan: pd.DataFrame, before: dict[str, str],
     return out
 
 
-def _previous_plan(summary: dict[str, Any] | None) -> tuple[dict[str, str] | None, list[str]]:
-    """The plan a re-plan stayed close to, read from its folder and verified by its hash; what
-    could not be read is a mismatch (its term cannot be recomputed)."""
+def _previous_plan(world: _World, summary: dict[str, Any] | None
+                   ) -> tuple[list[dict[str, str]] | None, list[str]]:
+    """The plan a re-plan stayed close to, read from its folder and verified by its hashes:
+    per week of this plan, each child it names and its worker on that week's start (its plan,
+    then its schedule's changes effective by then). What could not be read is a mismatch (its
+    term cannot be recomputed)."""
+    import json
     from pathlib import Path
 
     from rebalancer.io.outputs import read_table_file
@@ -677,12 +686,36 @@ def _previous_plan(summary: dict[str, Any] | None) -> tuple[dict[str, str] | Non
     info = (summary or {}).get("previous_plan")
     if not isinstance(info, dict):
         return None, []
-    path = Path(str(info.get("folder", ""))) / str(info.get("plan_file", ""))
+    folder = Path(str(info.get("folder", "")))
+    path = folder / str(info.get("plan_file", ""))
     if not path.is_file() or _file_hash(path) != info.get("plan_sha256"):
         return None, [f"previous_plan: {path} is missing or changed, so the objective's "
                       "previous-plan term cannot be recomputed"]
     prev = read_table_file(path)
-    return dict(zip(prev["child_id"], prev["to_worker_id"], strict=True)), []
+    given = dict(zip(prev["child_id"], prev["to_worker_id"].fillna(""), strict=True))
+    changes: list[tuple[dt.date, int, str, str]] = []
+    try:
+        entry = json.loads((folder / "summary.json").read_text()).get("outputs", {}).get(
+            "schedule")
+    except (OSError, ValueError):
+        entry = None
+    if isinstance(entry, dict):
+        sched_path = folder / str(entry.get("file", ""))
+        if not sched_path.is_file() or _file_hash(sched_path) != entry.get("sha256"):
+            return None, [f"previous_plan: {sched_path} is missing or changed, so the "
+                          "objective's previous-plan term cannot be recomputed"]
+        for r in read_table_file(sched_path).to_dict("records"):
+            changes.append((dt.date.fromisoformat(str(r["effective_on"])), int(r["week"]),
+                            str(r["child_id"]), str(r["to_worker_id"] or "")))
+    changes.sort()
+    out = []
+    for k in range(world.cfg.weeks):
+        now = dict(given)
+        for day, _, cid, wid in changes:
+            if day <= world.week_start(k):
+                now[cid] = wid
+        out.append(now)
+    return out, []
 
 
 RULE_REASONS = {"GEOGRAPHY", "GRADE", "SKILLS", "EXCLUDED", "LEAVING", "ABSENT"}

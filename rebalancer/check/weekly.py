@@ -31,6 +31,7 @@ class WeeklyCheck:
     changes: dict[str, int] = field(default_factory=dict)  # total, forced, discretionary
     twice: int = 0  # children_2plus_changes over the whole course
     weeks: list[dict[str, Any]] = field(default_factory=list)
+    assignments: list[dict[str, str]] = field(default_factory=list)  # each week's, from week 0
 
 
 def _assignments(world: Any, after0: dict[str, str], schedule: pd.DataFrame,
@@ -196,6 +197,7 @@ def check_weeks(world: Any, before: dict[str, str], after0: dict[str, str],
     check's single-date recomputation (its terms of one week's assignment)."""
     out = WeeklyCheck()
     weeks = _assignments(world, after0, schedule, out)
+    out.assignments = weeks
     _rules(world, weeks, out)
     n_weeks = len(weeks)
     terms = dict.fromkeys(("unallocated", "overload", "moves", "peak", "travel",

@@ -23,7 +23,7 @@ from rebalancer.io.inputs import Inputs
 from rebalancer.model import rules, terms
 from rebalancer.model.build import COST_SCALE, PEAK_SCALE, POINT_SCALE, _overload_arrays, _scaled
 from rebalancer.model.rules import RULES, BoolArray, FloatArray, IntArray
-from rebalancer.model.terms import DAYS_PER_MONTH
+from rebalancer.model.terms import DAYS_PER_MONTH, NO_PREVIOUS
 from rebalancer.model.weekly import County, week_loads
 from solvers.options import OptionsProblem
 
@@ -199,8 +199,13 @@ class Pricing:
         """The weekly terms of the unit holding `workers` from week `first`, averaged."""
         cy, n_weeks = self.cy, self.cy.weeks
         cost = 0.0
+        published = cy.published
         for j, w in enumerate(workers.tolist()):
             cost += (self.travel[w] if w >= 0 else self.unallocated) / n_weeks
+            if published is not None:  # departures from a published plan's week
+                was = published[self.members, first + j]
+                cost += cy.cfg.weights.previous_change * float(
+                    ((was != NO_PREVIOUS) & (was != w)).sum()) / n_weeks
             if len(self.others):
                 held = self.base[self.others, first + j]
                 seen = set(held[held >= 0].tolist()) | ({w} if w >= 0 else set())

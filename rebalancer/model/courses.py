@@ -16,6 +16,7 @@ from rebalancer.model import rules
 from rebalancer.model.plan import PLAN_COLUMNS, WORKER_COLUMNS, action_of, kpis
 from rebalancer.model.rules import RULES, BoolArray, IntArray
 from rebalancer.model.summary import ChangeCounts, KpiValues, WeekKpi
+from rebalancer.model.terms import NO_PREVIOUS
 from rebalancer.model.weekly import Change, County, week_loads
 
 SCHEDULE_COLUMNS = ["child_id", "week", "effective_on", "from_worker_id", "to_worker_id",
@@ -45,8 +46,8 @@ def published_on(plan: pd.DataFrame, schedule: pd.DataFrame | None, day: dt.date
 def published(cy: County, plan: pd.DataFrame, schedule: pd.DataFrame | None) -> IntArray:
     """(children, weeks): each child's worker in each week of this county's look-ahead by a
     published plan (`published_on` each week's start; a plan made on an earlier date is read at
-    these weeks' dates); children it does not name keep their current worker; -1: none."""
-    base = np.repeat(cy.current[:, None], cy.weeks, axis=1)
+    these weeks' dates); -1: none; NO_PREVIOUS for children it does not name."""
+    base = np.full((len(cy.current), cy.weeks), NO_PREVIOUS, np.int64)
     ids = cy.frame.children["child_id"]
     index = cy.frame.worker_index
     for k, s in enumerate(cy.cal.starts):

@@ -17,6 +17,7 @@ import pandas as pd
 
 from rebalancer.model import rules, terms
 from rebalancer.model.build import CaseModel
+from rebalancer.model.calendar import calendar
 from rebalancer.model.plan import joins_siblings
 from rebalancer.model.rules import (
     GRADE_RANK,
@@ -24,6 +25,7 @@ from rebalancer.model.rules import (
     RULE_ORDER,
     RULE_WORDS,
     RULES,
+    BoolArray,
     IntArray,
     absence_words,
 )
@@ -353,14 +355,18 @@ def alternatives(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame, child
     new_now = workers["new_children"].to_numpy(int)
 
     planned = price(now) if now >= 0 else None
+    short = _short_of_lookahead(cm, pos, first)
     options = []
     for k in np.flatnonzero(first < 0):
         priced = price(int(k))
         if planned is not None:
             priced = {t: v - planned[t] for t, v in priced.items()}
         slots_full = k != before and k != now and new_now[k] >= cm.new_limit[k]
+        note = "its new-case cap is full" if slots_full else ""
+        if k in short:
+            note = short[int(k)]
         options.append((sum(priced.values()), f.workers["worker_id"].iat[k], priced,
-                        _pct((base_load[k] + pts) / cap[k]), bool(slots_full)))
+                        _pct((base_load[k] + pts) / cap[k]), note))
     options.sort(key=lambda o: (o[0], o[1]))
     chosen = next((o for o in options if o[1] == row["to_worker_id"]), None)
     stay = None
@@ -382,7 +388,30 @@ def alternatives(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame, child
         "to": row["to_worker_id"], "reasons": row["reasons"],
         "unallocated_cost": unalloc, "stay": stay, "move_factor": move_factor_parts(cm, pos),
         "chosen": chosen, "alternatives": others[:top], "ineligible": barred,
+        "weeks": cm.cfg.weeks,
     }
+
+
+def _short_of_lookahead(cm: CaseModel, pos: int, first: IntArray) -> dict[int, str]:
+    """Eligible workers the look-ahead's rule kept from the child (`build.lookahead_pairs`):
+    those who cannot hold children in every week of the look-ahead, why, in words."""
+    if cm.cfg.weeks < 2:
+        return {}
+    cal = calendar(cm.frame.workers, cm.cfg)
+    stays: BoolArray = np.asarray(cal.can_hold.all(axis=1))
+    eligible = np.flatnonzero(first < 0)
+    if not stays[eligible].any():  # none can keep it: the rule keeps them all
+        return {}
+    out = {}
+    for k in eligible[~stays[eligible]].tolist():
+        if k == cm.current[pos]:
+            continue
+        week = int(np.argmin(cal.can_hold[k]))
+        why = {"LEAVING": "leaves", "ABSENT": "is away", "STARTS": "starts"}.get(
+            cal.why(k, week), "cannot hold children")
+        out[k] = (f"not offered: {why} within the look-ahead (cannot hold children from "
+                  f"{cal.starts[week].isoformat()}), so the child would change again")
+    return out
 
 
 def worker_story(cm: CaseModel, plan: pd.DataFrame, workers: pd.DataFrame,

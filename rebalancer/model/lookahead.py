@@ -20,6 +20,7 @@ With `lookahead_days = 0` (W = 1) none of this runs: the plan is the single-date
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +30,7 @@ from rebalancer.config import Config
 from rebalancer.io.inputs import Inputs
 from rebalancer.model import courses, handovers, weekly
 from rebalancer.model.allocate import Unit, course_of, placement, units_to_place
-from rebalancer.model.rules import IntArray
+from rebalancer.model.rules import BoolArray, IntArray
 from solvers import SolveContext
 from solvers.context import Termination
 from solvers.options import solve
@@ -72,9 +73,13 @@ def later_units(cy: weekly.County, inputs: Inputs, base: IntArray) -> list[Unit]
 
 
 def plan_weeks(inputs: Inputs, cfg: Config, week0: IntArray, published: IntArray | None,
-               ctx: SolveContext) -> Weeks:
-    """The course of every child, week 0 given (see the module's docstring)."""
-    cy = weekly.county(inputs, cfg)
+               ctx: SolveContext, forced0: BoolArray | None = None) -> Weeks:
+    """The course of every child, week 0 given (see the module's docstring). `published`: a
+    plan in force, week by week (`courses.published`); `forced0`: which week-0 changes are
+    forced, as week 0's model judged them (decisions included)."""
+    cy = dataclasses.replace(weekly.county(inputs, cfg), published=published)
+    if forced0 is not None:
+        cy.forced0 = forced0
     base = baseline(cy, week0, published)
     units = later_units(cy, inputs, base)
     if not units:
@@ -108,5 +113,5 @@ def with_later_weeks(weeks: Weeks, explanation: pd.Series) -> pd.Series:
     out = explanation.copy()
     for child, texts in later.items():
         head = str(out.iat[child]).rstrip(". ")
-        out.iat[child] = f"{head}. Then: " + "; then ".join(texts) + "."
+        out.iat[child] = (f"{head}. Then: " if head else "Later: ") + "; then ".join(texts) + "."
     return out

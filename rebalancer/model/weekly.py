@@ -25,7 +25,7 @@ from rebalancer.model import rules, terms
 from rebalancer.model.build import case_points, worker_capacity
 from rebalancer.model.calendar import Calendar, calendar
 from rebalancer.model.rules import BoolArray, FloatArray, Frame, IntArray
-from rebalancer.model.terms import DAYS_PER_MONTH
+from rebalancer.model.terms import DAYS_PER_MONTH, NO_PREVIOUS
 
 NO_WORKER = -1
 
@@ -46,6 +46,9 @@ class County:
     base_factor: FloatArray  # proceedings and care factors (the recent-change factor apart)
     unallocated_cost: FloatArray
     forced0: BoolArray  # a change in week 0 would be forced (its current worker breaks a rule)
+    # a published plan in force (`--previous`, a re-plan): each child's worker in each week by
+    # it, NO_PREVIOUS where it names the child not; departures from it cost previous_change
+    published: IntArray | None = None
 
     @property
     def weeks(self) -> int:
@@ -178,6 +181,10 @@ def objective(cy: County, course: IntArray) -> tuple[dict[str, float], list[Chan
             total[name] += v / n_weeks
     made = changes(cy, course)
     total["moves"] = float(sum(c.cost for c in made))
+    if cy.published is not None:
+        named = cy.published != NO_PREVIOUS
+        total["previous_plan"] = cy.cfg.weights.previous_change * float(
+            (named & (course != cy.published)).sum()) / n_weeks
     return total, made
 
 

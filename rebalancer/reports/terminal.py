@@ -65,6 +65,10 @@ def quality_lines(summary: Summary) -> list[str]:
     elif gap is not None:
         words = (f"Plan quality: within {gap:.1%} of the best possible plan (no plan can score "
                  "better than a proven bound; this one is that close to it).")
+    elif summary.kpis.weeks and len(summary.kpis.weeks) > 1:
+        words = ("Plan quality: not measured over the weeks of the look-ahead (no bound is "
+                 "computed for them), so how close this plan is to the best possible is not "
+                 "known.")
     else:
         words = ("Plan quality: not measured (no bound was proven in the time given), so how "
                  "close this plan is to the best possible is not known.")
@@ -185,7 +189,9 @@ def alternatives_text(a: dict[str, Any], explanation: str) -> str:
         why = ": " + ", ".join(mf["parts"]) if mf["parts"] else " (no factor applies)"
         out.append(f"  moving this child costs ×{mf['factor']:g} the base move cost{why}")
     out.append("change in the plan's objective if this child alone went to each eligible "
-               "worker instead (everything else as planned):")
+               "worker instead (everything else as planned)"
+               + (", priced for the plan date (week 0; the later weeks are in schedule)"
+                  if a.get("weeks", 1) > 1 else "") + ":")
     options = [o for o in (a["chosen"], (a["stay"] or {}).get("option"), *a["alternatives"])
                if o is not None]
     names = list(options[0][2]) if options else []
@@ -194,8 +200,8 @@ def alternatives_text(a: dict[str, Any], explanation: str) -> str:
                + "  utilisation  new cases/cap")
 
     def line(o: tuple[Any, ...], tag: str) -> str:
-        total, wid, terms, util, full = o
-        note = tag + ("; its new-case cap is full" if full else "")
+        total, wid, terms, util, why = o
+        note = "; ".join(x for x in (tag, why) if x)
         cols = "".join(f"{terms[n]:>+{width[n]}.0f}" for n in names)
         return (f"  {wid:<10}{total:>+9.0f}{cols}  {util:<12} "
                 f"{a['new_case_slots'][wid]:<7} {note}".rstrip())
@@ -385,11 +391,17 @@ def explained_text(e: Any, kind: str = "rebalance") -> str:
     return text
 
 
-def rebalance_text(summary: Summary, paths: Any, out: Path) -> str:
-    """What rebalance (and the demo) says: before and after, where the plan is, what next."""
+def rebalance_text(summary: Summary, paths: Any, out: Path,
+                   tables: dict[str, Any] | None = None) -> str:
+    """What rebalance (and the demo) says: before and after, the coming weeks, where the plan
+    is, what next."""
+    tables = tables or {}
+    later = ", schedule, weeks" if "schedule" in tables else ""
     return "\n".join([*(f"WARNING {w}" for w in summary.input_warnings or []),
                       before_after(summary),
-                      f"outputs written to {out}/ (plan, workers, summary.json, report.html)",
+                      *coming_weeks(summary, tables.get("schedule"), tables.get("weeks")),
+                      f"outputs written to {out}/ (plan{later}, workers, summary.json, "
+                      "report.html)",
                       *trail_line(summary),
                       next_steps(out, paths.workers, paths.children, paths.config,
                                  summary.kpis.after.moves)])
@@ -431,7 +443,7 @@ def allocate_text(result: Any, paths: Any, out: Path) -> str:
                 continue
             lines.append(f"  {r.rank}. {printable(str(r.worker_id)):<10} "
                          f"{printable(str(r.team))[:28]:<28} {printable(str(r.why))[:150]}")
-    lines += coming_weeks(s, result.tables.get("schedule"))
+    lines += coming_weeks(s, result.tables.get("schedule"), result.tables.get("weeks"))
     lines.append(f"outputs written to {out}/ (plan, schedule, options, workers, weeks, "
                  "summary.json, report.html)")
     lines += trail_line(s)
@@ -441,16 +453,38 @@ def allocate_text(result: Any, paths: Any, out: Path) -> str:
     return "\n".join(lines)
 
 
-def coming_weeks(summary: Summary, schedule: Any) -> list[str]:
-    """The look-ahead in a few lines: changes scheduled per week, unallocated child-weeks."""
+def coming_weeks(summary: Summary, schedule: Any, per_worker: Any = None) -> list[str]:
+    """The look-ahead in a few lines: changes scheduled per week, workers who stop or start
+    holding children (leaving, going away, starting, coming back), unallocated child-weeks."""
     weeks = summary.kpis.weeks
     if not weeks or len(weeks) < 2:
         return []
-    counts = schedule["week"].value_counts().sort_index() if schedule is not None \
-        and len(schedule) else {}
+    counts = schedule["week"].astype(int).value_counts().sort_index() \
+        if schedule is not None and len(schedule) else {}
     lines = [f"coming weeks ({len(weeks)}, from {weeks[0].starts_on}):"]
     busy = [f"week {k} ({weeks[k].starts_on}): {n}" for k, n in dict(counts).items()]
     lines.append("  changes scheduled: " + (", ".join(busy) if busy else "none"))
+    if per_worker is not None and len(per_worker):
+        stop, start = _holding_changes(per_worker)
+        lines.append(f"  workers who stop holding children (leaving or away): {stop or 'none'}")
+        lines.append(f"  workers who start holding children (starting or back): "
+                     f"{start or 'none'}")
     lines.append(f"  unallocated child-weeks: {sum(w.unallocated for w in weeks):,}; peak "
                  f"utilisation {max(w.peak_utilisation for w in weeks):.0%} at most")
     return lines
+
+
+def _holding_changes(per_worker: Any) -> tuple[str, str]:
+    """From the weeks table: per week, how many workers stop and start holding children."""
+    t = per_worker.assign(week=per_worker["week"].astype(int),
+                          can=per_worker["can_hold"].astype(str) == "true")
+    t = t.sort_values(["worker_id", "week"], kind="stable")
+    was = t.groupby("worker_id")["can"].shift(1)
+    first = was.isna()
+    stopped = t[~first & (was == True) & ~t["can"]]  # noqa: E712 (a column of objects)
+    started = t[~first & (was == False) & t["can"]]  # noqa: E712
+
+    def words(rows: Any) -> str:
+        return ", ".join(f"week {k}: {n}" for k, n in
+                         rows["week"].value_counts().sort_index().items())
+    return words(stopped), words(started)

@@ -209,9 +209,52 @@ def recent_changes(rng: np.random.Generator, children: pd.DataFrame, shape: Scen
     return np.where(held_all_year, 0, np.minimum(n, 6)).astype(np.int64)
 
 
+# The calendar of the coming 13 weeks (domain: turnover about 14% a year, so a county of 300
+# loses about 10 in a quarter, agency workers more likely; a few long absences and starters)
+LEAVING_13W = 0.02  # beyond the 3% already leaving after the horizon (in 40-120 days)
+AGENCY_LEAVING = 2.0  # times as likely for an agency worker (0.6 for the others)
+ABSENT_13W = 0.015  # a long absence (maternity leave, say) starting in 2-10 weeks
+STARTERS = 0.02  # new workers starting in 1-10 weeks, holding no children yet
+
+
+def add_calendar(rng: np.random.Generator, w: pd.DataFrame, plan: dt.date) -> pd.DataFrame:
+    """The workers with the calendar's columns (`starts_on`, `away_from`, `away_until`), more
+    known departures within 13 weeks, and starters added at the end (with no children)."""
+    m = len(w)
+    w = w.copy()
+    free = (w["leaving_on"] == "").to_numpy() & (w["available"] == "true").to_numpy()
+    agency = (w["agency"] == "true").to_numpy()
+    leaving = free & (rng.random(m) < LEAVING_13W * np.where(agency, AGENCY_LEAVING, 0.6))
+    days = rng.integers(15, 92, m)
+    w["leaving_on"] = np.where(leaving, [(plan + dt.timedelta(days=int(d))).isoformat()
+                                         for d in days], w["leaving_on"])
+    away = free & ~leaving & (rng.random(m) < ABSENT_13W)
+    start = rng.integers(14, 71, m)
+    length = rng.integers(120, 271, m)
+    w["away_from"] = np.where(away, [(plan + dt.timedelta(days=int(d))).isoformat()
+                                     for d in start], "")
+    w["away_until"] = np.where(away, [(plan + dt.timedelta(days=int(d + n))).isoformat()
+                                      for d, n in zip(start, length, strict=True)], "")
+    w["starts_on"] = ""
+    k = max(1, round(STARTERS * m)) if m >= 20 else 0
+    like = w.iloc[rng.choice(m, size=k, replace=True)].copy() if k else w.iloc[:0].copy()
+    like["worker_id"] = [f"W{i:04d}" for i in range(m + 1, m + k + 1)]
+    like["grade"] = rng.choice(["asye", "sw"], k, p=[0.6, 0.4])
+    like["agency"] = "false"
+    like["reduction_pct"] = ""
+    like["available"] = "true"
+    like["leaving_on"] = like["away_from"] = like["away_until"] = ""
+    like["starts_on"] = [(plan + dt.timedelta(days=int(d))).isoformat()
+                         for d in rng.integers(7, 71, k)]
+    return pd.concat([w, like], ignore_index=True)
+
+
 def generate(children: int, workers: int, seed: int = 0, scenario: str = "crisis",
-             plan_date: dt.date = dt.date(2026, 12, 1)) -> dict[str, pd.DataFrame]:
-    """A county (or region) of the given size; the same seed gives the same tables."""
+             plan_date: dt.date = dt.date(2026, 12, 1), with_calendar: bool = True
+             ) -> dict[str, pd.DataFrame]:
+    """A county (or region) of the given size; the same seed gives the same tables. With the
+    calendar (a stream of its own, so every other column is the same without it), `workers` are
+    in post and a few starters are added."""
     shape = SHAPES[scenario]
     rng = np.random.default_rng(seed)
     n_loc = max(1, min(60, round(children / 650)))
@@ -223,6 +266,8 @@ def generate(children: int, workers: int, seed: int = 0, scenario: str = "crisis
     # a stream of its own, so the other columns of a seed are what they were before this column
     c["worker_changes_12m"] = recent_changes(np.random.default_rng([seed, 16]), c, shape,
                                              plan_date)
+    if with_calendar:
+        w = add_calendar(np.random.default_rng([seed, 29]), w, plan_date)
     return {"workers": w, "children": c}
 
 
