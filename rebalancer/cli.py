@@ -299,7 +299,8 @@ def report_cmd(
     """Rewrite the plan folder's report.html (with its charts)."""
     with _outcomes():
         pf = read_plan_folder(plan)
-        typer.echo(f"wrote {write_report(plan, pf.plan, pf.workers, pf.summary)}")
+        page = write_report(plan, pf.plan, pf.workers, pf.summary, pf.schedule())
+        typer.echo(f"wrote {page}")
         if by_team:
             pages = write_team_reports(plan, pf.plan, pf.workers, pf.summary)
             typer.echo(f"wrote {len(pages)} team page(s) in {plan}: report-<team>.html")

@@ -83,6 +83,32 @@ def test_sweep_command_with_a_bad_grid_key_is_a_usage_error(county: Path,
     assert r.exit_code == 2 and "weights.move" in r.output
 
 
+def test_a_sweep_over_the_look_ahead_carries_the_changes_over_the_weeks(
+        county: Path, tmp_path: Path) -> None:
+    # the generated county has a calendar: with 28 days' look-ahead the plan has weeks, and
+    # its row counts every change in them; with none it is the plan date's alone
+    out = tmp_path / "s"
+    r = runner.invoke(app, ["sweep", *args(county), "--grid", "lookahead_days=0,28", "--work",
+                            "2", "--time-limit", "60", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    df = read_table_file(out / "results.csv").set_index("lookahead_days")
+    assert df.loc["0", "changes_lookahead"] == "" and not (Path(df.loc["0", "folder"])
+                                                          / "schedule.csv").exists()
+    row = df.loc["28"]
+    summary = json.loads((Path(row["folder"]) / "summary.json").read_text())
+    got = summary["kpis"]["changes_lookahead"]
+    assert [int(row["changes_lookahead"]), int(row["changes_lookahead_forced"]),
+            int(row["changes_lookahead_discretionary"])] == [
+        got["total"], got["forced"], got["discretionary"]]
+    assert len(summary["kpis"]["weeks"]) == 4
+    # the changes over the weeks are the plan's and the schedule's
+    sched = read_table_file(Path(row["folder"]) / "schedule.csv")
+    moved = summary["kpis"]["after"]["moves"]
+    assert got["total"] == moved + int((sched["from_worker_id"] != "").sum())
+    c = runner.invoke(app, ["compare", df.loc["0", "folder"], row["folder"]])
+    assert c.exit_code == 0 and "changes_lookahead" in c.output, c.output
+
+
 def test_frontier_is_monotone(county: Path, tmp_path: Path) -> None:
     r = runner.invoke(app, ["frontier", *args(county), "--out", str(tmp_path / "f"),
                             "--points", "4", "--time-limit", "4", "--format", "csv"])

@@ -182,3 +182,19 @@ def test_rebalance_previous_keeps_the_published_weeks(case: Case, tmp_path: Path
     again = _typed(read_table_file(out / "schedule.csv"))
     assert again[["child_id", "week", "effective_on", "to_worker_id"]].values.tolist() == [
         ["K", 2, "2026-12-22", handed_to]]
+
+
+def test_a_child_no_worker_in_post_may_take_keeps_its_worker_until_one_is(case: Case) -> None:
+    # K needs `bsl` and is with A, who lacks it; the only worker with it, S, starts on
+    # 2026-12-15 (week 2). No eligible worker can hold K in weeks 0 and 1, so K (and its
+    # sibling L, with A too) stays with A (ONE_WORKER's fallback) and nobody is left without a
+    # worker; from week 2 the family goes to S together.
+    case.run([worker("A"), worker("S", starts_on="2026-12-15", skills="bsl")],
+             [child("K", current="A", family_id="F", required_skills="bsl",
+                    allocated_on="2026-11-01"),
+              child("L", current="A", family_id="F", allocated_on="2026-11-01")],
+             config=FOUR_WEEKS)
+    sched = _schedule(case)
+    assert sorted(sched[["child_id", "week", "from_worker_id", "to_worker_id"]].values.tolist()
+                  ) == [["K", 2, "A", "S"], ["L", 2, "A", "S"]]
+    assert [w["unallocated"] for w in _summary(case)["kpis"]["weeks"]] == [0, 0, 0, 0]

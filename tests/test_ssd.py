@@ -39,6 +39,8 @@ def test_round_trip_gives_back_the_county(extract: tuple[Path, dict[str, pd.Data
     root, tables = extract
     r = import_(root / "ssd", tmp_path / "imp")
     assert r.exit_code == 0, r.output
+    assert "the SSD holds no leaving, start or absence dates: add the calendar from HR" in \
+        r.output
     w = read_table_file(tmp_path / "imp" / "workers.csv").set_index("worker_id")
     c = read_table_file(tmp_path / "imp" / "children.csv").set_index("child_id")
     gw = tables["workers"].set_index("worker_id")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from rebalancer.analysis.scenarios import KPI_COLUMNS
-from rebalancer.model.summary import Summary
+from rebalancer.model.summary import Summary, lookahead_values
 
 
 def protected(a: Path, b: Path) -> set[Path]:
@@ -24,8 +25,10 @@ def compare(a: Path, b: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
 
     pa, pb = read_plan_folder(a), read_plan_folder(b)
     sa, sb = pa.summary, pb.summary
-    rows = [("objective", sa.objective, sb.objective)]
+    rows: list[tuple[str, Any, Any]] = [("objective", sa.objective, sb.objective)]
     rows += [(k, sa.kpis.after.value(k), sb.kpis.after.value(k)) for k in KPI_COLUMNS]
+    la, lb = lookahead_values(sa.kpis), lookahead_values(sb.kpis)
+    rows += [(k, la[k], lb[k]) for k in la if la[k] is not None or lb[k] is not None]
     kpis = pd.DataFrame(rows, columns=["kpi", "a", "b"], dtype=object)  # counts stay ints
     kpis["delta"] = [None if x is None or y is None else y - x
                      for x, y in zip(kpis["a"], kpis["b"], strict=True)]

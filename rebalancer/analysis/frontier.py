@@ -11,6 +11,7 @@ import pandas as pd
 from rebalancer.config import Config
 from rebalancer.io.inputs import Inputs, load_inputs
 from rebalancer.io.outputs import claim
+from rebalancer.model.summary import lookahead_values
 from rebalancer.pipeline import InputPaths, Result, plan, write_plan_folder
 from rebalancer.signoff.audit import Trail
 
@@ -50,6 +51,7 @@ def frontier(paths: InputPaths, base: Config, out: Path, fmt: str, points: int =
                      "peak_utilisation": k.peak_utilisation,
                      "objective": r.summary.objective,
                      "children_2plus_changes": k.children_2plus_changes,
+                     **lookahead_values(r.summary.kpis),
                      "folder": str(folder)})
         echo(f"max_moves {b}: {k.moves_discretionary} discretionary, overload "
              f"{k.total_overload_points:,.1f}, objective {r.summary.objective:,.0f}")

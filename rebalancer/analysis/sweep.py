@@ -33,6 +33,7 @@ from rebalancer.io.inputs import load_inputs
 from rebalancer.io.outputs import claim
 from rebalancer.io.whatifs import check_what_ifs
 from rebalancer.model.kpi import COUNT_KPIS
+from rebalancer.model.summary import LOOKAHEAD_COLUMNS, lookahead_values
 from rebalancer.pipeline import InputPaths, plan, write_plan_folder
 from rebalancer.problems import InputRejected, Problem, UsageError
 from rebalancer.signoff.audit import Trail
@@ -112,6 +113,7 @@ def run_scenario(paths: InputPaths, base: Config, s: Scenario, out: Path, fmt: s
         summary = result.summary
         row.update(status=summary.status, objective=summary.objective,
                    gap=summary.gap, **{k: summary.kpis.after.value(k) for k in KPI_COLUMNS},
+                   **lookahead_values(summary.kpis),
                    reproducible=summary.solver.reproducible, work=summary.solver.work,
                    plan_sha256=summary.plan_file.sha256,
                    wall_time=summary.wall_time, threads=cfg.solver.threads, host=host,
@@ -175,6 +177,7 @@ def _finished_on_disk(out: Path, todo: list[Scenario], have: set[str], base: Con
         rows.append({"scenario": s.name, **s.grid, "status": summary.status,
                      "objective": summary.objective, "gap": summary.gap,
                      **{k: summary.kpis.after.value(k) for k in KPI_COLUMNS},
+                     **lookahead_values(summary.kpis),
                      "reproducible": summary.solver.reproducible, "work": summary.solver.work,
                      "plan_sha256": summary.plan_file.sha256, "wall_time": summary.wall_time,
                      "threads": base.solver.threads, "host": "", "folder": str(out / s.name),
@@ -186,10 +189,11 @@ def write_results(out: Path, rows: list[dict[str, Any]], grid_keys: list[str]) -
     from rebalancer.io.outputs import atomic_write, write_table
 
     cols = ["scenario", *grid_keys, "status", "reproducible", "objective", "gap", *KPI_COLUMNS,
-            "work", "wall_time", "threads", "host", "plan_sha256", "folder", "error"]
+            *LOOKAHEAD_COLUMNS, "work", "wall_time", "threads", "host", "plan_sha256",
+            "folder", "error"]
     df = pd.DataFrame(rows).reindex(columns=cols)
     df = df.sort_values("scenario", kind="stable").reset_index(drop=True)
-    for col in (*COUNT_KPIS, "threads"):
+    for col in (*COUNT_KPIS, *LOOKAHEAD_COLUMNS, "threads"):
         df[col] = df[col].astype("Int64")  # counts stay whole numbers beside failed rows
     df["reproducible"] = df["reproducible"].astype("boolean")
     write_table(df.astype({k: object for k in grid_keys}), out / "results.csv", "csv")

@@ -88,14 +88,13 @@ def needs_placing(cy: County, inputs: Inputs, base: IntArray, from_week: int = 0
         for rule in STATIC_RULES:
             bad |= ~rule.check(cy.frame, c, w)
         bad |= _assigned_elsewhere(cy, inputs, c, w)
-        # ONE_WORKER's fallback: a child no worker may take keeps its worker while they stay
-        for k in np.flatnonzero(bad):
-            if not len(static_eligible(cy, inputs, int(c[k]))):
-                bad[k] = False
-        broken = set(zip(c[bad].tolist(), w[bad].tolist(), strict=True))
-        if broken:
-            for c_, w_ in broken:
-                can[c_] &= base[c_] != w_
+        # ONE_WORKER's fallback: a child no worker may take keeps its worker while they stay,
+        # week by week (an eligible worker away, leaving or not yet in post takes no one)
+        for c_, w_ in set(zip(c[bad].tolist(), w[bad].tolist(), strict=True)):
+            eligible = static_eligible(cy, inputs, c_)
+            someone = cy.cal.can_hold[eligible].any(axis=0) if len(eligible) else \
+                np.zeros(n_weeks, bool)
+            can[c_] &= ~((base[c_] == w_) & someone)
     ok = held & can
     missing = ~ok
     missing[:, :from_week] = False

@@ -65,6 +65,18 @@ class ChangeCounts:
     discretionary: int
 
 
+LOOKAHEAD_COLUMNS = ("changes_lookahead", "changes_lookahead_forced",
+                     "changes_lookahead_discretionary")
+
+
+def lookahead_values(kpis: Kpis) -> dict[str, int | None]:
+    """The changes over the look-ahead as flat columns (a sweep's, frontier's or compare's
+    row); None for a plan of the plan date alone."""
+    c = kpis.changes_lookahead
+    values = (None, None, None) if c is None else (c.total, c.forced, c.discretionary)
+    return dict(zip(LOOKAHEAD_COLUMNS, values, strict=True))
+
+
 @dataclass(frozen=True)
 class WeekKpi:
     week: int
@@ -104,16 +116,31 @@ class SolverReport:
     # time, LNS's counted steps): the same for the same inputs, seed, threads and work
     work_used: float = 0.0
     timings: dict[str, float] | None = None  # load, build and solve seconds of the run
+    weeks: LaterWeeks | None = None  # with the look-ahead: how the weeks after week 0 were placed
 
     @property
     def interrupted(self) -> bool:
         """Ctrl-C, SIGTERM or a stop ended the solve: the plan is the best found so far."""
-        return self.termination is Termination.INTERRUPTED
+        return self.termination is Termination.INTERRUPTED or (
+            self.weeks is not None and self.weeks.termination is Termination.INTERRUPTED)
 
     @property
     def reproducible(self) -> bool:
         """The same inputs, seed, threads and work give this plan again."""
-        return self.termination.reproducible
+        return self.termination.reproducible and (
+            self.weeks is None or self.weeks.termination.reproducible)
+
+
+@dataclass(frozen=True)
+class LaterWeeks:
+    """The weeks after week 0: how many groups of children were placed, by what ("exact":
+    the options model; "rule": the handover rule, where the exact one found none within its
+    work; "none": nothing to place), why that stopped, and the work it used."""
+
+    units: int
+    placed_by: str
+    termination: Termination
+    work_used: float
 
 
 @dataclass(frozen=True)

@@ -92,10 +92,63 @@ def _shortfall(summary: Summary) -> list[str]:
             "allocate every child:</p>", need_table(need.by_locality_and_grade)]
 
 
+def weeks_chart(summary: Summary, schedule: pd.DataFrame | None) -> str:
+    """The coming weeks side by side: overload points, unallocated children and changes of
+    worker scheduled, week by week."""
+    plt = pyplot()
+
+    weeks = summary.kpis.weeks or []
+    k = [w.week for w in weeks]
+    changes = [0] * len(k)
+    if schedule is not None and len(schedule):
+        for week, n in schedule["week"].astype(int).value_counts().items():
+            changes[int(week)] = int(n)
+    changes[0] = summary.kpis.after.moves
+    fig, axes = plt.subplots(1, 3, figsize=(11, 2.6))
+    series = (([w.overload_points for w in weeks], "points over capacity", "#c0392b"),
+              ([w.unallocated for w in weeks], "children without a worker", "#e0a000"),
+              (changes, "changes of worker (week 0: now)", "#3a6ea5"))
+    for ax, (values, title, colour) in zip(axes, series, strict=True):
+        ax.bar(k, values, color=colour)
+        ax.set_xticks(k[::2] if len(k) > 8 else k)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("week")
+    return svg(fig)
+
+
+def _coming_weeks(summary: Summary, schedule: pd.DataFrame | None, charts_drawn: bool
+                  ) -> list[str]:
+    """The weeks after week 0: their chart and the schedule of changes, with reasons."""
+    weeks = summary.kpis.weeks
+    if not weeks or len(weeks) < 2:
+        return []
+    parts = ["<h2>The coming weeks</h2>",
+             f"<p class=note>{len(weeks)} weeks from {html.escape(weeks[0].starts_on)}: the "
+             "plan above is week 0 (the changes to make now); the schedule below holds the "
+             "changes of the weeks after, each with its date and reason.</p>"]
+    if charts_drawn:
+        parts += ["<div class=charts><figure>", weeks_chart(summary, schedule),
+                  "</figure></div>"]
+    if schedule is None or not len(schedule):
+        parts.append("<p>No change is scheduled after week 0.</p>")
+        return parts
+    cols = ["child_id", "effective_on", "from_worker_id", "to_worker_id", "action", "forced",
+            "reasons", "explanation"]
+    shown_rows = schedule.sort_values(["week", "child_id"], kind="stable")[cols]
+    more = len(shown_rows) - MAX_ROWS_PER_TEAM
+    parts.append(f"<details><summary>Schedule: {len(schedule)} change(s) after week 0"
+                 "</summary>" + table(shown_rows.head(MAX_ROWS_PER_TEAM))
+                 + (f"<p class=note>… and {more} more in schedule.csv</p>" if more > 0 else "")
+                 + "</details>")
+    return parts
+
+
 def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary,
-           children_locality: pd.Series | None = None, charts_drawn: bool = True) -> str:
+           children_locality: pd.Series | None = None, charts_drawn: bool = True,
+           schedule: pd.DataFrame | None = None) -> str:
     """The whole page as one string. Without charts (an interrupted run stops within half a
-    second, and drawing them takes longer) the page says how to draw them."""
+    second, and drawing them takes longer) the page says how to draw them. With the look-ahead
+    (`schedule`, the weekly KPIs) the coming weeks follow the plan's charts."""
     day = summary.config.plan_date.isoformat()
     allocation = summary.kind == "allocate"
     title = "Today's referrals: allocation" if allocation else "Caseload rebalance: plan"
@@ -129,6 +182,7 @@ def render(plan: pd.DataFrame, workers: pd.DataFrame, summary: Summary,
         parts += ["<h2>Demand, capacity and reasons</h2>", "<div class=charts>"]
         parts += [f"<figure>{c}</figure>" for c in charts]
         parts.append("</div>")
+    parts += _coming_weeks(summary, schedule, charts_drawn)
     if summary.review:
         parts += _against_reviewed(summary.review)
     if not allocation:  # an allocation does not estimate the staff a county needs
@@ -181,10 +235,10 @@ def _against_reviewed(review: ReviewReport) -> list[str]:
 
 
 def write_report(folder: Path, plan: pd.DataFrame, workers: pd.DataFrame,
-                 summary: Summary) -> Path:
+                 summary: Summary, schedule: pd.DataFrame | None = None) -> Path:
     from rebalancer.io.outputs import atomic_write
 
     path = folder / "report.html"
-    text = render(plan, workers, summary)
+    text = render(plan, workers, summary, schedule=schedule)
     atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
     return path

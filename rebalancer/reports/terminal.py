@@ -292,7 +292,10 @@ def import_text(report: dict[str, Any], paths: tuple[Path, Path, Path], day: str
 
     w, c, cfg = paths
     return (f"{report_text(report)}\n"
-            f"wrote {w}, {c}, {cfg} (plan_date = {day}) and import-report.json\nnext:\n"
+            f"wrote {w}, {c}, {cfg} (plan_date = {day}) and import-report.json\n"
+            "the SSD holds no leaving, start or absence dates: add the calendar from HR to "
+            f"{w} (leaving_on, starts_on, away_from, away_until) so the plan can look ahead\n"
+            "next:\n"
             f"  rebalancer validate --workers {w} --children {c} --config {cfg}\n"
             f"  rebalancer rebalance --workers {w} --children {c} --config {cfg} "
             "--out PLAN_FOLDER")
