@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -385,7 +386,8 @@ def _least_excess(world: _World, before: dict[str, str], over: dict[str, int],
     limit = world.cfg.rules.max_new_cases
     caps = {w: limit if _missing(r["max_new_cases"]) else int(r["max_new_cases"])
             for w, r in world.workers.items()}
-    units = units_to_place(world.children, before, allowed, world.cfg.rules.keep_families)
+    units = units_to_place(world.children, before, _looking_ahead(world, before, allowed),
+                           world.cfg.rules.keep_families)
     least = least_excess(units, caps)
     total = sum(over.values())
     if least is None or total <= least:
@@ -398,6 +400,25 @@ def _least_excess(world: _World, before: dict[str, str], over: dict[str, int],
     return [Violation("MAX_NEW", f"{total} new child(ren) above the caps where {least} is the "
                       "least that places every child who had a worker: the caps were exceeded "
                       "without need", worker_ids=sorted(over))], []
+
+
+def _looking_ahead(world: _World, before: dict[str, str], allowed: _Allowed
+                   ) -> Callable[[str], list[str]]:
+    """The workers a child may be given in week 0, with the look-ahead's rule (contract reading
+    19): only those who can hold children in every week of the look-ahead, where any of the
+    child's allowed workers (its own among them) can."""
+    weeks = range(world.cfg.weeks)
+    if len(weeks) < 2:
+        return allowed
+    stays = {w: all(world.holds(w, k) for k in weeks) for w in world.workers}
+
+    def given(cid: str) -> list[str]:
+        ok = allowed(cid)
+        if any(stays[w] for w in ok) or (before[cid] and before[cid] in ok
+                                         and stays[before[cid]]):
+            return [w for w in ok if stays[w] or w == before[cid]]
+        return ok
+    return given
 
 
 def _max_moves(world: _World, before: dict[str, str], after: dict[str, str],

@@ -122,13 +122,28 @@ def _family(world: Any, prev: dict[str, str], now: dict[str, str], k: int
 
 def _max_new(world: Any, prev: dict[str, str], now: dict[str, str], k: int
              ) -> list[tuple[str, str, list[str]]]:
-    new: dict[str, int] = defaultdict(int)
+    """At most the cap of children new to a worker in week k. As in week 0, MAX_NEW yields to
+    ONE_WORKER: a worker may go over it only with children handed over that week (a child who
+    had a worker keeps one; an allocation can wait), and only where none of those children had
+    another eligible worker, able to hold children that week, still within the cap."""
+    new: dict[str, list[str]] = defaultdict(list)
     for cid, w in now.items():
         if w and w != prev[cid]:
-            new[w] += 1
+            new[w].append(cid)
     limit = world.cfg.rules.max_new_cases
-    over = sorted(w for w, n in new.items() if n > _cap(world.workers[w], limit))
-    return [("MAX_NEW", f"week {k}: more new children than the cap", over)] if over else []
+    cap = {w: _cap(world.workers[w], limit) for w in world.workers}
+    over = []
+    for w, kids in new.items():
+        if len(kids) <= cap[w]:
+            continue
+        handed = [c for c in kids if prev[c]]
+        if len(handed) < len(kids) or any(
+                x != w and len(new.get(x, [])) < cap[x] and world.holds(x, k)
+                and not (set(world.broken(c, x)) - {"AVAILABLE"})
+                for c in handed for x in world.workers):
+            over.append(w)
+    return [("MAX_NEW", f"week {k}: more new children than the cap without need", sorted(over))
+            ] if over else []
 
 
 def _cap(worker: dict[str, Any], limit: int) -> int:
