@@ -31,6 +31,7 @@ CLI = str(Path(sys.executable).parent / "rebalancer")
 START = dt.date(2026, 12, 1)
 WEEKS = 13
 WORK = 10.0
+SIZE = (5000, 430)  # children, workers
 TURNOVER = 0.012  # of open cases closing, and as many referrals, each week
 
 
@@ -39,7 +40,8 @@ def _world(seed: int = 2029) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, 
     """Workers (with announcement dates), children, and each week's referrals and closures."""
     d = ROOT / "generated"
     if not (d / "children.csv").is_file():
-        subprocess.run([CLI, "generate", "--children", "5000", "--workers", "430", "--seed",
+        subprocess.run([CLI, "generate", "--children", str(SIZE[0]), "--workers", str(SIZE[1]),
+                        "--seed",
                         str(seed), "--scenario", "steady", "--out", str(d)], check=True,
                        stdout=subprocess.DEVNULL)
     w = pd.read_csv(d / "workers.csv", dtype=str, keep_default_na=False)

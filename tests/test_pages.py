@@ -103,8 +103,9 @@ def test_the_plan_page_and_team_pages_read_at_1280_pixels(case: Case, tmp_path: 
     pf = read_plan_folder(out)
     pages = write_team_reports(out, pf.plan, pf.workers, pf.summary)
     assert len(pages) == 2
-    # utilisation per worker, demand against capacity, changes by reason
-    assert_readable(out / "report.html", tmp_path, charts=3)
+    # utilisation per worker, demand against capacity, changes by reason, the coming weeks
+    assert_readable(out / "report.html", tmp_path, charts=4)
+    assert "<h2>The coming weeks</h2>" in (out / "report.html").read_text(encoding="utf-8")
     for page in pages:
         assert_readable(page, tmp_path, charts=0)
 
