@@ -65,6 +65,10 @@ from solvers.problem import CostOverflow
 # processes). The time limit's last second is the margin the process keeps (wall <= limit + 1).
 WRITE_RESERVE = 1.6
 WRITE_RESERVE_PER_CHILD = 1e-4
+# The last engine call may end after the deadline: CP-SAT is given at least 0.05 s and HiGHS
+# 0.1 s however little is left, and a stop takes effect at the engine's next check (0.1 s past
+# the deadline was seen beside three busy processes, taking a 4 s run to 4.10 s)
+ENGINE_OVERRUN = 0.25
 # With the look-ahead, the objective over the weeks, the schedule and the weekly tables after
 # the solve: 0.2 s at 4,500 children and 13 weeks on a quiet machine, kept twice over
 WRITE_RESERVE_PER_CHILD_WEEK = 6e-6
@@ -204,13 +208,14 @@ def solve_context(cfg: Config, children: int, t0: float, slower: float,
     """The one context of a run's solve. Its work comes from the configuration alone (--work,
     else the time limit less the reserve for writing), so the plan is reproducible; its
     deadline is what is really left of the limit, counted from `t0`, the run's start, less the
-    reserve for writing (grown by the slowdown seen so far)."""
+    reserve for writing and the last engine call's overrun (grown by the slowdown seen so
+    far)."""
     limit = cfg.solver.time_limit
     reserve = WRITE_RESERVE + children * WRITE_RESERVE_PER_CHILD
     if cfg.weeks > 1:
         reserve += children * cfg.weeks * WRITE_RESERVE_PER_CHILD_WEEK
     now = time.perf_counter()
-    remaining = limit - (now - t0) - reserve * slower
+    remaining = limit - (now - t0) - (reserve + ENGINE_OVERRUN) * slower
     work = cfg.solver.work if cfg.solver.work > 0 else max(limit - reserve, 0.5)
     # no floor beyond a moment: on a machine too slow for the limit the solve gets what is left
     # (every locality's greedy start is a whole plan within it) and says the clock cut it
