@@ -30,10 +30,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent / "out" / "lookahead"
 CLI = str(Path(sys.executable).parent / "rebalancer")
 PLAN_DATE = "2026-12-01"
-# (name, children, workers, seed, scenario, work)
-COUNTIES = [("2k-a", 2000, 172, 1, "crisis", 8.0), ("2k-b", 2000, 172, 2, "leavers", 8.0),
-            ("2k-c", 2000, 172, 3, "steady", 8.0), ("5k-a", 5000, 430, 4, "crisis", 20.0),
-            ("5k-b", 5000, 430, 5, "leavers", 20.0)]
+# (name, children, workers, seed, scenario, work, and whether to measure ten times the work)
+COUNTIES = [("2k-a", 2000, 172, 1, "crisis", 8.0, True),
+            ("2k-b", 2000, 172, 2, "leavers", 8.0, False),
+            ("5k-a", 5000, 430, 4, "crisis", 20.0, False)]
 
 
 def _timed(args: list[str]) -> tuple[float, float]:
@@ -103,12 +103,13 @@ def window(d: Path, out: Path) -> dict[str, float]:
 
 def targets() -> None:
     rows = []
-    for name, n, m, seed, scenario, work in COUNTIES:
+    for name, n, m, seed, scenario, work, tenfold in COUNTIES:
         d = _county(name, n, m, seed, scenario)
         row: dict[str, object] = {"county": name, "children": n, "scenario": scenario}
         single = _rebalance(d, ROOT / name / "single", 0, work)
         ahead = _rebalance(d, ROOT / name / "ahead", 91, work)
-        ten = _rebalance(d, ROOT / name / "ahead10", 91, work * 10)
+        ten = _rebalance(d, ROOT / name / "ahead10", 91, work * 10) if tenfold else \
+            {"objective": float("nan")}
         default = _rebalance(d, ROOT / name / "default", 91, None)
         s_win, a_win = window(d, ROOT / name / "single"), window(d, ROOT / name / "ahead")
         row.update({f"single_{k}": v for k, v in s_win.items()})

@@ -69,9 +69,10 @@ WRITE_RESERVE_PER_CHILD = 1e-4
 # 0.1 s however little is left, and a stop takes effect at the engine's next check (0.1 s past
 # the deadline was seen beside three busy processes, taking a 4 s run to 4.10 s)
 ENGINE_OVERRUN = 0.25
-# With the look-ahead, the objective over the weeks, the schedule and the weekly tables after
-# the solve: 0.2 s at 4,500 children and 13 weeks on a quiet machine, kept twice over
-WRITE_RESERVE_PER_CHILD_WEEK = 6e-6
+# With the look-ahead, building the later weeks' placement and its CP-SAT model, and the
+# objective over the weeks, the schedule and the weekly tables: 2.5 s at 2,000 children and 13
+# weeks on a quiet machine (its solve is the work's share, LATER_SHARE)
+WRITE_RESERVE_PER_CHILD_WEEK = 1e-4
 
 
 @dataclass

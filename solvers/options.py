@@ -271,8 +271,9 @@ def build(p: OptionsProblem, excess_cap: int = 0) -> tuple[cp_model.CpModel,
     return m, x
 
 
-def solve(p: OptionsProblem, ctx: SolveContext) -> Placed:
-    """The optimum by CP-SAT (full presolve: the model is small), within the context's work."""
+def solve(p: OptionsProblem, ctx: SolveContext, hint: IntArray | None = None) -> Placed:
+    """The optimum by CP-SAT (full presolve: the model is small), within the context's work;
+    `hint`, the options of a known placement, is where the search starts."""
     if p.n_items == 0:
         return Placed(np.zeros(0, np.int64), Termination.FINISHED, 0.0, 0.0, 0.0)
     cap = least_excess(p, ctx)
@@ -280,6 +281,10 @@ def solve(p: OptionsProblem, ctx: SolveContext) -> Placed:
         stopped = Termination.INTERRUPTED if ctx.stop.is_set() else Termination.WORK_SPENT
         return Placed(None, stopped, float("inf"), float("-inf"), 0.0)
     m, x = build(merged(p), cap)
+    if hint is not None:
+        hinted = set(hint.tolist())
+        for k, v in enumerate(x):
+            m.add_hint(v, k in hinted)
     ran = run(m, ctx, Presolve.FULL)
     if not ran.found:
         stopped = Termination.INTERRUPTED if ctx.stop.is_set() else Termination.WORK_SPENT

@@ -349,13 +349,17 @@ def _all_options(cy: County, units: list[Unit], fixed: IntArray
 
 
 def placement(cy: County, inputs: Inputs, base: IntArray,
-              units: list[Unit] | None = None) -> Placement:
-    """The options problem: loads of everyone not placed stay where the baseline has them."""
+              units: list[Unit] | None = None, keep: int | None = None) -> Placement:
+    """The options problem: loads of everyone not placed stay where the baseline has them.
+    With `keep`, each item keeps only its `keep` options that look best on their own
+    (`_pruned`), and its options without a worker."""
     units = units_to_place(cy, inputs, base) if units is None else units
     n_w, n_weeks = cy.frame.n_workers, cy.weeks
     fixed, load, room = without(cy, base, units)
     room = np.maximum(room, 0)
     opts, item, hands = _all_options(cy, units, fixed)
+    if keep is not None:
+        opts, item, hands = _pruned(cy, units, load, (opts, item, hands), keep)
     ent: list[tuple[int, int, int, int]] = []
     new: list[tuple[int, int, int, int]] = []
     for k, o in enumerate(opts):
@@ -384,6 +388,36 @@ def placement(cy: County, inputs: Inputs, base: IntArray,
         peak_cost=round(cy.cfg.weights.peak * COST_SCALE * 100 / PEAK_SCALE),
         peak_scale=PEAK_SCALE)
     return Placement(base, units, opts, problem)
+
+
+def _pruned(cy: County, units: list[Unit], load: FloatArray,
+            found: tuple[list[Option], list[int], list[int]], keep: int
+            ) -> tuple[list[Option], list[int], list[int]]:
+    """Per item, the `keep` options whose own cost plus the overload their load adds to the
+    baseline's (everyone else where the baseline has them) is least, and every option without
+    a worker; a rebalance's later weeks hold many units, and CP-SAT settles a few options each
+    far sooner than every eligible worker's."""
+    opts, item, hands = found
+    w = cy.cfg.weights
+    score = np.zeros(len(opts))
+    for k, o in enumerate(opts):
+        pts = float(cy.points[units[o.unit].members].sum())
+        weeks = np.arange(o.start, o.start + len(o.workers))
+        on = o.workers >= 0
+        a, wk = o.workers[on], weeks[on]
+        now = load[a, wk]
+        cap = cy.capacity[a]
+        added = terms.overload(now + pts, cap, w) - terms.overload(now, cap, w)
+        score[k] = o.cost + float(np.sum(added)) / cy.weeks
+    chosen: list[int] = []
+    by_item: dict[int, list[int]] = {}
+    for k, i in enumerate(item):
+        by_item.setdefault(i, []).append(k)
+    for ks in by_item.values():
+        ranked = sorted(ks, key=lambda k: (score[k], k))
+        chosen += [k for j, k in enumerate(ranked) if j < keep or (opts[k].workers < 0).all()]
+    chosen.sort()
+    return [opts[k] for k in chosen], [item[k] for k in chosen], [hands[k] for k in chosen]
 
 
 def course_of(pl: Placement, choice: IntArray) -> IntArray:
