@@ -359,6 +359,7 @@ def placement(cy: County, inputs: Inputs, base: IntArray,
     room = np.maximum(room, 0)
     opts, item, hands = _all_options(cy, units, fixed)
     if keep is not None:
+        opts, item, hands = _staying(cy, units, (opts, item, hands))
         opts, item, hands = _pruned(cy, units, load, (opts, item, hands), keep)
     ent: list[tuple[int, int, int, int]] = []
     new: list[tuple[int, int, int, int]] = []
@@ -388,6 +389,20 @@ def placement(cy: County, inputs: Inputs, base: IntArray,
         peak_cost=round(cy.cfg.weights.peak * COST_SCALE * 100 / PEAK_SCALE),
         peak_scale=PEAK_SCALE)
     return Placement(base, units, opts, problem)
+
+
+def _staying(cy: County, units: list[Unit], found: tuple[list[Option], list[int], list[int]]
+             ) -> tuple[list[Option], list[int], list[int]]:
+    """The look-ahead's rule after week 0 (as `build.lookahead_pairs` in week 0): a unit goes to
+    a worker who can hold children to the end of the look-ahead wherever one of its eligible
+    workers can, never to one it would have to leave again (an option that hands on)."""
+    opts, item, hands = found
+    can = cy.cal.can_hold
+    stays = [bool(len(u.eligible)) and bool(can[u.eligible, u.start:].all(axis=1).any())
+             for u in units]
+    kept = [k for k, o in enumerate(opts)
+            if not (o.hands_on >= 0 and o.start == units[o.unit].start and stays[o.unit])]
+    return [opts[k] for k in kept], [item[k] for k in kept], [hands[k] for k in kept]
 
 
 def _pruned(cy: County, units: list[Unit], load: FloatArray,
