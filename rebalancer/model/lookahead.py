@@ -1,5 +1,5 @@
 """The rebalance over the weeks of the look-ahead: week 0 by the whole-county search, the later
-weeks placed exactly on top of it.
+weeks placed on top of it.
 
 Week 0 is the monthly rebalance as before, with one look-ahead rule of its own (`build`): a child
 is given a new worker only among those who can keep it to the end of the look-ahead, where any
@@ -9,11 +9,12 @@ every later week that worker can hold it (or, with a published plan in force who
 keeps, that plan's later weeks); what remains is placed from the week it must be: children whose
 worker leaves, goes away, or may no longer hold them (handed over, forced), and children without
 a worker in week 0 (allocated from week 1, to a starter once in post or to whoever has room,
-MAX_NEW counted per week). They are placed as `allocate` places today's referrals: a few courses
-each (one worker to the end; a worker until they cannot hold children, then another), the
-contract's objective over the weeks, solved exactly by `solvers.options` within a share of the
-run's work. Where that share finds no placement, the rule of `handovers` places them. The
-objective of the whole course is then computed exactly (`weekly.objective`).
+MAX_NEW counted per week). They are placed as `allocate` places today's referrals (a few courses
+each, the contract's objective over the weeks, `solvers.options`), under the same rule (only
+workers who stay to the end, where one is eligible), with each unit's eight best-looking
+options, from the placement of the rule of `handovers`, within a share of the run's work; the
+better of the search's placement and the rule's is kept. The objective of the whole course is
+computed exactly (`weekly.objective`).
 
 With `lookahead_days = 0` (W = 1) none of this runs: the plan is the single-date plan.
 """
@@ -55,7 +56,7 @@ class Weeks:
     changes: list[weekly.Change]
     terms: dict[str, float]
     units: int  # groups of children placed after week 0
-    placed_by: str  # "exact" (solvers.options), "rule" (handovers), "none" (nothing to place)
+    placed_by: str  # "search" (solvers.options), "rule" (handovers), "none" (nothing to place)
     termination: Termination
     work_used: float
 
@@ -92,17 +93,19 @@ def plan_weeks(inputs: Inputs, cfg: Config, week0: IntArray, published: IntArray
     pl = placement(cy, inputs, base, units, keep=OPTIONS_KEPT)
     ruled, _ = handovers.scheduled(cy, base, units)
     got = solve(pl.problem, ctx, hint=options_matching(pl, ruled))
-    if got.choice is not None:
-        course, by, term = course_of(pl, got.choice), "exact", got.termination
-    else:  # no placement within the work: the rule's, which always exists
-        course, by, term = ruled, "rule", got.termination
-    terms, made = weekly.objective(cy, course)
-    return Weeks(cy, course, made, terms, len(units), by, term, got.work_used)
+    terms, made = weekly.objective(cy, ruled)
+    course, by = ruled, "rule"
+    if got.choice is not None:  # the search's placement, unless the rule's is better still
+        found = course_of(pl, got.choice)
+        t, m = weekly.objective(cy, found)
+        if sum(t.values()) <= sum(terms.values()):
+            course, by, terms, made = found, "search", t, m
+    return Weeks(cy, course, made, terms, len(units), by, got.termination, got.work_used)
 
 
 def options_matching(pl: Placement, course: IntArray) -> IntArray:
     """The options (one per item at most) that give the units the course's workers: where the
-    exact search starts (the rule's placement, which it can only improve on)."""
+    search starts (the rule's placement)."""
     out = []
     seen: set[int] = set()
     items = pl.problem.opt_item

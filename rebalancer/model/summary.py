@@ -133,9 +133,10 @@ class SolverReport:
 
 @dataclass(frozen=True)
 class LaterWeeks:
-    """The weeks after week 0: how many groups of children were placed, by what ("exact":
-    the options model; "rule": the handover rule, where the exact one found none within its
-    work; "none": nothing to place), why that stopped, and the work it used."""
+    """The weeks after week 0: how many groups of children were placed, by what ("search":
+    CP-SAT on the options model; "rule": the handover rule, where the search found nothing
+    better within its work; "none": nothing to place), why the search stopped, and the work it
+    used."""
 
     units: int
     placed_by: str
