@@ -56,6 +56,8 @@ def _choose(cy: County, u: Unit, load: np.ndarray, room: IntArray) -> int:
     within = cands[room[cands, s] >= len(u.members)]
     if len(within):
         cands = within
+    elif u.prev < 0:  # an allocation waits rather than go over MAX_NEW
+        return -1
     pts = float(cy.points[u.members].sum())
     w = cy.cfg.weights
     cap = cy.capacity[cands][:, None]

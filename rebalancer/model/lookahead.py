@@ -12,8 +12,8 @@ a worker in week 0 (allocated from week 1, to a starter once in post or to whoev
 MAX_NEW counted per week). They are placed as `allocate` places today's referrals (a few courses
 each, the contract's objective over the weeks, `solvers.options`), under the same rule (only
 workers who stay to the end, where one is eligible), with each unit's eight best-looking
-options, from the placement of the rule of `handovers`, within a share of the run's work; the
-better of the search's placement and the rule's is kept. The objective of the whole course is
+options, from the placement of the rule of `handovers`, within a share of the run's work (the
+rule's placement stands where the search finds none). The objective of the whole course is
 computed exactly (`weekly.objective`).
 
 With `lookahead_days = 0` (W = 1) none of this runs: the plan is the single-date plan.
@@ -93,13 +93,11 @@ def plan_weeks(inputs: Inputs, cfg: Config, week0: IntArray, published: IntArray
     pl = placement(cy, inputs, base, units, keep=OPTIONS_KEPT)
     ruled, _ = handovers.scheduled(cy, base, units)
     got = solve(pl.problem, ctx, hint=options_matching(pl, ruled))
-    terms, made = weekly.objective(cy, ruled)
-    course, by = ruled, "rule"
-    if got.choice is not None:  # the search's placement, unless the rule's is better still
-        found = course_of(pl, got.choice)
-        t, m = weekly.objective(cy, found)
-        if sum(t.values()) <= sum(terms.values()):
-            course, by, terms, made = found, "search", t, m
+    if got.choice is not None:  # the search's (it starts from the rule's where that is valid)
+        course, by = course_of(pl, got.choice), "search"
+    else:  # no placement within the work: the rule's, which always exists
+        course, by = ruled, "rule"
+    terms, made = weekly.objective(cy, course)
     return Weeks(cy, course, made, terms, len(units), by, got.termination, got.work_used)
 
 
