@@ -1,7 +1,7 @@
 """The look-ahead's targets, measured as users run `rebalance` (process wall, peak memory).
 
     python -m bench.lookahead targets   # 2,000- and 5,000-child counties: changes, churn, work
-    python -m bench.lookahead scale     # 50,000 children with the default look-ahead
+    python -m bench.lookahead scale     # 50,000 children, the default look-ahead, 180 s limit
     python -m bench.lookahead rolling   # 13 weekly re-plans, look-ahead off and on
 
 Counties are generated with their calendar (known departures within 13 weeks, long absences,
@@ -61,12 +61,15 @@ def _county(name: str, children: int, workers: int, seed: int, scenario: str) ->
     return d
 
 
-def _rebalance(d: Path, out: Path, days: int, work: float | None) -> dict[str, float]:
+def _rebalance(d: Path, out: Path, days: int, work: float | None,
+               limit: float | None = None) -> dict[str, float]:
     args = ["rebalance", "--workers", str(d / "workers.csv"), "--children",
             str(d / "children.csv"), "--config", str(d / f"c{days}.toml"), "--out", str(out),
             "--quiet", "--replace"]
     if work is not None:
         args += ["--work", str(work), "--time-limit", "3600"]
+    elif limit is not None:
+        args += ["--time-limit", str(limit)]
     wall, gb = _timed(args)
     s = json.loads((out / "summary.json").read_text())
     return {"wall": wall, "gb": gb, "objective": s["objective"]}
@@ -130,7 +133,7 @@ def targets() -> None:
 def scale() -> None:
     d = _county("50k", 50000, 4300, 7, "crisis")
     for run in (1, 2):
-        got = _rebalance(d, ROOT / "50k" / f"default{run}", 91, None)
+        got = _rebalance(d, ROOT / "50k" / f"default{run}", 91, None, 180.0)
         s = json.loads((ROOT / "50k" / f"default{run}" / "summary.json").read_text())
         print(json.dumps({"run": run, **got, "changes_lookahead": s["kpis"]["changes_lookahead"],
                           "timings": s["solver"].get("timings")}), flush=True)
