@@ -92,7 +92,7 @@ def window(d: Path, out: Path) -> dict[str, float]:
     stays = np.asarray(cy.cal.can_hold.all(axis=1))
     moved = (week0 >= 0) & (week0 != cy.current) & (cy.current >= 0)
     short = int((moved & ~stays[np.maximum(week0, 0)]).sum())
-    weeks = lookahead.plan_weeks(inputs, cfg, week0, None,
+    weeks = lookahead.plan_weeks(inputs, cfg, week0,
                                  SolveContext.start(30.0, wall=600, threads=2))
     made = np.zeros(len(week0), np.int64)
     for c in weeks.changes:

@@ -26,7 +26,7 @@ from rebalancer.io.outputs import (
     output_lock,
     write_outputs,
 )
-from rebalancer.model import courses, lookahead, weekly
+from rebalancer.model import courses, lookahead
 from rebalancer.model.build import COST_SCALE, CaseModel, build_case_model
 from rebalancer.model.courses import published_on
 from rebalancer.model.explain import explanations
@@ -262,10 +262,8 @@ def solved(built: Built, cfg: Config, progress: Progress | None,
     weeks = None
     t_weeks = time.perf_counter()
     if later:
-        published = None if inputs.published is None else courses.published(
-            weekly.county(inputs, cfg), *inputs.published)
         weeks = lookahead.plan_weeks(inputs, cfg, assigned_workers_from_plan(cm, plan_df),
-                                     published, ctx.part(ctx.work * later), cm.forced)
+                                     ctx.part(ctx.work * later), cm.forced)
     t_weeks_done = time.perf_counter()
     plan_df["explanation"] = explanations(cm, plan_df, workers)
     summary = summarise(inputs, cfg, cm, sol, plan_df, workers, time.perf_counter() - t0,

@@ -81,12 +81,14 @@ def later_units(cy: weekly.County, inputs: Inputs, base: IntArray) -> list[Unit]
     return units_to_place(cy, inputs, base, from_week=1)
 
 
-def plan_weeks(inputs: Inputs, cfg: Config, week0: IntArray, published: IntArray | None,
-               ctx: SolveContext, forced0: BoolArray | None = None) -> Weeks:
-    """The course of every child, week 0 given (see the module's docstring). `published`: a
-    plan in force, week by week (`courses.published`); `forced0`: which week-0 changes are
-    forced, as week 0's model judged them (decisions included)."""
-    cy = dataclasses.replace(weekly.county(inputs, cfg), published=published)
+def plan_weeks(inputs: Inputs, cfg: Config, week0: IntArray, ctx: SolveContext,
+               forced0: BoolArray | None = None) -> Weeks:
+    """The course of every child, week 0 given (see the module's docstring); a plan in force
+    (`inputs.published`) is read week by week (`courses.published`); `forced0`: which week-0
+    changes are forced, as week 0's model judged them (decisions included)."""
+    cy = weekly.county(inputs, cfg)
+    published = None if inputs.published is None else courses.published(cy, *inputs.published)
+    cy = dataclasses.replace(cy, published=published)
     if forced0 is not None:
         cy.forced0 = forced0
     base = baseline(cy, week0, published)
