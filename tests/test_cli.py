@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from rebalancer import __version__
 from rebalancer.cli import app
 from rebalancer.io.outputs import read_table_file
 from tests.conftest import digest, generated, rebalance
@@ -204,3 +205,28 @@ def test_a_plan_made_with_relative_paths_is_read_from_any_folder(
     child = pd.read_csv(inp / "children.csv", dtype=str)["child_id"].iat[0]
     e = runner.invoke(app, ["explain", "--plan", str(tmp_path / "plan"), child])
     assert e.exit_code == 0 and "changed" not in e.output, e.output
+
+
+def test_the_console_script_ends_with_each_outcomes_exit_code(tmp_path: Path) -> None:
+    # the process ends as soon as its output is flushed (no module teardown after the limit):
+    # what it printed arrives whole, and each outcome keeps its exit code (0 done, 1 inputs
+    # rejected with every problem, 2 a usage error naming the option)
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "rebalancer.cli", *args],
+                              capture_output=True, text=True, timeout=120)
+
+    done = run("--version")
+    assert (done.returncode, done.stdout.strip()) == (0, f"caseload-rebalancer {__version__}")
+    bad = tmp_path / "workers.csv"
+    bad.write_text("worker_id,team\nW1,\n")
+    children = tmp_path / "children.csv"
+    children.write_text("child_id\nC1\n")
+    rejected = run("validate", "--workers", str(bad), "--children", str(children))
+    assert rejected.returncode == 1, rejected.stdout + rejected.stderr
+    assert "workers.csv" in rejected.stdout + rejected.stderr
+    usage = run("rebalance", "--children", str(children))
+    assert usage.returncode == 2
+    assert "Missing option '--workers'" in usage.stderr

@@ -100,6 +100,9 @@ def plan_weeks(inputs: Inputs, cfg: Config, week0: IntArray, ctx: SolveContext,
     if len(units) > SEARCH_UNITS:  # building the search would take longer than it can give
         terms, made = weekly.objective(cy, ruled)
         return Weeks(cy, ruled, made, terms, len(units), "rule", Termination.FINISHED, 0.0)
+    if ctx.left() <= 0:  # the clock has run out (a busy machine): the rule's, and it says so
+        terms, made = weekly.objective(cy, ruled)
+        return Weeks(cy, ruled, made, terms, len(units), "rule", Termination.DEADLINE, 0.0)
     pl = placement(cy, inputs, base, units, keep=OPTIONS_KEPT)
     got = solve(pl.problem, ctx, hint=options_matching(pl, ruled))
     if got.choice is not None:  # the search's (it starts from the rule's where that is valid)
