@@ -278,7 +278,8 @@ def review_cmd(
         "joining that team, and index.csv.")] = False,
     replace: ReplaceOpt = False,
 ) -> None:
-    """Write the review workbook: one row per proposed change, with accept/reject and a note."""
+    """Write the review workbook: one row per proposed change (today's, and those the plan
+    schedules for later weeks), with accept/reject and a note."""
     try:
         with _outcomes():
             if by_team:

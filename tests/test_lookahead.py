@@ -198,3 +198,103 @@ def test_a_child_no_worker_in_post_may_take_keeps_its_worker_until_one_is(case: 
     assert sorted(sched[["child_id", "week", "from_worker_id", "to_worker_id"]].values.tolist()
                   ) == [["K", 2, "A", "S"], ["L", 2, "A", "S"]]
     assert [w["unallocated"] for w in _summary(case)["kpis"]["weeks"]] == [0, 0, 0, 0]
+
+
+def _decide_scheduled(book: Path, decisions: dict[str, str]) -> None:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(book)
+    ws = wb["scheduled"]
+    header = [c.value for c in ws[1]]
+    for r in ws.iter_rows(min_row=2):
+        if r[header.index("child_id")].value in decisions:
+            r[header.index("decision")].value = decisions[r[header.index("child_id")].value]
+    wb.save(book)
+
+
+def _scheduled_rows(book: Path) -> list[tuple[object, ...]]:
+    from openpyxl import load_workbook
+
+    ws = load_workbook(book)["scheduled"]
+    header = [c.value for c in ws[1]]
+    cols = [header.index(c) for c in ("child_id", "effective_on", "from_worker_id",
+                                      "to_worker_id")]
+    return [tuple(r[j] for j in cols) for r in ws.iter_rows(min_row=2, values_only=True)]
+
+
+def test_managers_decide_scheduled_handovers_and_the_replan_honours_them(case: Case) -> None:
+    # B (team North A) and E (team South E... same locality, another team) both leave on
+    # 2027-01-02 (hold weeks 0-2). K is with B, L with E; C (team North C) holds 40, D (team
+    # North C) 60. Each is handed over in week 3 (2026-12-22) to C, the lower load (C ends at
+    # 50, under D's 60). North A's manager rejects K's handover to C; North C's manager accepts
+    # L's. The re-plan forbids C for K in every week, so K goes to D in week 3 (the only other
+    # worker who stays), and L's accepted handover to C stands, as published.
+    from typer.testing import CliRunner
+
+    from rebalancer.cli import app
+
+    team = lambda w, t: {**w, "team": t}  # noqa: E731
+    workers = [team(worker("B", leaving_on="2027-01-02"), "North A"),
+               team(worker("E", leaving_on="2027-01-02"), "North E"),
+               team(worker("C"), "North C"), team(worker("D"), "North C")]
+    case.run(workers, [*filler("C", 40), *filler("D", 60),
+                       child("K", current="B", allocated_on="2026-11-01"),
+                       child("L", current="E", allocated_on="2026-11-01")], config=FOUR_WEEKS)
+    assert _typed(_schedule(case))[["child_id", "week", "from_worker_id", "to_worker_id"]
+                                   ].values.tolist() == [["K", 3, "B", "C"], ["L", 3, "E", "C"]]
+    runner = CliRunner()
+    out = case.root / "out"
+    r = runner.invoke(app, ["review", "--plan", str(out), "--by-team"])
+    assert r.exit_code == 0, r.output
+    books = out / "review"
+    # each team sees the handovers that leave or join it, with their dates, and nothing else
+    assert _scheduled_rows(books / "review-north-a.xlsx") == [("K", "2026-12-22", "B", "C")]
+    assert _scheduled_rows(books / "review-north-e.xlsx") == [("L", "2026-12-22", "E", "C")]
+    assert _scheduled_rows(books / "review-north-c.xlsx") == [("K", "2026-12-22", "B", "C"),
+                                                              ("L", "2026-12-22", "E", "C")]
+    # a date edited in the county's workbook is refused, naming sheet, row and column
+    from openpyxl import load_workbook
+
+    bad = case.root / "edited.xlsx"
+    assert runner.invoke(app, ["review", "--plan", str(out), "--out", str(bad)]).exit_code == 0
+    wb = load_workbook(bad)
+    header = [x.value for x in wb["scheduled"][1]]
+    wb["scheduled"].cell(2, header.index("effective_on") + 1).value = "2026-12-29"
+    wb.save(bad)
+    c = case.root
+    inputs = ["--workers", str(c / "workers.csv"), "--children", str(c / "children.csv"),
+              "--config", str(c / "config.toml")]
+    r = runner.invoke(app, ["replan", *inputs, "--plan", str(out), "--review", str(bad),
+                            "--out", str(c / "refused"), "--audit", str(c / "t0.sqlite")])
+    assert r.exit_code == 1
+    assert "sheet scheduled, row 2 (child_id K)" in r.output and "effective_on" in r.output
+    assert "1 scheduled change(s) have no row (deleted): K on 2026-12-22" in r.output
+    assert not (c / "refused").exists()
+    _decide_scheduled(books / "review-north-a.xlsx", {"K": "reject"})
+    _decide_scheduled(books / "review-north-c.xlsx", {"L": "accept"})
+    (books / "review-north-e.xlsx").unlink()
+    p2, db = case.root / "p2", case.root / "trail.sqlite"
+    r = runner.invoke(app, ["replan", *inputs, "--plan", str(out), "--review", str(books),
+                            "--out", str(p2), "--reviewer", "Ann", "--audit", str(db),
+                            "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert ("of the changes scheduled for later weeks: 1 accepted, 1 rejected" in r.output)
+    sched = _typed(read_table_file(p2 / "schedule.csv"))
+    assert sched[["child_id", "week", "from_worker_id", "to_worker_id", "forced"]
+                 ].values.tolist() == [["K", 3, "B", "D", "true"], ["L", 3, "E", "C", "true"]]
+    decisions = read_table_file(p2 / "decisions.csv")
+    assert decisions[["child_id", "decision", "worker_id"]].values.tolist() == [
+        ["K", "forbid", "C"]]
+    assert "scheduled for 2026-12-22" in decisions["note"].iat[0]
+    review = json.loads((p2 / "summary.json").read_text())["review"]
+    assert review["scheduled"] == {"accepted": 1, "rejected": 1, "undecided": 0}
+    import sqlite3
+
+    with sqlite3.connect(db) as con:
+        payloads = [json.loads(p) for (p,) in con.execute(
+            "SELECT payload FROM entries WHERE kind = 'decision'")]
+    assert sorted((p["child_id"], p["decision"], p.get("effective_on")) for p in payloads) == [
+        ("K", "reject", "2026-12-22"), ("L", "accept", "2026-12-22")]
+    # the re-plan's check agrees, every week, with the forbid in force
+    r = runner.invoke(app, ["check", *inputs, "--plan", str(p2)])
+    assert r.exit_code == 0, r.output

@@ -45,7 +45,7 @@ def _sheet_rows(path: Path, sheet: str = "moves") -> list[list[object]]:
 
 def test_workbook_is_a_real_review_sheet(reviewed: Path) -> None:
     wb = load_workbook(reviewed / "p1" / "review.xlsx")
-    assert wb.sheetnames == ["moves", "workers", "summary"]
+    assert wb.sheetnames == ["moves", "scheduled", "workers", "summary"]
     ws = wb["moves"]
     header = [c.value for c in ws[1]]
     for col in ("child_id", "family_id", "case_type", "team", "locality", "from_worker_id",

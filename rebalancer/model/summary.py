@@ -269,6 +269,8 @@ class ReviewReport:
     changed: list[ChangedChild]
     skipped: list[str] = field(default_factory=list)  # files passed over, and why
     no_effect: list[str] = field(default_factory=list)  # rejects that change nothing
+    # the decisions on changes the reviewed plan scheduled for later weeks (None: it had none)
+    scheduled: ReviewCounts | None = None
 
 
 @dataclass(frozen=True)

@@ -251,6 +251,11 @@ def replan_text(reviewed: Summary, summary: Summary, out: Path) -> str:
         c = r.counts
         lines.append(f"review: {c.accepted} accepted, {c.rejected} rejected, {c.undecided} "
                      f"undecided, from {len(r.workbooks)} workbook(s)")
+        if r.scheduled is not None:
+            k = r.scheduled
+            lines.append(f"  of the changes scheduled for later weeks: {k.accepted} accepted, "
+                         f"{k.rejected} rejected (the child is not given that worker in any "
+                         f"week), {k.undecided} undecided")
         lines += [f"  read {Path(w.file).name}" + (f" ({w.team[:40]})" if w.team else "")
                   for w in r.workbooks]
         lines += [f"  skipped {s}" for s in r.skipped]

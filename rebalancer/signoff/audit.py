@@ -354,8 +354,14 @@ def decision_payloads(rows: Any, reviewer: str, plan_sha256: str) -> list[dict[s
              "from_worker_id": r.from_worker_id, "decision": r.decision, "note": r.note,
              "reviewer": getattr(r, "reviewer", "") or reviewer,
              "workbook_sha256": getattr(r, "workbook_sha256", ""), "plan_sha256": plan_sha256,
-             "effect": "none" if no_effect(r) else "applied"}
+             "effect": "none" if no_effect(r) else "applied", **_scheduled_for(r)}
             for r in rows.itertuples(index=False) if r.decision]
+
+
+def _scheduled_for(row: Any) -> dict[str, str]:
+    """A decision on a change scheduled for a later week names its date; today's none."""
+    day = getattr(row, "effective_on", "")
+    return {"effective_on": str(day)} if day else {}
 
 
 def submitted_payloads(reviews: list[Any], reviewer: str, plan_sha256: str
@@ -365,13 +371,17 @@ def submitted_payloads(reviews: list[Any], reviewer: str, plan_sha256: str
     return [{"child_id": r.child_id, "proposed_worker_id": r.to_worker_id,
              "from_worker_id": r.from_worker_id, "decision": r.decision, "note": r.note,
              "reviewer": rv.reviewer or reviewer, "team": rv.team or "(every team)",
-             "workbook_sha256": rv.sha256, "plan_sha256": plan_sha256}
-            for rv in reviews for r in rv.rows.itertuples(index=False) if r.decision]
+             "workbook_sha256": rv.sha256, "plan_sha256": plan_sha256, **_scheduled_for(r)}
+            for rv in reviews for rows in (rv.rows, rv.scheduled)
+            for r in rows.itertuples(index=False) if r.decision]
 
 
 def no_effect(row: Any) -> bool:
-    """A reject of a row that changes nothing: unallocated before and after."""
-    return bool(row.decision == "reject" and not row.to_worker_id and not row.from_worker_id)
+    """A reject of a row that changes nothing: unallocated before and after, or a scheduled
+    change that leaves the child without a worker (no worker to forbid; the calendar makes
+    it)."""
+    return bool(row.decision == "reject" and not row.to_worker_id
+                and (not row.from_worker_id or getattr(row, "effective_on", "")))
 
 
 @dataclass(frozen=True)

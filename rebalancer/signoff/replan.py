@@ -27,9 +27,11 @@ from rebalancer.problems import InputRejected, Problem
 from rebalancer.signoff import audit
 from rebalancer.signoff.teams import Merged
 from rebalancer.signoff.workbook import (
+    counts_of,
     moves_table,
     read_review,
     review_decisions,
+    scheduled_table,
     write_review,
 )
 from solvers import Progress
@@ -50,7 +52,7 @@ def review_workbook(folder: Path, out: Path | None = None, replace: bool = False
     # a workbook there may hold the decisions a manager typed: never written over
     claim(path, replace, "a review workbook (maybe with decisions typed in)")
     n = write_review(path, pf.plan, pf.workers, inputs.children, pf.summary,
-                     pf.summary.plan_file.sha256)
+                     pf.summary.plan_file.sha256, schedule=pf.schedule())
     return path, n
 
 
@@ -69,13 +71,16 @@ def team_workbooks(folder: Path, out: Path | None = None, replace: bool = False
     claim(target, replace, "files (team workbooks, maybe with decisions typed in)")
     target.mkdir(parents=True, exist_ok=True)
     moves = moves_table(pf.plan, pf.workers, None)
-    teams = sorted((set(moves["from_team"]) | set(moves["to_team"])) - {""})
+    schedule = pf.schedule()
+    rows = [moves] if schedule is None else [moves,
+                                             scheduled_table(schedule, pf.plan, pf.workers)]
+    teams = sorted(set().union(*(set(r["from_team"]) | set(r["to_team"]) for r in rows)) - {""})
     taken: set[str] = set()
     index = []
     for team in teams:
         path = target / safe_file_name("review", team, ".xlsx", taken)
         n = write_review(path, pf.plan, pf.workers, inputs.children, pf.summary,
-                         pf.summary.plan_file.sha256, team=team)
+                         pf.summary.plan_file.sha256, team=team, schedule=schedule)
         index.append({"team": team, "file": path.name, "rows": n, "sha256": file_sha256(path)})
     # a team named '=HYPERLINK(...)' stays text in a spreadsheet, as in every CSV we write
     frame = neutralise(pd.DataFrame(index, columns=["team", "file", "rows", "sha256"]))
@@ -98,7 +103,9 @@ def _review_summary(review: Merged, reviewed: pd.DataFrame, result: Result, revi
                         [_changed(c, str(before.at[c]), now.loc[c]) for c in changed],
                         skipped=list(review.skipped),
                         no_effect=[str(r.child_id) for r in review.rows.itertuples(index=False)
-                                   if audit.no_effect(r)])
+                                   if audit.no_effect(r)],
+                        scheduled=counts_of(review.scheduled) if len(review.scheduled)
+                        else None)
 
 
 def _changed(child_id: str, reviewed: str, row: pd.Series) -> ChangedChild:
@@ -153,6 +160,8 @@ def read_reviews(files: list[Path], pf: PlanFolder, reviewer: str) -> Merged:
     from rebalancer.signoff.teams import merge_reviews, workbooks_in
 
     expected = moves_table(pf.plan, pf.workers, None)
+    schedule = pf.schedule()
+    scheduled = None if schedule is None else scheduled_table(schedule, pf.plan, pf.workers)
     plan_sha = pf.summary.plan_file.sha256
     reviews, problems = [], []
     books, skipped = workbooks_in(files)
@@ -160,7 +169,7 @@ def read_reviews(files: list[Path], pf: PlanFolder, reviewer: str) -> Merged:
         problems.append(Problem(", ".join(map(str, files)), "-", "-", "holds no workbook",
                                 "give the review workbooks, or the folder they are in"))
     for f in books:
-        review, found = read_review(f, expected, plan_sha)
+        review, found = read_review(f, expected, plan_sha, scheduled)
         problems += found
         if review is not None:
             reviews.append(review)
@@ -190,7 +199,8 @@ def replan(paths: InputPaths, cfg: Config, plan_dir: Path, review_files: list[Pa
     paths = decisions_in_force(paths, pf)
     review = read_reviews(review_files, pf, how.reviewer)
     submitted = tuple(audit.submitted_payloads(review.submitted, how.reviewer, plan_sha))
-    decided = tuple(audit.decision_payloads(review.rows, how.reviewer, plan_sha))
+    decided = tuple(audit.decision_payloads(review.rows, how.reviewer, plan_sha)
+                    + audit.decision_payloads(review.scheduled, how.reviewer, plan_sha))
     trail = audit.Trail.at(how.audit_db, how.audit_key,
                            (("submitted", submitted), ("decision", decided)))
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from rebalancer.model.summary import Disagreement, ReviewCounts, ReviewWorkbook
 from rebalancer.problems import Problem
-from rebalancer.signoff.workbook import Review, counts_of
+from rebalancer.signoff.workbook import DECIDED, DECIDED_SCHEDULED, Review, counts_of
 
 INDEX = "index.csv"
 
@@ -56,7 +56,8 @@ def workbooks_in(paths: list[Path]) -> tuple[list[Path], list[str]]:
 
 @dataclass
 class Merged:
-    """The decisions in force after every workbook: one row per reviewed child."""
+    """The decisions in force after every workbook: one row per reviewed child, and one per
+    scheduled change (child and date)."""
 
     rows: pd.DataFrame  # child_id, from_worker_id, to_worker_id, action, decision, note,
     # reviewer, workbook_sha256
@@ -65,46 +66,59 @@ class Merged:
     workbooks: list[ReviewWorkbook] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # files passed over, with why
     submitted: list[Review] = field(default_factory=list)  # each workbook as read
+    scheduled: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=[*DECIDED_SCHEDULED, "reviewer", "workbook_sha256"]))
 
     def counts(self) -> ReviewCounts:
         return counts_of(self.rows)
 
 
 def merge_reviews(reviews: list[Review], default_reviewer: str) -> tuple[Merged, list[Problem]]:
-    """One decision per child from every team's workbook (the rule in this module's doc)."""
+    """One decision per child (and per scheduled change) from every team's workbook (the rule
+    in this module's doc)."""
     problems = _same_team_conflicts(reviews)
-    by_child: dict[str, list[tuple[Review, pd.Series]]] = {}
-    base: dict[str, pd.Series] = {}
     by_team: dict[str, ReviewCounts] = {}
     for rv in reviews:
         team = rv.team or "(every team)"
-        add, had = rv.counts(), by_team.get(team, ReviewCounts(0, 0, 0))
+        add, had = rv.counts(), by_team.get(team, ReviewCounts(0, 0, 0))  # today's changes
         by_team[team] = ReviewCounts(had.accepted + add.accepted, had.rejected + add.rejected,
                                      had.undecided + add.undecided)
-        for _, row in rv.rows.iterrows():
-            by_child.setdefault(row["child_id"], []).append((rv, row))
-            base.setdefault(row["child_id"], row)
-    rows, disagreements = [], []
-    for cid, entries in by_child.items():
+    disagreements: list[Disagreement] = []
+    rows = _merged([(rv, rv.rows) for rv in reviews], ("child_id",), DECIDED, default_reviewer,
+                   disagreements)
+    later = _merged([(rv, rv.scheduled) for rv in reviews], ("child_id", "effective_on"),
+                    DECIDED_SCHEDULED, default_reviewer, disagreements)
+    return Merged(rows, disagreements, by_team, scheduled=later), problems
+
+
+def _merged(sheets: list[tuple[Review, pd.DataFrame]], key: tuple[str, ...],
+            columns: list[str], default_reviewer: str, disagreements: list[Disagreement]
+            ) -> pd.DataFrame:
+    """One row per key from every workbook's rows: a reject wins, an accept counts when no
+    workbook rejected; each accept-against-reject added to `disagreements`."""
+    by_key: dict[tuple[str, ...], list[tuple[Review, pd.Series]]] = {}
+    for rv, frame in sheets:
+        for _, row in frame.iterrows():
+            by_key.setdefault(tuple(row[k] for k in key), []).append((rv, row))
+    out = []
+    for k, entries in by_key.items():
         rejects = [(rv, r) for rv, r in entries if r["decision"] == "reject"]
         accepts = [(rv, r) for rv, r in entries if r["decision"] == "accept"]
         decided = rejects or accepts
         rv, r = decided[0] if decided else entries[0]
         if rejects and accepts:
             disagreements.append(Disagreement(
-                cid, "reject", accepted_by=[_who(a, default_reviewer) for a, _ in accepts],
+                " on ".join(k), "reject",
+                accepted_by=[_who(a, default_reviewer) for a, _ in accepts],
                 rejected_by=[_who(x, default_reviewer) for x, _ in rejects]))
-        row = base[cid]
-        rows.append({"child_id": cid, "from_worker_id": row["from_worker_id"],
-                     "to_worker_id": row["to_worker_id"], "action": row["action"],
-                     "decision": r["decision"] if decided else "",
-                     "note": "; ".join(dict.fromkeys(x["note"] for _, x in decided
-                                                     if x["note"]))[:1000],
-                     "reviewer": _who(rv, default_reviewer) if decided else "",
-                     "workbook_sha256": rv.sha256 if decided else ""})
-    frame = pd.DataFrame(rows, columns=["child_id", "from_worker_id", "to_worker_id", "action",
-                                        "decision", "note", "reviewer", "workbook_sha256"])
-    return Merged(frame, disagreements, by_team), problems
+        row = entries[0][1]
+        out.append({**{c: row[c] for c in columns},
+                    "decision": r["decision"] if decided else "",
+                    "note": "; ".join(dict.fromkeys(x["note"] for _, x in decided
+                                                    if x["note"]))[:1000],
+                    "reviewer": _who(rv, default_reviewer) if decided else "",
+                    "workbook_sha256": rv.sha256 if decided else ""})
+    return pd.DataFrame(out, columns=[*columns, "reviewer", "workbook_sha256"])
 
 
 def _who(rv: Review, default: str) -> str:
@@ -114,18 +128,28 @@ def _who(rv: Review, default: str) -> str:
 
 
 def _same_team_conflicts(reviews: list[Review]) -> list[Problem]:
-    """Two workbooks of one team must not decide one child differently."""
-    seen: dict[tuple[str, str], tuple[str, str]] = {}
+    """Two workbooks of one team must not decide one child (or scheduled change) differently."""
+    seen: dict[tuple[str, str, str], tuple[str, str]] = {}
     problems = []
     for rv in reviews:
-        for _, row in rv.rows.iterrows():
-            key = (rv.team, row["child_id"])
-            if key in seen and seen[key][0] != row["decision"]:
-                problems.append(Problem(
-                    rv.file, "sheet moves", f"decision of {row['child_id']}",
-                    f"{row['decision'] or 'undecided'} here, but "
-                    f"{seen[key][0] or 'undecided'} in {seen[key][1]}, a workbook of the same "
-                    f"team ({rv.team or 'every team'})",
-                    "give one workbook per team, or make them agree"))
-            seen.setdefault(key, (row["decision"], rv.file))
+        for sheet, frame in (("moves", rv.rows), ("scheduled", rv.scheduled)):
+            problems += _differing(rv, sheet, frame, seen)
+    return problems
+
+
+def _differing(rv: Review, sheet: str, frame: pd.DataFrame,
+               seen: dict[tuple[str, str, str], tuple[str, str]]) -> list[Problem]:
+    """The rows of one sheet decided otherwise by an earlier workbook of the same team."""
+    problems = []
+    for _, row in frame.iterrows():
+        child = row["child_id"] + (f" on {row['effective_on']}" if sheet == "scheduled" else "")
+        key = (rv.team, sheet, child)
+        if key in seen and seen[key][0] != row["decision"]:
+            problems.append(Problem(
+                rv.file, f"sheet {sheet}", f"decision of {child}",
+                f"{row['decision'] or 'undecided'} here, but "
+                f"{seen[key][0] or 'undecided'} in {seen[key][1]}, a workbook of the same "
+                f"team ({rv.team or 'every team'})",
+                "give one workbook per team, or make them agree"))
+        seen.setdefault(key, (row["decision"], rv.file))
     return problems

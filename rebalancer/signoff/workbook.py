@@ -8,7 +8,7 @@ row, cell and the value found, all reported at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,16 @@ TEXT_COLUMNS = {"child_id", "family_id", "case_type", "team", "from_team", "to_t
 # only decision and note are the manager's (locality is checked by the re-plan's inputs)
 CHECKED_COLUMNS = ("family_id", "case_type", "team", "from_team", "to_team", "cross_team",
                    "from_worker_id", "to_worker_id", "action", "reasons", "explanation")
+# the changes the plan schedules for later weeks (its look-ahead), decided like today's: a row
+# per child and date, reject forbidding the proposed worker in the re-plan (see review_decisions)
+SCHEDULED = "scheduled"
+SCHEDULED_COLUMNS = ["child_id", "family_id", "team", "from_team", "to_team", "cross_team",
+                     "week", "effective_on", "from_worker_id", "to_worker_id", "action",
+                     "forced", "reasons", "explanation", "decision", "note"]
+SCHEDULED_TEXT = set(SCHEDULED_COLUMNS) - {"week"}
+SCHEDULED_CHECKED = ("family_id", "team", "from_team", "to_team", "cross_team", "week",
+                     "from_worker_id", "to_worker_id", "action", "forced", "reasons",
+                     "explanation")
 TEAM_LABEL = "team"
 SCOPE_LABEL = "scope"  # "county" (every team's rows) or "team" (the team cell's rows only)
 REVIEWER_LABEL = "reviewer"
@@ -72,47 +82,75 @@ def moves_table(plan: pd.DataFrame, workers: pd.DataFrame, children: pd.DataFram
     return rows[MOVES_COLUMNS].reset_index(drop=True)
 
 
+def scheduled_table(schedule: pd.DataFrame, plan: pd.DataFrame, workers: pd.DataFrame
+                    ) -> pd.DataFrame:
+    """One row per change the plan schedules after week 0, by date, with the sending and
+    receiving workers' teams (a handover between two teams is in both teams' workbooks)."""
+    team_of = workers.set_index("worker_id")["team"].to_dict()
+    family = plan.set_index("child_id")["family_id"]
+    rows = schedule.copy()
+    rows["family_id"] = rows["child_id"].map(family).fillna("")
+    rows["from_team"] = rows["from_worker_id"].map(lambda w: team_of.get(w, ""))
+    rows["to_team"] = rows["to_worker_id"].map(lambda w: team_of.get(w, ""))
+    rows["team"] = rows["to_team"].where(rows["to_team"] != "", rows["from_team"])
+    rows["cross_team"] = ((rows["from_team"] != "") & (rows["to_team"] != "")
+                          & (rows["from_team"] != rows["to_team"])).map({True: "yes",
+                                                                         False: ""})
+    rows["week"] = rows["week"].astype(int)
+    for name in ("forced", "reasons", "explanation"):
+        rows[name] = rows[name].astype(str)
+    rows["decision"] = ""
+    rows["note"] = ""
+    rows = rows.sort_values(["effective_on", "team", "child_id"], kind="stable")
+    return rows[SCHEDULED_COLUMNS].astype({c: object for c in SCHEDULED_TEXT}).reset_index(
+        drop=True)
+
+
+def _of_team(rows: pd.DataFrame, team: str | None) -> pd.DataFrame:
+    """The rows where a child leaves or joins `team` (every row for the county)."""
+    if team is None:
+        return rows
+    return rows[(rows["from_team"] == team) | (rows["to_team"] == team)].reset_index(drop=True)
+
+
 def write_review(path: Path, plan: pd.DataFrame, workers: pd.DataFrame,
                  children: pd.DataFrame, summary: Summary, plan_sha256: str,
-                 team: str | None = None) -> int:
-    """The workbook, written whole then renamed into place; returns the number of rows. With
-    a team, only the rows where a child leaves or joins that team, only its workers, and its
-    own figures: a manager sees no other team's children."""
+                 team: str | None = None, schedule: pd.DataFrame | None = None) -> int:
+    """The workbook, written whole then renamed into place; returns the number of rows (today's
+    changes and the scheduled ones). With a team, only the rows where a child leaves or joins
+    that team, only its workers, and its own figures: a manager sees no other team's children.
+    With the plan's schedule (its look-ahead), a sheet of the changes it schedules for later
+    weeks, decided in the same way."""
     from openpyxl import Workbook
 
     from rebalancer.io.outputs import atomic_write
 
-    moves = moves_table(plan, workers, children)
+    moves = _of_team(moves_table(plan, workers, children), team)
+    scheduled = None if schedule is None else _of_team(
+        scheduled_table(schedule, plan, workers), team)
     if team is not None:
-        moves = moves[(moves["from_team"] == team) | (moves["to_team"] == team)]
-        moves = moves.reset_index(drop=True)
         workers = workers[workers["team"] == team]
     wb = Workbook()
     _moves_sheet(wb.active, moves)
+    if scheduled is not None:
+        _scheduled_sheet(wb.create_sheet(SCHEDULED), scheduled)
     _workers_sheet(wb.create_sheet(WORKERS), workers)
     _summary_sheet(wb.create_sheet(SUMMARY), summary, plan_sha256, team,
                    team_kpis(workers, moves, team) if team is not None else None)
     for sheet in wb:
         _text_never_formula(sheet)
     atomic_write(path, lambda p: wb.save(p))
-    return len(moves)
+    return len(moves) + (0 if scheduled is None else len(scheduled))
 
 
 def _moves_sheet(ws: Any, moves: pd.DataFrame) -> None:
     """One row per proposed change, the decision cell a list of accept or reject."""
     from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
 
     ws.title = MOVES
     _write_frame(ws, moves, TEXT_COLUMNS)
     n = len(moves)
-    decision_col = get_column_letter(MOVES_COLUMNS.index("decision") + 1)
-    dv = DataValidation(type="list", formula1='"accept,reject"', allow_blank=True,
-                        showErrorMessage=True, errorTitle="accept or reject",
-                        error="Choose accept or reject, or leave the cell empty (undecided).")
-    ws.add_data_validation(dv)
-    if n:
-        dv.add(f"{decision_col}2:{decision_col}{n + 1}")
+    _decision_list(ws, MOVES_COLUMNS.index("decision"), n)
     for name in ("to_utilisation_before", "to_utilisation_after"):
         col = get_column_letter(MOVES_COLUMNS.index(name) + 1)
         for r in range(2, n + 2):
@@ -120,6 +158,32 @@ def _moves_sheet(ws: Any, moves: pd.DataFrame) -> None:
     widths = {"explanation": 90, "reasons": 22, "note": 40, "team": 28, "from_team": 28,
               "to_team": 28}
     for i, name in enumerate(MOVES_COLUMNS, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = widths.get(name, 14)
+
+
+def _decision_list(ws: Any, column: int, n: int) -> None:
+    """The decision cells of `n` rows (0-based `column`): a list of accept or reject."""
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    col = get_column_letter(column + 1)
+    dv = DataValidation(type="list", formula1='"accept,reject"', allow_blank=True,
+                        showErrorMessage=True, errorTitle="accept or reject",
+                        error="Choose accept or reject, or leave the cell empty (undecided).")
+    ws.add_data_validation(dv)
+    if n:
+        dv.add(f"{col}2:{col}{n + 1}")
+
+
+def _scheduled_sheet(ws: Any, scheduled: pd.DataFrame) -> None:
+    """One row per change scheduled after week 0, with its date; decided like today's."""
+    from openpyxl.utils import get_column_letter
+
+    _write_frame(ws, scheduled, SCHEDULED_TEXT)
+    _decision_list(ws, SCHEDULED_COLUMNS.index("decision"), len(scheduled))
+    widths = {"explanation": 90, "reasons": 22, "note": 40, "team": 28, "from_team": 28,
+              "to_team": 28, "effective_on": 12, "week": 6}
+    for i, name in enumerate(SCHEDULED_COLUMNS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = widths.get(name, 14)
 
 
@@ -239,6 +303,11 @@ def _cell(value: Any, text: bool) -> Any:
     return value
 
 
+# a sheet's rows as read: today's changes, and the scheduled ones with their date and week
+DECIDED = ["child_id", "from_worker_id", "to_worker_id", "action", "decision", "note"]
+DECIDED_SCHEDULED = [*DECIDED, "effective_on", "week"]
+
+
 @dataclass
 class Review:
     """What a manager decided: one row per reviewed child."""
@@ -248,6 +317,10 @@ class Review:
     reviewer: str = ""  # the workbook's reviewer cell
     file: str = ""
     sha256: str = ""
+    # the scheduled changes decided (the plan's later weeks): the rows' columns with
+    # effective_on and week; empty for a plan of its date alone
+    scheduled: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=DECIDED_SCHEDULED))
 
     def counts(self) -> ReviewCounts:
         return counts_of(self.rows)
@@ -268,10 +341,12 @@ def _text(v: Any) -> str:
     return str(v).strip()
 
 
-def read_review(path: Path, expected: pd.DataFrame, plan_sha256: str) -> tuple[Review | None,
-                                                                             list[Problem]]:
+def read_review(path: Path, expected: pd.DataFrame, plan_sha256: str,
+                scheduled: pd.DataFrame | None = None) -> tuple[Review | None, list[Problem]]:
     """The decisions in a workbook, checked against the rows the plan proposes (`expected`, the
-    plan itself or its `moves_table`; a team's workbook against that team's rows)."""
+    plan itself or its `moves_table`; a team's workbook against that team's rows), and against
+    the changes it schedules (`scheduled`, its `scheduled_table`; None: a plan without a
+    look-ahead)."""
     from openpyxl import load_workbook
 
     file = str(path)
@@ -295,24 +370,48 @@ def read_review(path: Path, expected: pd.DataFrame, plan_sha256: str) -> tuple[R
         team = ""
     if team and "from_team" in expected.columns:  # a team's workbook holds its own rows
         expected = expected[(expected["from_team"] == team) | (expected["to_team"] == team)]
-    cell_rows = list(wb[MOVES].iter_rows())
+    proposed = expected[expected["action"].isin(REVIEWED_ACTIONS)]
+    frame, problems = _read_sheet(wb, MOVES, file, proposed.set_index("child_id"),
+                                  ("child_id",), CHECKED_COLUMNS, DECIDED)
+    later = pd.DataFrame(columns=DECIDED_SCHEDULED)
+    if scheduled is not None and (SCHEDULED in wb.sheetnames or len(scheduled)):
+        if team:
+            scheduled = _of_team(scheduled, team)
+        if SCHEDULED not in wb.sheetnames:
+            problems.append(Problem(file, "-", "-", f"has no sheet '{SCHEDULED}' (the plan "
+                                    "schedules changes for later weeks)", "use the workbook "
+                                    "`rebalancer review` wrote; do not rename or delete its "
+                                    "sheets"))
+        else:
+            later, found = _read_sheet(
+                wb, SCHEDULED, file,
+                scheduled.set_index(["child_id", "effective_on"], drop=False),
+                ("child_id", "effective_on"), SCHEDULED_CHECKED, DECIDED_SCHEDULED)
+            problems += found
+    if problems:
+        return None, problems
+    from rebalancer.io.inputs import file_sha256
+
+    return Review(frame, team, labels.get(REVIEWER_LABEL, "")[:64], file, file_sha256(path),
+                  later), []
+
+
+def _read_sheet(wb: Any, sheet: str, file: str, proposed: pd.DataFrame, key: tuple[str, ...],
+                checked: tuple[str, ...], columns: list[str]
+                ) -> tuple[pd.DataFrame, list[Problem]]:
+    """One sheet of decisions, row by row against the rows proposed (indexed by `key`)."""
+    cell_rows = list(wb[sheet].iter_rows())
     rows = [tuple(c.value for c in r) for r in cell_rows]
     formula = [tuple(getattr(c, "data_type", "") == "f" for c in r) for r in cell_rows]
     header = [_text(h) for h in rows[0]] if rows else []
-    problems = _header_problems(header, file)
+    problems = _header_problems(header, file, sheet, key)
     if problems:
-        return None, problems
-    reader = _RowReader(file, header, expected)
+        return pd.DataFrame(columns=columns), problems
+    reader = _RowReader(file, sheet, header, proposed, key, checked, columns)
     for r, values in enumerate(rows[1:], start=2):
         reader.read(r, values, formula[r - 1])
-    problems = reader.problems + reader.deleted_rows()
-    if problems:
-        return None, problems
-    frame = pd.DataFrame(reader.out, columns=["child_id", "from_worker_id", "to_worker_id",
-                                              "action", "decision", "note"])
-    from rebalancer.io.inputs import file_sha256
-
-    return Review(frame, team, labels.get(REVIEWER_LABEL, "")[:64], file, file_sha256(path)), []
+    return (pd.DataFrame(reader.out, columns=columns),
+            reader.problems + reader.deleted_rows())
 
 
 def _summary_cells(wb: Any) -> dict[str, str]:
@@ -343,17 +442,18 @@ def _workbook_problems(wb: Any, file: str, plan_sha256: str) -> list[Problem]:
     return []
 
 
-def _header_problems(header: list[str], file: str) -> list[Problem]:
+def _header_problems(header: list[str], file: str, sheet: str, key: tuple[str, ...]
+                     ) -> list[Problem]:
     """Every column the reader needs is there, and none appears twice."""
     twice = sorted({h for h in header if h and header.count(h) > 1})
     if twice:
-        return [Problem(file, f"sheet {MOVES}, row 1", ", ".join(twice),
+        return [Problem(file, f"sheet {sheet}, row 1", ", ".join(twice),
                         "column heading(s) appear more than once, so which one holds the "
                         "answer is unclear", "delete the added column(s)")]
-    missing = [c for c in ("child_id", "from_worker_id", "to_worker_id", "action", "decision",
-                           "note") if c not in header]
+    missing = [c for c in dict.fromkeys((*key, "from_worker_id", "to_worker_id", "action",
+                                         "decision", "note")) if c not in header]
     if missing:
-        return [Problem(file, f"sheet {MOVES}, row 1", ", ".join(missing),
+        return [Problem(file, f"sheet {sheet}, row 1", ", ".join(missing),
                         "column(s) missing from the header",
                         "restore the header row as `rebalancer review` wrote it")]
     return []
@@ -363,17 +463,18 @@ MAX_NOTE_CHARS = MAX_TEXT_LENGTH * 5  # what the decisions table accepts in its 
 
 
 class _RowReader:
-    """The moves sheet row by row: each row a proposed move, unedited but for its decision and
-    note; every problem is kept, so all are reported at once."""
+    """A sheet of decisions row by row: each row a proposed change (a child's move today, or a
+    change scheduled for a date), unedited but for its decision and note; every problem is
+    kept, so all are reported at once."""
 
-    def __init__(self, file: str, header: list[str], plan: pd.DataFrame) -> None:
-        self.file = file
+    def __init__(self, file: str, sheet: str, header: list[str], proposed: pd.DataFrame,
+                 key: tuple[str, ...], checked: tuple[str, ...], columns: list[str]) -> None:
+        self.file, self.sheet, self.key, self.columns = file, sheet, key, columns
         self.col = {name: header.index(name) for name in header if name}
-        self.proposed = plan[plan["action"].isin(REVIEWED_ACTIONS)].set_index("child_id")
-        self.checked = [c for c in CHECKED_COLUMNS
-                        if c in self.proposed.columns and c in self.col]
-        self.seen: dict[str, int] = {}
-        self.out: list[dict[str, str]] = []
+        self.proposed = proposed
+        self.checked = [c for c in checked if c in self.proposed.columns and c in self.col]
+        self.seen: dict[Any, int] = {}
+        self.out: list[dict[str, Any]] = []
         self.problems: list[Problem] = []
 
     def cell(self, name: str, r: int) -> str:
@@ -387,7 +488,8 @@ class _RowReader:
         if not any(cells.values()):
             return
         cid = cells["child_id"]
-        where = f"sheet {MOVES}, row {r}" + (f" (child_id {shown(cid)[1:-1]})" if cid else "")
+        where = f"sheet {self.sheet}, row {r}" + (f" (child_id {shown(cid)[1:-1]})" if cid
+                                                  else "")
         bad = lambda name, msg, fix: self.problems.append(  # noqa: E731
             Problem(self.file, where, self.cell(name, r), msg, fix))
         raw_id = values[self.col["child_id"]] if self.col["child_id"] < len(values) else None
@@ -396,19 +498,22 @@ class _RowReader:
                 "into a number (leading zeros are lost)", "restore the ID as text, as the "
                 "workbook had it (format the column as Text first)")
             return
-        if cid not in self.proposed.index:
-            bad("child_id", f"{shown(cid)} is not a child whose move the plan proposes (a row "
-                "added, or its ID edited)", "delete the row or restore the ID the workbook had")
+        k = cid if len(self.key) == 1 else tuple(cells[name] for name in self.key)
+        if k not in self.proposed.index:
+            what = ("a child whose move the plan proposes" if len(self.key) == 1 else
+                    "a change the plan schedules for that child on that date")
+            bad(self.key[-1], f"{shown(cells[self.key[-1]])} is not {what} (a row added, or "
+                "its ID or date edited)", "delete the row or restore what the workbook had")
             return
-        if cid in self.seen:
-            bad("child_id", f"{shown(cid)} appears again (first on row {self.seen[cid]})",
-                "keep one row per child")
+        if k in self.seen:
+            bad("child_id", f"{shown(cid)} appears again (first on row {self.seen[k]})",
+                "keep one row per child" + ("" if len(self.key) == 1 else " and date"))
             return
-        self.seen[cid] = r
+        self.seen[k] = r
         for name in self.checked:
-            if cells[name] != str(self.proposed.at[cid, name]):
+            if cells[name] != str(self.proposed.at[k, name]):
                 bad(name, f"{shown(cells[name])} was edited (the plan proposes "
-                    f"{shown(self.proposed.at[cid, name])})", "restore the value: a different "
+                    f"{shown(self.proposed.at[k, name])})", "restore the value: a different "
                     "outcome is asked for by 'reject' and a note, not by editing the row")
         decision = cells["decision"].lower()
         j = self.col["decision"]
@@ -421,17 +526,21 @@ class _RowReader:
         if len(cells["note"]) > MAX_NOTE_CHARS:  # decisions.csv could not carry it forward
             bad("note", f"is {len(cells['note']):,} characters long, more than the "
                 f"{MAX_NOTE_CHARS:,} a decision's note may hold", "shorten the note")
-        self.out.append({"child_id": cid, "from_worker_id": cells["from_worker_id"],
-                         "to_worker_id": cells["to_worker_id"], "action": cells["action"],
-                         "decision": decision, "note": cells["note"]})
+        row: dict[str, Any] = {name: cells.get(name, "") for name in self.columns}
+        row["decision"] = decision
+        if "week" in row:
+            row["week"] = int(self.proposed.at[k, "week"])
+        self.out.append(row)
 
     def deleted_rows(self) -> list[Problem]:
-        gone = [c for c in self.proposed.index if c not in self.seen]
+        gone = [c if isinstance(c, str) else " on ".join(c) for c in self.proposed.index
+                if c not in self.seen]
         if not gone:
             return []
         more = f" and {len(gone) - 10} more" if len(gone) > 10 else ""
-        return [Problem(self.file, f"sheet {MOVES}", "child_id",
-                        f"{len(gone)} proposed move(s) have no row (deleted): "
+        what = "proposed move(s)" if len(self.key) == 1 else "scheduled change(s)"
+        return [Problem(self.file, f"sheet {self.sheet}", "child_id",
+                        f"{len(gone)} {what} have no row (deleted): "
                         f"{', '.join(gone[:10])}{more}",
                         "restore the deleted rows (leave decision empty if undecided)")]
 
@@ -451,4 +560,15 @@ def review_decisions(review: Any, reviewer: str) -> pd.DataFrame:
                 rows.append((r.child_id, "forbid", r.to_worker_id, note))
             if r.from_worker_id:
                 rows.append((r.child_id, "keep", r.from_worker_id, note))
+    # a scheduled change: accepted or undecided, the re-plan keeps it as a published week
+    # (weights.previous_change); rejected, the proposed worker is forbidden the child in every
+    # week, so it is handed over (or allocated) to another. Keeping the sending worker is not
+    # asked: a scheduled change is one their calendar makes (they leave or are away)
+    for r in review.scheduled.itertuples(index=False):
+        if r.decision == "reject" and r.to_worker_id:
+            who = getattr(r, "reviewer", "") or reviewer
+            note = r.note or (f"rejected in review (scheduled for {r.effective_on})"
+                              + (f" by {who}" if who else ""))
+            if (r.child_id, "forbid", r.to_worker_id) not in {x[:3] for x in rows}:
+                rows.append((r.child_id, "forbid", r.to_worker_id, note))
     return pd.DataFrame(rows, columns=["child_id", "decision", "worker_id", "note"])
