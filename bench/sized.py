@@ -48,19 +48,20 @@ def demand_ratio(tables: dict[str, Any]) -> float:
     return float(case_points(c, cfg.points).sum() / cap)
 
 
-def sized(n: int, ratio: float, seed: int) -> tuple[dict[str, Any], int]:
+def sized(n: int, ratio: float, seed: int, with_calendar: bool = True
+          ) -> tuple[dict[str, Any], int]:
     """A steady county of n children whose workforce puts demand at `ratio` of capacity."""
     from rebalancer.synth.county import generate
 
     m = max(5, round(n / 12))
     for _ in range(6):  # the ratio is nearly linear in 1/m
-        tables = generate(n, m, seed=seed, scenario="steady")
+        tables = generate(n, m, seed=seed, scenario="steady", with_calendar=with_calendar)
         r = demand_ratio(tables)
         new_m = max(5, round(m * r / ratio))
         if new_m == m:
             break
         m = new_m
-    return generate(n, m, seed=seed, scenario="steady"), m
+    return generate(n, m, seed=seed, scenario="steady", with_calendar=with_calendar), m
 
 
 def _sha(folder: Path) -> str:
@@ -70,7 +71,8 @@ def _sha(folder: Path) -> str:
     return h.hexdigest()
 
 
-def highs_mip(p: Any, excess_cap: int | None, limit: float) -> tuple[Any, Any]:
+def highs_mip(p: Any, excess_cap: int | None, limit: float, threads: int = 2
+              ) -> tuple[Any, Any]:
     """HiGHS's MIP on exactly the tool's model (solvers.lp's relaxation with the pair columns
     integral), run for at most `limit` seconds: the Highs object and the pair columns."""
     import highspy
@@ -87,14 +89,16 @@ def highs_mip(p: Any, excess_cap: int | None, limit: float) -> tuple[Any, Any]:
     h = quiet_highs(highspy)
     h.setOptionValue("time_limit", float(limit))
     h.setOptionValue("mip_rel_gap", 1e-6)
-    h.setOptionValue("threads", 2)
+    h.setOptionValue("threads", threads)
     h.passModel(model)
     h.run()
     return h, x
 
 
-def reference_mip(inp: Path, limit: float) -> dict[str, Any]:
-    """HiGHS's MIP on the whole model (the least MAX_NEW excess fixed first, as the tool does)."""
+def reference_mip(inp: Path, limit: float, threads: int = 2, plan_out: Path | None = None
+                  ) -> dict[str, Any]:
+    """HiGHS's MIP on the whole model (the least MAX_NEW excess fixed first, as the tool does);
+    its plan (child_id, to_worker_id) written to `plan_out` when given."""
 
     from rebalancer.config import load_config
     from rebalancer.io.inputs import load_inputs
@@ -113,7 +117,7 @@ def reference_mip(inp: Path, limit: float) -> dict[str, Any]:
         sub, _ = subproblem(p, np.flatnonzero(item_comp == c), np.flatnonzero(agent_comp == c))
         cap += least_excess(sub, greedy(sub), SolveContext.start(30.0))[0]
     t0 = time.perf_counter()
-    h, x = highs_mip(p, cap, limit)
+    h, x = highs_mip(p, cap, limit, threads)
     info = h.getInfo()
     status = h.modelStatusToString(h.getModelStatus())
     has = info.primal_solution_status == 2
@@ -130,6 +134,9 @@ def reference_mip(inp: Path, limit: float) -> dict[str, Any]:
 
         plan_moves = kpis(plan, build_workers(cm, plan), cm.forced, "after",
                           cm.recent_changes).moves
+        if plan_out is not None:
+            plan_out.parent.mkdir(parents=True, exist_ok=True)
+            plan[["child_id", "to_worker_id"]].to_csv(plan_out, index=False)
     return {"status": status, "seconds": time.perf_counter() - t0,
             "objective": float(info.objective_function_value) / COST_SCALE if has else None,
             "bound": float(info.mip_dual_bound) / COST_SCALE, "moves": plan_moves,

@@ -251,7 +251,7 @@ def solved(built: Built, cfg: Config, progress: Progress | None,
     t_build = time.perf_counter()
     slower = slowdown(t0, t_build)
     ctx = solve_context(cfg, len(inputs.children), t0, slower, stop, progress)
-    later = lookahead.LATER_SHARE if cfg.weeks > 1 else 0.0  # the weeks after week 0's share
+    later = lookahead.later_share(cm.frame.workers, cfg)  # the weeks after week 0's share
     sol = solve(cm.problem, ctx.part(ctx.work * (1 - later), wall=ctx.left() * (1 - later))
                 if later else ctx)
     t_solve = time.perf_counter()

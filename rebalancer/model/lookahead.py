@@ -31,6 +31,7 @@ from rebalancer.config import Config
 from rebalancer.io.inputs import Inputs
 from rebalancer.model import courses, handovers, weekly
 from rebalancer.model.allocate import Placement, Unit, course_of, placement, units_to_place
+from rebalancer.model.calendar import calendar
 from rebalancer.model.rules import BoolArray, IntArray
 from solvers import SolveContext
 from solvers.context import Termination
@@ -40,6 +41,9 @@ from solvers.options import solve
 # placement is small (the children of leavers and of workers going away, and those without a
 # worker): at 5,000 children it proves its optimum with a fraction of this.
 LATER_SHARE = 0.1
+# Where no worker's calendar changes within the look-ahead, the weeks after week 0 only place
+# children who waited for a worker's MAX_NEW room: week 0's search gets nearly all the work
+STEADY_SHARE = 0.02
 # Options kept per unit after week 0 (the best-looking on their own, and none): measured on a
 # 2,000-child county, every eligible worker's (9,295 options for 103 units) left CP-SAT 3% from
 # its optimum with the share's work
@@ -63,6 +67,14 @@ class Weeks:
     placed_by: str  # "search" (solvers.options), "rule" (handovers), "none" (nothing to place)
     termination: Termination
     work_used: float
+
+
+def later_share(workers: pd.DataFrame, cfg: Config) -> float:
+    """The share of the run's work for the weeks after week 0 (none without a look-ahead)."""
+    if cfg.weeks <= 1:
+        return 0.0
+    hold = calendar(workers, cfg).can_hold
+    return LATER_SHARE if bool((hold != hold[:, :1]).any()) else STEADY_SHARE
 
 
 def baseline(cy: weekly.County, week0: IntArray, published: IntArray | None) -> IntArray:
