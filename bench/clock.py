@@ -80,7 +80,8 @@ def run_tool(folder: Path, limit: float, out: Path, *extra: str) -> dict[str, An
             "rss_gb": int(rss) / 2**20, "work": s["solver"]["work"],
             "work_used": s["solver"]["work_used"], "stage_seconds": s["solver"]["stage_seconds"],
             "plan_sha256": hashlib.sha256((out / "plan.csv").read_bytes()).hexdigest(),
-            "moves": s["kpis"]["after"]["moves"]}
+            "moves": s["kpis"]["after"]["moves"],
+            "week0_objective": s["solver"].get("week0_objective")}
 
 
 def main() -> None:

@@ -122,6 +122,8 @@ def _solver_summary(cm: CaseModel, sol: Solution, work: float) -> SolverReport:
         excess_cap=sol.stats.excess_cap,
         work=round(work, 3),
         work_used=round(sol.stats.work_used, 3),
+        week0_objective=round(sol.objective / COST_SCALE, 4) if math.isfinite(sol.objective)
+        else None,
     )
 
 

@@ -115,7 +115,8 @@ def improve(p: AssignmentProblem, start: IntArray, ctx: SolveContext,
     cap = np.maximum(p.agent_capacity, 1)
     work = 0.0
     while ctx.left() > 0.05 and not ctx.stopped and work < ctx.work:
-        agents = _pick_agents(p, rng, links, linked, ev.agent_load / cap, ev.overload > 0)
+        pick = _pick_chain if CHAIN_SHARE and rng.random() < CHAIN_SHARE else _pick_agents
+        agents = pick(p, rng, links, linked, ev.agent_load / cap, ev.overload > 0)
         if agents is None:
             break
         peak_floor, excess_left, budget_left = _limits_outside(p, ev, best, agents, cap,
@@ -141,6 +142,41 @@ def improve(p: AssignmentProblem, start: IntArray, ctx: SolveContext,
             if on_better is not None:
                 on_better(best)
     return best, work
+
+
+CHAIN_SHARE = 0.0  # neighbourhoods drawn as chains away from a busy agent (experiment)
+CHAIN_STEP = 2  # agents added per hop of a chain
+
+
+def _pick_chain(p: AssignmentProblem, rng: np.random.Generator, links: _Links,
+                linked: np.ndarray, util: np.ndarray, over: np.ndarray) -> IntArray | None:
+    """A busy agent and a chain of agents away from it: each hop adds the least utilised of the
+    last one's neighbours (where load can go) and one more drawn by items shared, then goes on
+    from the least utilised; load can then travel several agents in one re-solve."""
+    weight = np.where(linked, 0.05 + util + over, 0)
+    if weight.sum() <= 0:
+        return None
+    at = int(rng.choice(p.n_agents, p=weight / weight.sum()))
+    chosen = [at]
+    taken = np.zeros(p.n_agents, bool)
+    taken[at] = True
+    while len(chosen) < SIZE:
+        cand, shared = links.neighbours(p, at)
+        free = ~taken[cand]
+        cand, shared = cand[free], shared[free]
+        if cand.size == 0:
+            break
+        low = cand[np.lexsort((cand, util[cand]))][:1]
+        rest = cand[cand != low[0]]
+        add = list(low)
+        if rest.size and len(chosen) + 1 < SIZE and CHAIN_STEP > 1:
+            sh = shared[cand != low[0]].astype(float)
+            add.append(int(rng.choice(rest, p=sh / sh.sum())))
+        for a in add:
+            taken[a] = True
+            chosen.append(int(a))
+        at = int(low[0])
+    return np.sort(np.asarray(chosen[:SIZE], np.int64))
 
 
 def _pick_agents(p: AssignmentProblem, rng: np.random.Generator, links: _Links,

@@ -117,6 +117,9 @@ class SolverReport:
     work_used: float = 0.0
     timings: dict[str, float] | None = None  # load, build and solve seconds of the run
     weeks: LaterWeeks | None = None  # with the look-ahead: how the weeks after week 0 were placed
+    # week 0's objective as its search scored it (the single-date objective, which lp_bound
+    # bounds); with the look-ahead the plan's `objective` is over the weeks
+    week0_objective: float | None = None
 
     @property
     def interrupted(self) -> bool:
