@@ -70,9 +70,9 @@ WRITE_RESERVE_PER_CHILD = 1e-4
 # the deadline was seen beside three busy processes, taking a 4 s run to 4.10 s)
 ENGINE_OVERRUN = 0.25
 # With the look-ahead, building the later weeks' placement and its CP-SAT model, and the
-# objective over the weeks, the schedule and the weekly tables: 2.5 s at 2,000 children and 13
-# weeks on a quiet machine (its solve is the work's share, LATER_SHARE)
-WRITE_RESERVE_PER_CHILD_WEEK = 1e-4
+# objective over the weeks, the schedule and the weekly tables: 0.8-0.9 s at 5,000 children and
+# 13 weeks on a quiet machine (its solve is the work's share, LATER_SHARE), reserved twice over
+WRITE_RESERVE_PER_CHILD_WEEK = 3e-5
 
 
 @dataclass
@@ -206,20 +206,41 @@ def slowdown(t0: float, now: float) -> float:
     return min(max(wall / cpu, 1.0), 3.0)
 
 
+# Seconds of a run outside its budgeted search, modelled from its size on the 2-core machine
+# the rates were measured on (never read from the clock, so that the default work, and with it
+# the plan, depends on the inputs and the limit alone): reading and building per child, the
+# LP bound per candidate pair. The default work is the limit less these and the reserve, so a
+# default run spends its limit searching instead of ending early.
+READ_BUILD_PER_CHILD = 4e-4  # 1.7-2.0 s at 5,000 children
+LP_PER_PAIR = 1.5e-5  # 2.4-2.6 s for 142,000 pairs (sized 5,000-child county)
+
+
+# Of what is left, the share given to the search: the rest is the clock valve's margin (a work
+# unit is about a second of this machine, give or take a tenth between counties)
+DEFAULT_WORK_SHARE = 0.9
+
+
+def default_work(limit: float, children: int, pairs: int, reserve: float) -> float:
+    """The work of a run given only a time limit: what is left of it for the search."""
+    left = limit - reserve - children * READ_BUILD_PER_CHILD - pairs * LP_PER_PAIR
+    return max(DEFAULT_WORK_SHARE * left, 0.5)
+
+
 def solve_context(cfg: Config, children: int, t0: float, slower: float,
-                  stop: threading.Event | None, progress: Progress | None) -> SolveContext:
-    """The one context of a run's solve. Its work comes from the configuration alone (--work,
-    else the time limit less the reserve for writing), so the plan is reproducible; its
-    deadline is what is really left of the limit, counted from `t0`, the run's start, less the
-    reserve for writing and the last engine call's overrun (grown by the slowdown seen so
-    far)."""
+                  stop: threading.Event | None, progress: Progress | None,
+                  pairs: int = 0) -> SolveContext:
+    """The one context of a run's solve. Its work comes from the configuration and the inputs'
+    size alone (--work, else `default_work`), so the plan is reproducible; its deadline is what
+    is really left of the limit, counted from `t0`, the run's start, less the reserve for
+    writing and the last engine call's overrun (grown by the slowdown seen so far)."""
     limit = cfg.solver.time_limit
     reserve = WRITE_RESERVE + children * WRITE_RESERVE_PER_CHILD
     if cfg.weeks > 1:
         reserve += children * cfg.weeks * WRITE_RESERVE_PER_CHILD_WEEK
     now = time.perf_counter()
     remaining = limit - (now - t0) - (reserve + ENGINE_OVERRUN) * slower
-    work = cfg.solver.work if cfg.solver.work > 0 else max(limit - reserve, 0.5)
+    work = cfg.solver.work if cfg.solver.work > 0 else default_work(limit, children, pairs,
+                                                                     reserve)
     # no floor beyond a moment: on a machine too slow for the limit the solve gets what is left
     # (every locality's greedy start is a whole plan within it) and says the clock cut it
     return SolveContext(work, now + max(remaining, 0.05), stop or threading.Event(), progress,
@@ -252,7 +273,8 @@ def solved(built: Built, cfg: Config, progress: Progress | None,
     inputs, cm, t0, t_load = built.inputs, built.model, built.t0, built.t_load
     t_build = time.perf_counter()
     slower = slowdown(t0, t_build)
-    ctx = solve_context(cfg, len(inputs.children), t0, slower, stop, progress)
+    ctx = solve_context(cfg, len(inputs.children), t0, slower, stop, progress,
+                        cm.problem.n_pairs)
     later = lookahead.later_share(cm.frame.workers, cfg)  # the weeks after week 0's share
     sol = solve(cm.problem, ctx.part(ctx.work * (1 - later), wall=ctx.left() * (1 - later))
                 if later else ctx)

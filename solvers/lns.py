@@ -1,10 +1,12 @@
 """Large-neighbourhood search: re-solve a few related agents exactly with CP-SAT, keep what helps.
 
 CP-SAT's own neighbourhoods on a 100,000-variable model improve slowly on two cores; these ones
-follow the problem's structure: an overloaded or busy agent, the agents that share the most
-candidate items with it, every item they hold and every waiting item that could go to them.
-Each neighbourhood is a model of a few hundred variables, solved to optimality in milliseconds;
-a change is accepted only when the full evaluation (objective, then excess) improves.
+follow the problem's structure: an overloaded or busy agent and a chain of agents away from it
+(each hop the least utilised of the last one's neighbours, and one more sharing its items),
+every item they hold and every waiting item that could go to them. Each neighbourhood is a
+model of a few hundred variables, re-solved by CP-SAT from the current plan within a small
+deterministic budget; a change is accepted only when the full evaluation (objective, then
+excess) improves.
 """
 
 from __future__ import annotations
@@ -115,8 +117,7 @@ def improve(p: AssignmentProblem, start: IntArray, ctx: SolveContext,
     cap = np.maximum(p.agent_capacity, 1)
     work = 0.0
     while ctx.left() > 0.05 and not ctx.stopped and work < ctx.work:
-        pick = _pick_chain if CHAIN_SHARE and rng.random() < CHAIN_SHARE else _pick_agents
-        agents = pick(p, rng, links, linked, ev.agent_load / cap, ev.overload > 0)
+        agents = _pick_agents(p, rng, links, linked, ev.agent_load / cap, ev.overload > 0)
         if agents is None:
             break
         peak_floor, excess_left, budget_left = _limits_outside(p, ev, best, agents, cap,
@@ -144,15 +145,15 @@ def improve(p: AssignmentProblem, start: IntArray, ctx: SolveContext,
     return best, work
 
 
-CHAIN_SHARE = 0.0  # neighbourhoods drawn as chains away from a busy agent (experiment)
-CHAIN_STEP = 2  # agents added per hop of a chain
-
-
-def _pick_chain(p: AssignmentProblem, rng: np.random.Generator, links: _Links,
-                linked: np.ndarray, util: np.ndarray, over: np.ndarray) -> IntArray | None:
-    """A busy agent and a chain of agents away from it: each hop adds the least utilised of the
-    last one's neighbours (where load can go) and one more drawn by items shared, then goes on
-    from the least utilised; load can then travel several agents in one re-solve."""
+def _pick_agents(p: AssignmentProblem, rng: np.random.Generator, links: _Links,
+                 linked: np.ndarray, util: np.ndarray, over: np.ndarray) -> IntArray | None:
+    """A busy agent drawn by utilisation, and a chain of agents away from it: each hop adds the
+    least utilised of the last one's neighbours (where load can go) and another drawn by the
+    items it shares with them, then goes on from the least utilised. Load can then travel
+    several agents in one re-solve, which a star of the busy agent's own neighbours cannot do
+    where they are all busy too (measured at work 10 on eight sized 5,000-child counties: 0.1%
+    to 6.2% lower objective on seven, 0.1% higher on one; crisis and leavers counties within
+    0.2%). None when no agent has a link."""
     weight = np.where(linked, 0.05 + util + over, 0)
     if weight.sum() <= 0:
         return None
@@ -166,34 +167,17 @@ def _pick_chain(p: AssignmentProblem, rng: np.random.Generator, links: _Links,
         cand, shared = cand[free], shared[free]
         if cand.size == 0:
             break
-        low = cand[np.lexsort((cand, util[cand]))][:1]
-        rest = cand[cand != low[0]]
-        add = list(low)
-        if rest.size and len(chosen) + 1 < SIZE and CHAIN_STEP > 1:
-            sh = shared[cand != low[0]].astype(float)
-            add.append(int(rng.choice(rest, p=sh / sh.sum())))
+        low = int(cand[np.lexsort((cand, util[cand]))][0])
+        add = [low]
+        rest = cand != low
+        if rest.any() and len(chosen) + 1 < SIZE:
+            weights = shared[rest].astype(float)
+            add.append(int(rng.choice(cand[rest], p=weights / weights.sum())))
         for a in add:
             taken[a] = True
-            chosen.append(int(a))
-        at = int(low[0])
-    return np.sort(np.asarray(chosen[:SIZE], np.int64))
-
-
-def _pick_agents(p: AssignmentProblem, rng: np.random.Generator, links: _Links,
-                 linked: np.ndarray, util: np.ndarray, over: np.ndarray) -> IntArray | None:
-    """A busy agent drawn by utilisation, with neighbours: half by items they share with it,
-    half the least utilised of its linked agents (load moves from busy agents to idle ones, so a
-    neighbourhood needs both). None when no agent has a link."""
-    weight = np.where(linked, 0.05 + util + over, 0)
-    if weight.sum() <= 0:
-        return None
-    seed_agent = int(rng.choice(p.n_agents, p=weight / weight.sum()))
-    cand, shared = links.neighbours(p, seed_agent)
-    k = min(len(cand), SIZE - 1)
-    spare = 1.0 / (0.05 + util[cand]) ** 2
-    mix = shared.astype(float) / shared.sum() + spare / spare.sum()
-    chosen = rng.choice(cand, size=k, replace=False, p=mix / mix.sum())
-    return np.sort(np.concatenate([[seed_agent], chosen]).astype(np.int64))
+            chosen.append(a)
+        at = low
+    return np.sort(np.asarray(chosen, np.int64))
 
 
 def _limits_outside(p: AssignmentProblem, ev: Evaluation, best: IntArray, agents: IntArray,

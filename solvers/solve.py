@@ -84,6 +84,11 @@ def subproblem(p: AssignmentProblem, items: IntArray, agents: IntArray
 SOLVE_SHARE = 0.75
 COMPONENT_LNS_SHARE = 0.8
 COMPONENT_LNS_RATE = 0.8
+# A component's window of the clock is its share of what is left, by size, with this slack:
+# the work per second differs between components (measured on sized 5,000-child counties: a
+# component's window without slack cut its search on a quiet machine with 15 s of the limit
+# unused), and one that ends early leaves its time to the rest
+FAIR_SLACK = 1.5
 GLOBAL_LP_MAX_PAIRS = 300_000  # above this HiGHS takes a minute; components' LPs take seconds
 # Valves for short limits on large problems (a 20 s limit at 50,000 children): past these
 # fractions of the clock, the per-component excess models and LPs are skipped.
@@ -314,7 +319,8 @@ class _Components:
         """A component's share of what is left on the clock, by its size among the components
         not yet started: on a machine too slow for every budget, each component is cut by the
         same proportion, instead of the first ones taking the time and the last getting none."""
-        return self.ctx.left() * min(1.0, max(1, self.ctx.threads) * pairs / max(pending, 1.0))
+        return self.ctx.left() * min(1.0, FAIR_SLACK * max(1, self.ctx.threads) * pairs
+                                     / max(pending, 1.0))
 
     def solution(self) -> Solution:
         p, plan, stats, results = self.p, self.plan, self.stats, self.results
