@@ -98,11 +98,9 @@ def neighbourhood_problem(p: AssignmentProblem, item_pair: IntArray, agents: Int
     return sub, items, ks
 
 
-# Agents per neighbourhood, and each neighbourhood's CP-SAT work. Measured with chains at equal
-# work (10) on sized 5,000-child counties: five beat eight by 0.1-5.9% on six of six (crisis and
-# leavers counties within 0.1%), and four, six and twelve less so; at work 40 five and eight
-# are within 0.25%. (With the star neighbourhoods that came before, eight was best.)
-SIZE = 5
+# Agents per neighbourhood (measured: 8 beats 5 and 12 on sized counties), and each
+# neighbourhood's CP-SAT work.
+SIZE = 8
 SUB_WORK = 0.1
 
 
