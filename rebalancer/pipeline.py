@@ -209,14 +209,13 @@ def slowdown(t0: float, now: float) -> float:
 # Seconds of a run outside its budgeted search, modelled from its size on the 2-core machine
 # the rates were measured on (never read from the clock, so that the default work, and with it
 # the plan, depends on the inputs and the limit alone): reading and building per child, the
-# LP bound per candidate pair. The default work is the limit less these and the reserve, so a
-# default run spends its limit searching instead of ending early.
+# whole-county LP bound per candidate pair (dearer per pair than the per-component LPs that
+# solvers.solve.LP_SECONDS_PER_PAIR times, as a sized county's localities are larger). Of what
+# the limit leaves after these and the reserve, the search gets DEFAULT_WORK_SHARE; the rest is
+# the clock valve's margin (a work unit is about a second of this machine, give or take a tenth
+# between counties).
 READ_BUILD_PER_CHILD = 4e-4  # 1.7-2.0 s at 5,000 children
 LP_PER_PAIR = 1.5e-5  # 2.4-2.6 s for 142,000 pairs (sized 5,000-child county)
-
-
-# Of what is left, the share given to the search: the rest is the clock valve's margin (a work
-# unit is about a second of this machine, give or take a tenth between counties)
 DEFAULT_WORK_SHARE = 0.9
 
 

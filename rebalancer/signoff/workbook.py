@@ -564,11 +564,13 @@ def review_decisions(review: Any, reviewer: str) -> pd.DataFrame:
     # (weights.previous_change); rejected, the proposed worker is forbidden the child in every
     # week, so it is handed over (or allocated) to another. Keeping the sending worker is not
     # asked: a scheduled change is one their calendar makes (they leave or are away)
+    written = {x[:3] for x in rows}
     for r in review.scheduled.itertuples(index=False):
-        if r.decision == "reject" and r.to_worker_id:
+        key = (r.child_id, "forbid", r.to_worker_id)
+        if r.decision == "reject" and r.to_worker_id and key not in written:
             who = getattr(r, "reviewer", "") or reviewer
             note = r.note or (f"rejected in review (scheduled for {r.effective_on})"
                               + (f" by {who}" if who else ""))
-            if (r.child_id, "forbid", r.to_worker_id) not in {x[:3] for x in rows}:
-                rows.append((r.child_id, "forbid", r.to_worker_id, note))
+            rows.append((*key, note))
+            written.add(key)
     return pd.DataFrame(rows, columns=["child_id", "decision", "worker_id", "note"])
