@@ -179,3 +179,13 @@ def test_the_plan_quality_is_said_in_words_first(case: Case) -> None:
     text = before_after(s)
     assert "Plan quality: within 1.3% of the best possible plan" in text
     assert "The clock cut" in text
+
+
+def test_next_steps_count_the_scheduled_changes_a_review_holds() -> None:
+    from pathlib import Path
+
+    from rebalancer.reports.terminal import next_steps
+
+    text = next_steps(Path("p1"), Path("w.csv"), Path("c.csv"), None, 0, 2)
+    assert "a workbook of the 0 changes of worker (and the 2 scheduled for later weeks)" in text
+    assert "scheduled" not in next_steps(Path("p1"), Path("w.csv"), Path("c.csv"), None, 5)

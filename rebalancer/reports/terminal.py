@@ -143,9 +143,10 @@ def against_reviewed(reviewed: Summary, now: Summary) -> str:
 
 
 def next_steps(out: Path, workers: Path, children: Path, config: Path | None,
-               moves: int) -> str:
+               moves: int, scheduled: int = 0) -> str:
     """What a workforce lead does with a plan folder next, as commands to copy."""
     cfg = f" --config {config}" if config is not None else ""
+    later = f" (and the {scheduled:,} scheduled for later weeks)" if scheduled else ""
     return ("\nNext steps:\n"
             f"  rebalancer explain --plan {out} CHILD_ID     why one child moved, and the "
             "alternatives\n"
@@ -153,8 +154,8 @@ def next_steps(out: Path, workers: Path, children: Path, config: Path | None,
             "children\n"
             f"  rebalancer check --workers {workers} --children {children}{cfg} --plan {out}\n"
             f"  open {out}/report.html (rebalancer report --plan {out} rewrites it)\n"
-            f"  rebalancer review --plan {out}   a workbook of the {moves:,} changes of worker "
-            f"to accept or reject, then rebalancer replan ... --review {out}/review.xlsx")
+            f"  rebalancer review --plan {out}   a workbook of the {moves:,} changes of worker"
+            f"{later} to accept or reject, then rebalancer replan ... --review {out}/review.xlsx")
 
 
 def check_text(report: Any, n_children: int) -> str:
@@ -412,7 +413,11 @@ def rebalance_text(summary: Summary, paths: Any, out: Path,
                       "report.html)",
                       *trail_line(summary),
                       next_steps(out, paths.workers, paths.children, paths.config,
-                                 summary.kpis.after.moves)])
+                                 summary.kpis.after.moves, _rows(tables.get("schedule")))])
+
+
+def _rows(table: Any) -> int:
+    return 0 if table is None else len(table)
 
 
 def input_warnings(inputs: Any) -> list[str]:
