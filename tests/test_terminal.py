@@ -182,8 +182,6 @@ def test_the_plan_quality_is_said_in_words_first(case: Case) -> None:
 
 
 def test_next_steps_count_the_scheduled_changes_a_review_holds() -> None:
-    from pathlib import Path
-
     from rebalancer.reports.terminal import next_steps
 
     text = next_steps(Path("p1"), Path("w.csv"), Path("c.csv"), None, 0, 2)
