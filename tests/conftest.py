@@ -29,6 +29,11 @@ PLAN_DATE = "2026-12-01"
 def pytest_configure(config: pytest.Config) -> None:
     # every plan a test writes goes into a trail of its own, never the user's default one
     os.environ[DB_ENV] = str(Path(tempfile.mkdtemp(prefix="rebalancer-tests-")) / "audit.sqlite")
+    # the compiled local search is compiled once per install (about 10 s) and loaded from disk
+    # after: compiled here, so that no test with a short time limit is the one that pays it
+    from solvers.local import compiled
+
+    compiled()
 runner = CliRunner()
 
 
