@@ -104,10 +104,10 @@ SIZE = 8
 SUB_WORK = 0.1
 # The compiled local search (solvers.local) first, and again after every neighbourhood that
 # helped: at most this share of the work each time (it mostly stops sooner, at a local optimum),
-# counted per move it evaluates (measured: 3-4e-7 s on the 2-core machine, once loaded; counted
-# at about twice that, the headroom two components at once need).
+# counted per move it evaluates (measured: 6.2e-7 s on the 2-core machine, two components at
+# once, once loaded; counted at 1.6 times that, the headroom a busy machine needs).
 LOCAL_SHARE = 0.3
-LOCAL_WORK_PER_EVAL = 6.5e-7
+LOCAL_WORK_PER_EVAL = 1.0e-6
 
 
 def improve(p: AssignmentProblem, start: IntArray, ctx: SolveContext,

@@ -39,54 +39,76 @@ class Descent(NamedTuple):
 
 
 class LocalSearch:
-    """The problem's arrays in the layout the compiled search reads, made once per problem."""
+    """The problem's arrays in the layout the compiled search reads, made once per problem; and
+    the "don't look" marks, kept from one run to the next: an item is examined again only when
+    one of its candidate agents changed since it was last found with no improving move."""
 
     def __init__(self, p: AssignmentProblem) -> None:
         i64 = np.int64
         order, starts = csr(p.pair_item, p.n_items)
-        # each item's pairs sorted by agent, for the swap's lookup of "this item at that agent"
+        # each item's pairs sorted by agent, for the lookup of "this item at that agent"
         order = order[np.lexsort((p.pair_agent[order], p.pair_item[order]))]
-        self.item_pairs, self.item_starts = order.astype(i64), starts.astype(i64)
         groups = p.groups().astype(i64)
         n_groups = int(groups.max(initial=-1)) + 1
         g_order, g_starts = csr(np.where(groups >= 0, groups, n_groups), n_groups + 1)
-        self.group_items, self.group_starts = g_order.astype(i64), g_starts.astype(i64)
-        self.groups = groups
-        _, a_starts = csr(p.pair_agent, p.n_agents)
-        self.agent_slot_starts = a_starts.astype(i64)  # an agent holds at most its pairs' items
-        # "don't look" marks: an item is examined again only when one of its agents changed
-        # since it was last found with no improving move
+        _, a_starts = csr(p.pair_agent, p.n_agents)  # an agent holds at most its pairs' items
+        band_start, band_cost = p.bands()
+        self.p = p
+        self.problem = (
+            (p.pair_agent.astype(i64), p.pair_cost.astype(i64), p.pair_load.astype(i64),
+             p.new_counts().astype(i64), p.budget_use().astype(i64)),
+            (order.astype(i64), starts.astype(i64), p.item_must.astype(np.bool_),
+             p.item_skip_cost.astype(i64), groups, g_order.astype(i64), g_starts.astype(i64)),
+            (np.maximum(p.agent_capacity, 1).astype(i64), p.agent_capacity.astype(i64),
+             np.ascontiguousarray(band_start, i64), band_cost.astype(i64),
+             p.new_limits().astype(i64), a_starts.astype(i64)),
+            np.array([p.overload_cost or 0, p.peak_cost, p.peak_scale, p.group_split_cost,
+                      -1 if p.budget is None else p.budget], i64))
         self.item_seen = np.full(p.n_items, -1, i64)
         self.agent_stamp = np.zeros(p.n_agents, i64)
         self.clock = 0
         self.last: IntArray | None = None
-        self.pair_agent = p.pair_agent
-        band_start, band_cost = p.bands()
-        self.args = (
-            p.pair_item.astype(i64), p.pair_agent.astype(i64), p.pair_cost.astype(i64),
-            p.pair_load.astype(i64), p.new_counts().astype(i64), p.budget_use().astype(i64),
-            p.item_must.astype(np.bool_), p.item_skip_cost.astype(i64),
-            np.maximum(p.agent_capacity, 1).astype(i64), p.agent_capacity.astype(i64),
-            i64(p.overload_cost or 0), np.ascontiguousarray(band_start, i64),
-            band_cost.astype(i64), p.new_limits().astype(i64), i64(p.peak_cost),
-            i64(p.peak_scale), i64(p.group_split_cost),
-            i64(-1 if p.budget is None else p.budget),
-        )
 
     def run(self, plan: IntArray, max_evals: int) -> Descent:
         """The plan after improving moves until none is left or `max_evals` are spent."""
+        p = self.p
         out = plan.astype(np.int64).copy()
         if self.last is not None:  # what changed since the last run: its agents are looked at
             diff = np.flatnonzero(self.last != out)
             ks = np.concatenate([self.last[diff], out[diff]])
             self.clock += 1
-            self.agent_stamp[self.pair_agent[ks[ks >= 0]]] = self.clock
-        evals, self.clock, d_excess, d_objective = _search(
-            out, int(max_evals), self.clock, self.item_seen, self.agent_stamp, self.item_pairs,
-            self.item_starts, self.group_items, self.group_starts, self.groups,
-            self.agent_slot_starts, *self.args)
+            self.agent_stamp[p.pair_agent[ks[ks >= 0]]] = self.clock
+        k = out[out >= 0]
+        agent = p.pair_agent[k].astype(np.int64)
+        load = np.bincount(agent, weights=p.pair_load[k], minlength=p.n_agents).astype(np.int64)
+        new = np.bincount(agent, weights=p.new_counts()[k], minlength=p.n_agents)
+        # each agent's items in a region of `slots` of its own, filled from its start
+        held = np.bincount(agent, minlength=p.n_agents).astype(np.int64)
+        items = np.flatnonzero(out >= 0)[np.argsort(agent, kind="stable")]
+        first = np.concatenate([[0], np.cumsum(held)[:-1]])
+        slots = np.zeros(p.n_pairs, np.int64)
+        slot_of = np.full(p.n_items, -1, np.int64)
+        at = self.problem[2][5][np.sort(agent)] + np.arange(items.size) - np.repeat(first, held)
+        slots[at], slot_of[items] = items, at
+        cap = self.problem[2][0]
+        util = (load * p.peak_scale + cap - 1) // cap
+        tops = np.full(_TOPS, -1, np.int64)
+        acc = np.array([0, max_evals, self.clock, int(p.budget_use()[k].sum()), 0, 0, 0],
+                       np.int64)
+        state = (out, load, new.astype(np.int64), util, tops, held, slots, slot_of,
+                 self.item_seen, self.agent_stamp, acc)
+        _search(self.problem, state, _scratch())
+        self.clock = int(acc[_CLOCK])
         self.last = out.copy()
-        return Descent(out, int(evals), int(d_excess), int(d_objective))
+        return Descent(out, int(acc[_EVALS]), int(acc[_DEX]), int(acc[_DOBJ]))
+
+
+def _scratch() -> tuple[np.ndarray, ...]:
+    """Work arrays: the agents a move touches, the move being priced, the best move so far
+    (its items and pairs) and its size, excess change, objective change and budget change."""
+    half = _SCRATCH // 2
+    return (np.empty(_SCRATCH, np.int64), np.empty(half, np.int64), np.empty(half, np.int64),
+            np.empty(half, np.int64), np.empty(half, np.int64), np.zeros(4, np.int64))
 
 
 def compiled() -> None:
@@ -100,36 +122,139 @@ def compiled() -> None:
     LocalSearch(p).run(np.zeros(1, np.int64), 1)
 
 
-@njit(cache=True, nogil=True)
-def _agent_cost(load, a, capacity, rate, band_start, band_cost):
+# Slots of the counters (acc) and of the best move (best); the layouts of the tuples are those
+# LocalSearch builds: problem = (pairs, items, agents, scalars), state = (plan, load, new,
+# util, tops, held, slots, slot_of, item_seen, agent_stamp, acc), work = _scratch().
+_EVALS, _MAX, _CLOCK, _USED, _TOP, _DEX, _DOBJ = range(7)
+_M, _EX, _OBJ, _DB = range(4)
+_RATE, _PEAK, _SCALE, _SPLIT, _BUDGET = range(5)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _agent_cost(load, a, agents, rate):
+    """Banded overload cost of agent a at `load`."""
+    capacity, band_start, band_cost = agents[1], agents[2], agents[3]
     c = rate * max(load - capacity[a], 0)
     for b in range(band_cost.size):
         c += band_cost[b] * max(load - band_start[b, a], 0)
     return c
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _excess(new, a, limit):
     if limit[a] < 0:
         return 0
     return max(new - limit[a], 0)
 
 
-@njit(cache=True, nogil=True)
-def _util(load, a, cap, scale):
-    return (load * scale + cap[a] - 1) // cap[a]
+@njit(cache=True, nogil=True, inline="always")
+def _touch(m, problem, state, work):
+    """The agents the move touches (each once) into work[0]; how many."""
+    pair_agent, plan = problem[0][0], state[0]
+    touched, mv_items, mv_pairs = work[0], work[1], work[2]
+    nt = 0
+    for s in range(m):
+        for k in (plan[mv_items[s]], mv_pairs[s]):
+            if k >= 0:
+                a = pair_agent[k]
+                seen = False
+                for t in range(nt):
+                    if touched[t] == a:
+                        seen = True
+                if not seen:
+                    touched[nt] = a
+                    nt += 1
+    return nt
 
 
-@njit(cache=True, nogil=True)
-def _split(g, plan, moved_items, moved_pairs, m, group_items, group_starts, pair_agent):
-    """Whether group g's assigned items use more than one agent once the move is made."""
+@njit(cache=True, nogil=True, inline="always")
+def _shift(m, sign, problem, state, work):
+    """Apply (sign 1) or undo (sign -1) the move's loads and new pairs; the change of pair and
+    skip costs and of the budget's use."""
+    pair_agent, pair_cost, pair_load, pair_new, pair_budget = problem[0]
+    item_skip = problem[1][3]
+    plan, load, new = state[0], state[1], state[2]
+    mv_items, mv_pairs = work[1], work[2]
+    cost = 0
+    budget = 0
+    for s in range(m):
+        i = mv_items[s]
+        old, k = plan[i], mv_pairs[s]
+        if old >= 0:
+            load[pair_agent[old]] -= sign * pair_load[old]
+            new[pair_agent[old]] -= sign * pair_new[old]
+            cost -= pair_cost[old]
+            budget -= pair_budget[old]
+        else:
+            cost -= item_skip[i]
+        if k >= 0:
+            load[pair_agent[k]] += sign * pair_load[k]
+            new[pair_agent[k]] += sign * pair_new[k]
+            cost += pair_cost[k]
+            budget += pair_budget[k]
+        else:
+            cost += item_skip[i]
+    return cost, budget
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _agents_cost(nt, peak_too, problem, state, work):
+    """Overload cost, excess and (when asked) highest utilisation of the touched agents at
+    their loads."""
+    agents, sc = problem[2], problem[3]
+    load, new = state[1], state[2]
+    touched = work[0]
+    cost = 0
+    excess = 0
+    peak = 0
+    for t in range(nt):
+        a = touched[t]
+        cost += _agent_cost(load[a], a, agents, sc[_RATE])
+        excess += _excess(new[a], a, agents[4])
+        if peak_too:
+            peak = max(peak, (load[a] * sc[_SCALE] + agents[0][a] - 1) // agents[0][a])
+    return cost, excess, peak
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rest_peak(nt, state, work):
+    """The highest utilisation among agents the move leaves alone: the first kept top agent it
+    does not touch (a scan when it touches them all)."""
+    util, tops = state[3], state[4]
+    touched = work[0]
+    for q in range(tops.size):
+        inside = False
+        for t in range(nt):
+            if touched[t] == tops[q]:
+                inside = True
+        if not inside:
+            return util[tops[q]] if tops[q] >= 0 else 0
+    rest = 0
+    for a in range(util.size):
+        inside = False
+        for t in range(nt):
+            if touched[t] == a:
+                inside = True
+        if not inside and util[a] > rest:
+            rest = util[a]
+    return rest
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _split(g, m, problem, state, work):
+    """Whether group g's assigned items use more than one agent with the move's first m
+    changes made."""
+    pair_agent = problem[0][0]
+    group_items, group_starts = problem[1][5], problem[1][6]
+    plan = state[0]
+    mv_items, mv_pairs = work[1], work[2]
     first = -1
     for t in range(group_starts[g], group_starts[g + 1]):
         i = group_items[t]
         k = plan[i]
         for s in range(m):
-            if moved_items[s] == i:
-                k = moved_pairs[s]
+            if mv_items[s] == i:
+                k = mv_pairs[s]
         if k < 0:
             continue
         a = pair_agent[k]
@@ -140,104 +265,180 @@ def _split(g, plan, moved_items, moved_pairs, m, group_items, group_starts, pair
     return 0
 
 
-@njit(cache=True, nogil=True)
-def _delta(m, mv_items, mv_pairs, touched, plan, load, new, util, top, tops, groups,
-           group_items, group_starts, pair_agent, pair_cost, pair_load, pair_new, pair_budget,
-           item_skip, cap, capacity, rate, band_start, band_cost, limit, peak_cost, scale,
-           split_cost):
-    """(excess change, objective change, budget change) of setting item mv_items[s] to pair
-    mv_pairs[s] for s < m. Loads are changed and restored in place."""
-    nt = 0
-    for s in range(m):
-        i = mv_items[s]
-        for k in (plan[i], mv_pairs[s]):
-            if k >= 0:
-                a = pair_agent[k]
-                seen = False
-                for t in range(nt):
-                    if touched[t] == a:
-                        seen = True
-                if not seen:
-                    touched[nt] = a
-                    nt += 1
-    obj = 0
-    exc = 0
-    for t in range(nt):
-        a = touched[t]
-        obj -= _agent_cost(load[a], a, capacity, rate, band_start, band_cost)
-        exc -= _excess(new[a], a, limit)
-    dbudget = 0
-    for s in range(m):
-        i = mv_items[s]
-        old, k = plan[i], mv_pairs[s]
-        if old >= 0:
-            load[pair_agent[old]] -= pair_load[old]
-            new[pair_agent[old]] -= pair_new[old]
-            obj -= pair_cost[old]
-            dbudget -= pair_budget[old]
-        else:
-            obj -= item_skip[i]
-        if k >= 0:
-            load[pair_agent[k]] += pair_load[k]
-            new[pair_agent[k]] += pair_new[k]
-            obj += pair_cost[k]
-            dbudget += pair_budget[k]
-        else:
-            obj += item_skip[i]
-    peak = 0
-    for t in range(nt):
-        a = touched[t]
-        obj += _agent_cost(load[a], a, capacity, rate, band_start, band_cost)
-        exc += _excess(new[a], a, limit)
-        if peak_cost:
-            peak = max(peak, _util(load[a], a, cap, scale))
-    if peak_cost:
-        # the highest utilisation among agents the move leaves alone: the first of the
-        # kept top agents it does not touch (a scan when it touches them all)
-        rest = -1
-        for q in range(tops.size):
-            inside = False
-            for t in range(nt):
-                if touched[t] == tops[q]:
-                    inside = True
-            if not inside:
-                rest = util[tops[q]] if tops[q] >= 0 else 0
-                break
-        if rest < 0:
-            rest = 0
-            for a in range(util.size):
-                inside = False
-                for t in range(nt):
-                    if touched[t] == a:
-                        inside = True
-                if not inside and util[a] > rest:
-                    rest = util[a]
-        peak = max(peak, rest)
-        obj += peak_cost * (peak - top)
-    for s in range(m):  # restore
-        i = mv_items[s]
-        old, k = plan[i], mv_pairs[s]
-        if old >= 0:
-            load[pair_agent[old]] += pair_load[old]
-            new[pair_agent[old]] += pair_new[old]
-        if k >= 0:
-            load[pair_agent[k]] -= pair_load[k]
-            new[pair_agent[k]] -= pair_new[k]
-    if split_cost:
+@njit(cache=True, nogil=True, inline="always")
+def _delta(m, problem, state, work):
+    """(excess change, objective change, budget change) of the move in work[1:3] (its first m
+    items to their pairs). Loads are changed and restored in place."""
+    sc, groups = problem[3], problem[1][4]
+    mv_items = work[1]
+    nt = _touch(m, problem, state, work)
+    before, ex_before, _ = _agents_cost(nt, False, problem, state, work)
+    cost, budget = _shift(m, 1, problem, state, work)
+    after, ex_after, peak = _agents_cost(nt, sc[_PEAK] != 0, problem, state, work)
+    _shift(m, -1, problem, state, work)
+    obj = cost + after - before
+    if sc[_PEAK]:
+        top = state[10][_TOP]
+        obj += sc[_PEAK] * (max(peak, _rest_peak(nt, state, work)) - top)
+    if sc[_SPLIT]:
         for s in range(m):
             g = groups[mv_items[s]]
-            if g < 0:
-                continue
-            done = False
+            done = g < 0
             for r in range(s):
                 if groups[mv_items[r]] == g:
                     done = True
-            if done:
+            if not done:
+                obj += sc[_SPLIT] * (_split(g, m, problem, state, work)
+                                     - _split(g, 0, problem, state, work))
+    return ex_after - ex_before, obj, budget
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _consider(m, problem, state, work):
+    """Price the move in work[1:3]; keep it as the best when it lowers (excess, objective) most
+    of those seen and stays within the budget."""
+    acc, best = state[10], work[5]
+    ex, ob, db = _delta(m, problem, state, work)
+    acc[_EVALS] += 1
+    budget = problem[3][_BUDGET]
+    if budget >= 0 and db > 0 and acc[_USED] + db > budget:
+        return
+    if ex < best[_EX] or (ex == best[_EX] and ob < best[_OBJ]):
+        best[_M], best[_EX], best[_OBJ], best[_DB] = m, ex, ob, db
+        for s in range(m):
+            work[3][s] = work[1][s]
+            work[4][s] = work[2][s]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pair_at(j, agent, problem):
+    """Item j's pair with `agent` (binary search: an item's pairs are sorted by agent), or -1."""
+    pair_agent = problem[0][0]
+    item_pairs, item_starts = problem[1][0], problem[1][1]
+    lo, hi = item_starts[j], item_starts[j + 1]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if pair_agent[item_pairs[mid]] < agent:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < item_starts[j + 1] and pair_agent[item_pairs[lo]] == agent:
+        return item_pairs[lo]
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _shifts(i, problem, state, work):
+    """Item i to each of its other agents, and out when it may be left out, or in."""
+    pair_agent = problem[0][0]
+    item_pairs, item_starts, item_must = problem[1][0], problem[1][1], problem[1][2]
+    plan = state[0]
+    k0 = plan[i]
+    a0 = pair_agent[k0] if k0 >= 0 else -1
+    for t in range(item_starts[i], item_starts[i + 1] + 1):
+        k = item_pairs[t] if t < item_starts[i + 1] else -1
+        if k == k0 or (k < 0 and item_must[i]) or (k >= 0 and pair_agent[k] == a0):
+            continue
+        work[1][0], work[2][0] = i, k
+        _consider(1, problem, state, work)
+
+
+@njit(cache=True, nogil=True)
+def _group_moves(i, problem, state, work):
+    """Item i's whole group (siblings) to one of item i's agents, once per group."""
+    pair_agent = problem[0][0]
+    item_pairs, item_starts = problem[1][0], problem[1][1]
+    groups, group_items, group_starts = problem[1][4], problem[1][5], problem[1][6]
+    plan = state[0]
+    g = groups[i]
+    if g < 0 or group_items[group_starts[g]] != i \
+            or group_starts[g + 1] - group_starts[g] > _SCRATCH // 2:
+        return
+    for t in range(item_starts[i], item_starts[i + 1]):
+        b = pair_agent[item_pairs[t]]
+        m = 0
+        ok = True
+        for u in range(group_starts[g], group_starts[g + 1]):
+            j = group_items[u]
+            if plan[j] < 0:
                 continue
-            before = _split(g, plan, mv_items, mv_pairs, 0, group_items, group_starts, pair_agent)
-            after = _split(g, plan, mv_items, mv_pairs, m, group_items, group_starts, pair_agent)
-            obj += split_cost * (after - before)
-    return exc, obj, dbudget
+            kj = _pair_at(j, b, problem)
+            if kj < 0:
+                ok = False
+                break
+            if kj != plan[j]:
+                work[1][m], work[2][m] = j, kj
+                m += 1
+        if ok and m >= 2:
+            _consider(m, problem, state, work)
+
+
+@njit(cache=True, nogil=True)
+def _swaps(i, problem, state, work):
+    """Item i to one of its agents b, an item j of b's to i's agent."""
+    pair_agent = problem[0][0]
+    item_pairs, item_starts = problem[1][0], problem[1][1]
+    slot_starts = problem[2][5]
+    plan, held, slots = state[0], state[5], state[6]
+    k0 = plan[i]
+    if k0 < 0:
+        return
+    a0 = pair_agent[k0]
+    for t in range(item_starts[i], item_starts[i + 1]):
+        k = item_pairs[t]
+        b = pair_agent[k]
+        if b == a0:
+            continue
+        for u in range(slot_starts[b], slot_starts[b] + held[b]):
+            j = slots[u]
+            kj = _pair_at(j, a0, problem)
+            if kj < 0:
+                continue
+            work[1][0], work[2][0] = i, k
+            work[1][1], work[2][1] = j, kj
+            _consider(2, problem, state, work)
+
+
+@njit(cache=True, nogil=True)
+def _make(problem, state, work):
+    """Make the best move: loads, slots, utilisations, marks and counters follow."""
+    pair_agent, _, pair_load, pair_new, _ = problem[0]
+    groups, group_items, group_starts = problem[1][4], problem[1][5], problem[1][6]
+    cap, slot_starts, scale = problem[2][0], problem[2][5], problem[3][_SCALE]
+    plan, load, new, util, tops, held, slots, slot_of, item_seen, agent_stamp, acc = state
+    best = work[5]
+    acc[_CLOCK] += 1
+    for s in range(best[_M]):
+        j, k = work[3][s], work[4][s]
+        for kk, sign in ((plan[j], -1), (k, 1)):
+            if kk < 0:
+                continue
+            a = pair_agent[kk]
+            load[a] += sign * pair_load[kk]
+            new[a] += sign * pair_new[kk]
+            util[a] = (load[a] * scale + cap[a] - 1) // cap[a]
+            agent_stamp[a] = acc[_CLOCK]
+            if sign < 0:  # out of a's slots: the last of them takes its place
+                last = slots[slot_starts[a] + held[a] - 1]
+                slots[slot_of[j]] = last
+                slot_of[last] = slot_of[j]
+                held[a] -= 1
+            else:
+                slot_of[j] = slot_starts[a] + held[a]
+                slots[slot_of[j]] = j
+                held[a] += 1
+        plan[j] = k
+        if groups[j] >= 0:  # a sibling's moves are priced anew (the split changed)
+            g = groups[j]
+            for u in range(group_starts[g], group_starts[g + 1]):
+                item_seen[group_items[u]] = -1
+    acc[_USED] += best[_DB]
+    acc[_DEX] += best[_EX]
+    acc[_DOBJ] += best[_OBJ]
+    was = acc[_TOP]
+    acc[_TOP] = _tops(util, tops)
+    if acc[_TOP] != was:  # the peak moved: every move's price may have changed
+        agent_stamp[:] = acc[_CLOCK]
 
 
 @njit(cache=True, nogil=True)
@@ -254,204 +455,40 @@ def _tops(util, tops):
     return util[tops[0]] if tops[0] >= 0 else 0
 
 
-@njit(cache=True, nogil=True)
-def _pair_at(j, agent, item_pairs, item_starts, pair_agent):
-    """Item j's pair with `agent` (binary search: an item's pairs are sorted by agent), or -1."""
-    lo, hi = item_starts[j], item_starts[j + 1]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if pair_agent[item_pairs[mid]] < agent:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < item_starts[j + 1] and pair_agent[item_pairs[lo]] == agent:
-        return item_pairs[lo]
-    return -1
+@njit(cache=True, nogil=True, inline="always")
+def _stale(i, problem, state):
+    """Whether one of item i's agents changed since i was last found with nothing to gain."""
+    pair_agent = problem[0][0]
+    item_pairs, item_starts = problem[1][0], problem[1][1]
+    item_seen, agent_stamp = state[8], state[9]
+    for t in range(item_starts[i], item_starts[i + 1]):
+        if agent_stamp[pair_agent[item_pairs[t]]] > item_seen[i]:
+            return True
+    return False
 
 
 @njit(cache=True, nogil=True)
-def _search(plan, max_evals, clock, item_seen, agent_stamp, item_pairs, item_starts,
-            group_items, group_starts, groups, slot_starts, pair_item, pair_agent, pair_cost,
-            pair_load, pair_new, pair_budget, item_must, item_skip, cap, capacity, rate,
-            band_start, band_cost, limit, peak_cost, scale, split_cost, budget):
-    n_items = item_starts.size - 1
-    n_agents = cap.size
-    load = np.zeros(n_agents, np.int64)
-    new = np.zeros(n_agents, np.int64)
-    held = np.zeros(n_agents, np.int64)
-    slots = np.empty(pair_item.size, np.int64)
-    slot_of = np.full(n_items, -1, np.int64)
-    used = 0
-    for i in range(n_items):
-        k = plan[i]
-        if k >= 0:
-            a = pair_agent[k]
-            load[a] += pair_load[k]
-            new[a] += pair_new[k]
-            used += pair_budget[k]
-            slot_of[i] = slot_starts[a] + held[a]
-            slots[slot_of[i]] = i
-            held[a] += 1
-    util = np.zeros(n_agents, np.int64)
-    for a in range(n_agents):
-        util[a] = _util(load[a], a, cap, scale)
-    tops = np.full(_TOPS, -1, np.int64)
-    top = _tops(util, tops)
-    touched = np.empty(_SCRATCH, np.int64)
-    mv_items = np.empty(_SCRATCH // 2, np.int64)
-    mv_pairs = np.empty(_SCRATCH // 2, np.int64)
-    best_items = np.empty(_SCRATCH // 2, np.int64)
-    best_pairs = np.empty(_SCRATCH // 2, np.int64)
-    evals = 0
-    d_excess = 0
-    d_objective = 0
+def _search(problem, state, work):
+    """Passes over the items in index order, each item's best move made when it improves,
+    until a pass makes none or the evaluations are spent."""
+    n_items = problem[1][1].size - 1
+    acc, best, item_seen = state[10], work[5], state[8]
+    acc[_TOP] = _tops(state[3], state[4])
     improved = True
-    while improved and evals < max_evals:
+    while improved and acc[_EVALS] < acc[_MAX]:
         improved = False
         for i in range(n_items):
-            if evals >= max_evals:
+            if acc[_EVALS] >= acc[_MAX]:
                 break
-            evals += 1
-            stale = False
-            for t in range(item_starts[i], item_starts[i + 1]):
-                if agent_stamp[pair_agent[item_pairs[t]]] > item_seen[i]:
-                    stale = True
-                    break
-            if not stale:
+            acc[_EVALS] += 1
+            if not _stale(i, problem, state):
                 continue
-            best_m = 0
-            best_ex = 0
-            best_obj = 0
-            best_b = 0
-            k0 = plan[i]
-            a0 = pair_agent[k0] if k0 >= 0 else -1
-            g = groups[i]
-            # shifts of item i (to another agent, in, or out when it may be left out)
-            for t in range(item_starts[i], item_starts[i + 1] + 1):
-                k = item_pairs[t] if t < item_starts[i + 1] else -1
-                if k == k0 or (k < 0 and item_must[i]):
-                    continue
-                if k >= 0 and pair_agent[k] == a0:
-                    continue
-                mv_items[0] = i
-                mv_pairs[0] = k
-                ex, ob, db = _delta(1, mv_items, mv_pairs, touched, plan, load, new, util, top,
-                                    tops, groups, group_items, group_starts, pair_agent,
-                                    pair_cost, pair_load, pair_new, pair_budget, item_skip, cap,
-                                    capacity, rate, band_start, band_cost, limit, peak_cost,
-                                    scale, split_cost)
-                evals += 1
-                if budget >= 0 and db > 0 and used + db > budget:
-                    continue
-                if ex < best_ex or (ex == best_ex and ob < best_obj):
-                    best_m, best_ex, best_obj, best_b = 1, ex, ob, db
-                    best_items[0] = i
-                    best_pairs[0] = k
-            # the whole group (siblings) to one of item i's agents, once per group
-            if g >= 0 and group_items[group_starts[g]] == i \
-                    and group_starts[g + 1] - group_starts[g] <= _SCRATCH // 2:
-                for t in range(item_starts[i], item_starts[i + 1]):
-                    b = pair_agent[item_pairs[t]]
-                    m = 0
-                    ok = True
-                    for u in range(group_starts[g], group_starts[g + 1]):
-                        j = group_items[u]
-                        if plan[j] < 0:
-                            continue
-                        kj = _pair_at(j, b, item_pairs, item_starts, pair_agent)
-                        if kj < 0:
-                            ok = False
-                            break
-                        if kj != plan[j]:
-                            mv_items[m] = j
-                            mv_pairs[m] = kj
-                            m += 1
-                    if not ok or m < 2:
-                        continue
-                    ex, ob, db = _delta(m, mv_items, mv_pairs, touched, plan, load, new, util,
-                                        top, tops, groups, group_items, group_starts,
-                                        pair_agent, pair_cost, pair_load, pair_new,
-                                        pair_budget, item_skip, cap, capacity, rate,
-                                        band_start, band_cost, limit, peak_cost, scale,
-                                        split_cost)
-                    evals += 1
-                    if budget >= 0 and db > 0 and used + db > budget:
-                        continue
-                    if ex < best_ex or (ex == best_ex and ob < best_obj):
-                        best_m, best_ex, best_obj, best_b = m, ex, ob, db
-                        for s in range(m):
-                            best_items[s] = mv_items[s]
-                            best_pairs[s] = mv_pairs[s]
-            # swaps: item i to agent b, an item j of b's to i's agent
-            if k0 >= 0:
-                for t in range(item_starts[i], item_starts[i + 1]):
-                    k = item_pairs[t]
-                    b = pair_agent[k]
-                    if b == a0:
-                        continue
-                    for u in range(slot_starts[b], slot_starts[b] + held[b]):
-                        j = slots[u]
-                        kj = _pair_at(j, a0, item_pairs, item_starts, pair_agent)
-                        if kj < 0:
-                            continue
-                        mv_items[0] = i
-                        mv_pairs[0] = k
-                        mv_items[1] = j
-                        mv_pairs[1] = kj
-                        ex, ob, db = _delta(2, mv_items, mv_pairs, touched, plan, load, new,
-                                            util, top, tops, groups, group_items, group_starts,
-                                            pair_agent, pair_cost, pair_load, pair_new,
-                                            pair_budget, item_skip, cap, capacity, rate,
-                                            band_start, band_cost, limit, peak_cost, scale,
-                                            split_cost)
-                        evals += 1
-                        if budget >= 0 and db > 0 and used + db > budget:
-                            continue
-                        if ex < best_ex or (ex == best_ex and ob < best_obj):
-                            best_m, best_ex, best_obj, best_b = 2, ex, ob, db
-                            best_items[0], best_pairs[0] = i, k
-                            best_items[1], best_pairs[1] = j, kj
-            if best_m == 0:
-                item_seen[i] = clock
+            best[:] = 0
+            _shifts(i, problem, state, work)
+            _group_moves(i, problem, state, work)
+            _swaps(i, problem, state, work)
+            if best[_M] == 0:
+                item_seen[i] = acc[_CLOCK]
                 continue
-            clock += 1
-            # make the best move
-            for s in range(best_m):
-                j = best_items[s]
-                old, k = plan[j], best_pairs[s]
-                if old >= 0:
-                    a = pair_agent[old]
-                    load[a] -= pair_load[old]
-                    new[a] -= pair_new[old]
-                    last = slots[slot_starts[a] + held[a] - 1]
-                    slots[slot_of[j]] = last
-                    slot_of[last] = slot_of[j]
-                    held[a] -= 1
-                    slot_of[j] = -1
-                    util[a] = _util(load[a], a, cap, scale)
-                    agent_stamp[a] = clock
-                if k >= 0:
-                    a = pair_agent[k]
-                    load[a] += pair_load[k]
-                    new[a] += pair_new[k]
-                    slot_of[j] = slot_starts[a] + held[a]
-                    slots[slot_of[j]] = j
-                    held[a] += 1
-                    util[a] = _util(load[a], a, cap, scale)
-                    agent_stamp[a] = clock
-                plan[j] = k
-            used += best_b
-            d_excess += best_ex
-            d_objective += best_obj
-            for s in range(best_m):  # a sibling's moves are priced anew (the split changed)
-                g = groups[best_items[s]]
-                if g >= 0:
-                    for u in range(group_starts[g], group_starts[g + 1]):
-                        item_seen[group_items[u]] = -1
-            was = top
-            top = _tops(util, tops)
-            if top != was:  # the peak moved: every move's price may have changed
-                for a in range(n_agents):
-                    agent_stamp[a] = clock
+            _make(problem, state, work)
             improved = True
-    return evals, clock, d_excess, d_objective
