@@ -8,7 +8,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rebalancer.check.independent import check_plan
@@ -30,6 +30,10 @@ from rebalancer.synth.county import generate, write_scenario
     keep_families=st.booleans(),
     lookahead=st.sampled_from([0, 28, 91]),
 )
+# found by CI: with keep_families = false, four siblings of a leaver were handed over together
+# to one worker in week 10, three over its max_new_cases of 1, while others had room
+@example(children=25, workers=10, seed=0, scenario="crisis", geography="locality", max_moves=0,
+         max_new=1, keep_families=False, lookahead=91)
 def test_every_plan_obeys_every_hard_rule(children: int, workers: int, seed: int, scenario: str,
                                           geography: str, max_moves: int, max_new: int,
                                           keep_families: bool, lookahead: int) -> None:

@@ -87,7 +87,8 @@ def _rules(world: Any, weeks: list[dict[str, str]], out: WeeklyCheck) -> None:
         if kept:
             out.violations.append(("PINNED", f"week {k}: a pin or keep changed while its worker "
                                    "can hold children", kept))
-        out.violations += _family(world, prev, now, k)
+        if world.cfg.rules.keep_families:  # FAMILY binds only as a hard rule, as in week 0
+            out.violations += _family(world, prev, now, k)
         out.violations += _max_new(world, prev, now, k)
 
 

@@ -141,7 +141,8 @@ def _assigned_elsewhere(cy: County, inputs: Inputs, c: IntArray, w: IntArray) ->
 def units_to_place(cy: County, inputs: Inputs, base: IntArray, from_week: int = 0
                    ) -> list[Unit]:
     """The children to place (see `needs_placing`), each family's children who share a
-    starting week and worker as one unit where a worker suits them all."""
+    starting week and worker as one unit where a worker suits them all (when FAMILY is a hard
+    rule, `keep_families`; else each child is a unit of its own, as in week 0)."""
     first = needs_placing(cy, inputs, base, from_week)
     n_weeks = base.shape[1]
     todo = np.flatnonzero(first < n_weeks)
@@ -149,7 +150,8 @@ def units_to_place(cy: County, inputs: Inputs, base: IntArray, from_week: int = 
                     np.int64)
     fam = cy.frame.children["family_id"].to_numpy(str)[todo]
     df = pd.DataFrame({"c": todo, "start": first[todo], "prev": prev, "fam": fam})
-    df["key"] = np.where(df["fam"] != "", df["fam"], "#" + df["c"].astype(str))
+    together = (df["fam"] != "") & cy.cfg.rules.keep_families
+    df["key"] = np.where(together, df["fam"], "#" + df["c"].astype(str))
     units = []
     for (_, start, p), g in df.groupby(["key", "start", "prev"], sort=False):
         members = g["c"].tolist()
