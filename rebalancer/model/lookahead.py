@@ -52,6 +52,12 @@ OPTIONS_KEPT = 8
 # Python loop (32 s for 1,808 units at 50,000 children, after which CP-SAT found nothing within
 # its share and the run overran its 180 s limit); 103 units at 2,000 children take about a second
 SEARCH_UNITS = 1000
+# Building the search's model costs about this many seconds per eligible worker of a unit
+# (measured: 0.38 s for 105 units with 3,259 eligible workers on a sized 5,000-child county,
+# 11.6 s for 800 units with 40,401 at 50,000, where the later weeks then took 62 s of a 180 s
+# limit and the run overran it); the search is built only when that fits within the weeks'
+# work, else the rule places them. A choice from the inputs and the work, never the clock.
+PLACEMENT_PER_ELIGIBLE = 3e-4
 
 
 @dataclass
@@ -109,7 +115,9 @@ def plan_weeks(inputs: Inputs, cfg: Config, week0: IntArray, ctx: SolveContext,
         terms, made = weekly.objective(cy, base)
         return Weeks(cy, base, made, terms, 0, "none", Termination.FINISHED, 0.0)
     ruled, _ = handovers.scheduled(cy, base, units)
-    if len(units) > SEARCH_UNITS:  # building the search would take longer than it can give
+    eligible = sum(len(u.eligible) for u in units)
+    if len(units) > SEARCH_UNITS or eligible * PLACEMENT_PER_ELIGIBLE > ctx.work:
+        # building the search would take longer than it can give
         terms, made = weekly.objective(cy, ruled)
         return Weeks(cy, ruled, made, terms, len(units), "rule", Termination.FINISHED, 0.0)
     if ctx.left() <= 0:  # the clock has run out (a busy machine): the rule's, and it says so
