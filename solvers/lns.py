@@ -129,6 +129,9 @@ def improve(p: AssignmentProblem, start: IntArray, ctx: SolveContext,
 
     def descend(limit: float) -> None:
         nonlocal best, ev, work
+        # the clock only guards (half of what is left: a busy machine makes a move dearer), as
+        # CP-SAT's time limit does; on a quiet machine the work alone decides
+        limit = min(limit, 0.5 * ctx.left())
         plan, evals, _, _ = local.run(best, int(max(limit, 0.0) / LOCAL_WORK_PER_EVAL))
         work += evals * LOCAL_WORK_PER_EVAL
         lev = evaluate(p, plan)

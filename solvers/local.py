@@ -63,7 +63,7 @@ class LocalSearch:
              np.ascontiguousarray(band_start, i64), band_cost.astype(i64),
              p.new_limits().astype(i64), a_starts.astype(i64)),
             np.array([p.overload_cost or 0, p.peak_cost, p.peak_scale, p.group_split_cost,
-                      -1 if p.budget is None else p.budget], i64))
+                      -1 if p.budget is None else p.budget, p.overload_cost is None], i64))
         self.item_seen = np.full(p.n_items, -1, i64)
         self.agent_stamp = np.zeros(p.n_agents, i64)
         self.clock = 0
@@ -127,7 +127,8 @@ def compiled() -> None:
 # util, tops, held, slots, slot_of, item_seen, agent_stamp, acc), work = _scratch().
 _EVALS, _MAX, _CLOCK, _USED, _TOP, _DEX, _DOBJ = range(7)
 _M, _EX, _OBJ, _DB = range(4)
-_RATE, _PEAK, _SCALE, _SPLIT, _BUDGET = range(5)
+_RATE, _PEAK, _SCALE, _SPLIT, _BUDGET, _HARD = range(6)
+_REFUSED = 1 << 40  # the excess change of a move past a hard capacity: never made
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -200,7 +201,7 @@ def _shift(m, sign, problem, state, work):
 @njit(cache=True, nogil=True, inline="always")
 def _agents_cost(nt, peak_too, problem, state, work):
     """Overload cost, excess and (when asked) highest utilisation of the touched agents at
-    their loads."""
+    their loads; with hard capacities, an agent over its capacity counts as refused excess."""
     agents, sc = problem[2], problem[3]
     load, new = state[1], state[2]
     touched = work[0]
@@ -211,6 +212,8 @@ def _agents_cost(nt, peak_too, problem, state, work):
         a = touched[t]
         cost += _agent_cost(load[a], a, agents, sc[_RATE])
         excess += _excess(new[a], a, agents[4])
+        if sc[_HARD] and load[a] > agents[1][a]:
+            excess += _REFUSED
         if peak_too:
             peak = max(peak, (load[a] * sc[_SCALE] + agents[0][a] - 1) // agents[0][a])
     return cost, excess, peak
