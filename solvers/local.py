@@ -7,8 +7,10 @@ of what a plan still lacks after a short search is simple (one item to a less lo
 items trading agents, a group of siblings moving together) and spread over every agent. This
 search makes those moves, priced by their exact delta of the model's objective (pair costs,
 skips, banded overload, the peak, split groups), never raising the excess new pairs above the
-agents' limits nor the budget's use past it, in index order, first the best move of each item:
-deterministic, and counted in evaluations so that its work is a fixed budget, not the clock.
+agents' limits, nor a load past a hard capacity, nor the budget's use past it. Items are taken
+in index order, each item's best move made when it improves (fewer excess new pairs first,
+then a lower objective): deterministic, and counted in evaluations so that its work is a fixed
+budget, not the clock.
 
 Compiled with numba (cached on disk after the first run); the caller checks the result with the
 independent evaluation and keeps it only when it is better.
