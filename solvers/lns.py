@@ -6,7 +6,9 @@ follow the problem's structure: an overloaded or busy agent and a chain of agent
 every item they hold and every waiting item that could go to them. Each neighbourhood is a
 model of a few hundred variables, re-solved by CP-SAT from the current plan within a small
 deterministic budget; a change is accepted only when the full evaluation (objective, then
-excess) improves.
+excess) improves. Before the first re-solve and after each that helped, the compiled local
+search (`solvers.local`) makes the simple moves (one item, two trading, a group together) that
+re-solving eight agents at a time reaches too slowly.
 """
 
 from __future__ import annotations
