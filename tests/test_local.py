@@ -11,17 +11,24 @@ from solvers import AssignmentProblem, evaluate, greedy
 from solvers.local import LocalSearch
 
 
+def two_items_two_agents(cost: list[int], load: int, capacity: list[int],
+                         **extra: object) -> AssignmentProblem:
+    """Items 0 and 1, each with a pair on agents 0 and 1 (pairs 0-1 item 0's, 2-3 item 1's),
+    every item a must, overload 10 a point."""
+    return AssignmentProblem(
+        n_items=2, n_agents=2, pair_item=np.array([0, 0, 1, 1]),
+        pair_agent=np.array([0, 1, 0, 1]), pair_cost=np.array(cost),
+        pair_load=np.full(4, load), item_must=np.ones(2, bool),
+        item_skip_cost=np.zeros(2, np.int64), agent_capacity=np.array(capacity),
+        overload_cost=10, **extra)  # type: ignore[arg-type]
+
+
 def test_a_swap_where_no_single_move_helps() -> None:
     # Items 0 and 1 (4 points each) sit on agents 0 and 1 (capacity 4, 10 a point over), each
     # on the other's agent: cost 3 each where they are, 0 on the other's. Moving either alone
     # puts 8 points on one agent: 4 over, 40, dearer than the 3 it saves. Trading them saves 6
     # and overloads nobody: the search makes that swap and nothing else.
-    p = AssignmentProblem(
-        n_items=2, n_agents=2, pair_item=np.array([0, 0, 1, 1]),
-        pair_agent=np.array([0, 1, 0, 1]), pair_cost=np.array([3, 0, 0, 3]),
-        pair_load=np.array([4, 4, 4, 4]), item_must=np.ones(2, bool),
-        item_skip_cost=np.zeros(2, np.int64), agent_capacity=np.array([4, 4]),
-        overload_cost=10)
+    p = two_items_two_agents([3, 0, 0, 3], 4, [4, 4])
     start = np.array([0, 3])
     assert evaluate(p, start).objective == 6
     got = LocalSearch(p).run(start, 1_000)
@@ -34,12 +41,8 @@ def test_siblings_move_together_where_one_alone_would_split_them() -> None:
     # Agent 1 (capacity 6) is free; a move costs 2 a child. One sibling alone to agent 1: 2 +
     # split 50, worse than the 20 it saves. Both together: 4, no overload, no split: the
     # search moves the group (objective 20 -> 4).
-    p = AssignmentProblem(
-        n_items=2, n_agents=2, pair_item=np.array([0, 0, 1, 1]),
-        pair_agent=np.array([0, 1, 0, 1]), pair_cost=np.array([0, 2, 0, 2]),
-        pair_load=np.array([3, 3, 3, 3]), item_must=np.ones(2, bool),
-        item_skip_cost=np.zeros(2, np.int64), agent_capacity=np.array([4, 6]),
-        overload_cost=10, item_group=np.array([0, 0]), group_split_cost=50)
+    p = two_items_two_agents([0, 2, 0, 2], 3, [4, 6], item_group=np.array([0, 0]),
+                             group_split_cost=50)
     start = np.array([0, 2])
     assert evaluate(p, start).objective == 20
     got = LocalSearch(p).run(start, 1_000)
