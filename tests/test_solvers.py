@@ -6,11 +6,15 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from ortools.sat.python import cp_model
 from typer.testing import CliRunner
 
 from solvers import AssignmentProblem, SolveContext, Status, evaluate, greedy, solve
+from solvers.cpsat import add_hint, build
 from solvers.lp import lp_bound
 from solvers.problem import CostOverflow
+from tests.test_local import problems
 
 runner = CliRunner()
 
@@ -227,3 +231,26 @@ def test_options_where_no_option_loads_any_agent_are_solved() -> None:
     got = solve_options(p, SolveContext.start(5.0, threads=1))
     assert got.choice is not None and got.choice.tolist() == [1]
     assert got.objective == 5
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_a_plans_hint_is_a_solution_of_its_model(
+        case: tuple[AssignmentProblem, np.ndarray]) -> None:
+    """CP-SAT starts from a hinted plan only when every hinted value (the plan's pairs and the
+    aggregates: overload, bands, excess, peak, splits) satisfies the model: with every variable
+    fixed to its hint, the model must be solved at the plan's own objective."""
+    p, start = case
+    if not evaluate(p, start).feasible:
+        start = greedy(p)
+    ev = evaluate(p, start)
+    if not ev.feasible:
+        return
+    built = build(p, ev.excess if p.new_limit_soft else None)
+    add_hint(built, p, start)
+    solver = cp_model.CpSolver()
+    solver.parameters.fix_variables_to_their_hinted_value = True
+    solver.parameters.num_workers = 1
+    status = solver.solve(built.model)
+    assert status == cp_model.OPTIMAL, solver.status_name(status)
+    assert round(solver.objective_value) == ev.objective
