@@ -330,11 +330,13 @@ def least_excess(p: AssignmentProblem, start: IntArray, ctx: SolveContext
 
 def add_hint(built: Built, p: AssignmentProblem, item_pair: IntArray) -> None:
     """A complete hint (every variable) lets CP-SAT start from a full solution at once."""
-    chosen = np.zeros(p.n_pairs, bool)
-    chosen[item_pair[item_pair >= 0]] = True
+    chosen = np.zeros(p.n_pairs, np.int64)
+    chosen[item_pair[item_pair >= 0]] = 1
     m = built.model
-    for k, v in enumerate(built.x):
-        m.add_hint(v, bool(chosen[k]))
+    # the pairs' hints written to the model's proto at once (one call a variable costs more
+    # than the neighbourhood's solve on small models)
+    m.proto.solution_hint.vars.extend([v.index for v in built.x])
+    m.proto.solution_hint.values.extend(chosen.tolist())
     ev = evaluate(p, item_pair)
     for a, o in built.overload.items():
         m.add_hint(o, int(ev.overload[a]))
@@ -345,7 +347,10 @@ def add_hint(built: Built, p: AssignmentProblem, item_pair: IntArray) -> None:
     for a, e in built.excess.items():
         m.add_hint(e, int(max(ev.agent_new[a] - limits[a], 0)))
     if built.peak is not None:
-        lo, hi = built.peak.proto.domain[0], built.peak.proto.domain[-1]
+        # the domain as a list: OR-Tools 9.15's repeated field reads [-1] as [0], which made
+        # every peak hint 0, below the plan's peak, and the hint no solution at all
+        domain = list(built.peak.proto.domain)
+        lo, hi = domain[0], domain[-1]
         m.add_hint(built.peak, min(max(ev.peak, lo), hi))
     groups = p.groups()
     for g, (split, z) in built.group_vars.items():
