@@ -333,16 +333,19 @@ def _pair_at(j, agent, problem):
 
 
 @njit(cache=True, nogil=True)
-def _shifts(i, problem, state, work):
-    """Item i to each of its other agents, and out when it may be left out, or in."""
+def _shifts(i, since, problem, state, work):
+    """Item i to each of its other agents, and out when it may be left out, or in; only to
+    agents changed after `since` when that is not -1 (the others' prices are as they were)."""
     pair_agent = problem[0][0]
     item_pairs, item_starts, item_must = problem[1][0], problem[1][1], problem[1][2]
-    plan = state[0]
+    plan, agent_stamp = state[0], state[9]
     k0 = plan[i]
     a0 = pair_agent[k0] if k0 >= 0 else -1
     for t in range(item_starts[i], item_starts[i + 1] + 1):
         k = item_pairs[t] if t < item_starts[i + 1] else -1
         if k == k0 or (k < 0 and item_must[i]) or (k >= 0 and pair_agent[k] == a0):
+            continue
+        if since >= 0 and (k < 0 or agent_stamp[pair_agent[k]] <= since):
             continue
         work[1][0], work[2][0] = i, k
         _consider(1, problem, state, work)
@@ -379,12 +382,13 @@ def _group_moves(i, problem, state, work):
 
 
 @njit(cache=True, nogil=True)
-def _swaps(i, problem, state, work):
-    """Item i to one of its agents b, an item j of b's to i's agent."""
+def _swaps(i, since, problem, state, work):
+    """Item i to one of its agents b, an item j of b's to i's agent (only agents b changed
+    after `since` when that is not -1)."""
     pair_agent = problem[0][0]
     item_pairs, item_starts = problem[1][0], problem[1][1]
     slot_starts = problem[2][5]
-    plan, held, slots = state[0], state[5], state[6]
+    plan, held, slots, agent_stamp = state[0], state[5], state[6], state[9]
     k0 = plan[i]
     if k0 < 0:
         return
@@ -392,7 +396,7 @@ def _swaps(i, problem, state, work):
     for t in range(item_starts[i], item_starts[i + 1]):
         k = item_pairs[t]
         b = pair_agent[k]
-        if b == a0:
+        if b == a0 or (since >= 0 and agent_stamp[b] <= since):
             continue
         for u in range(slot_starts[b], slot_starts[b] + held[b]):
             j = slots[u]
@@ -472,6 +476,20 @@ def _stale(i, problem, state):
     return False
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _since(i, problem, state):
+    """When item i was last found with nothing to gain, if its own agent has not changed since
+    (then only moves to agents changed after that can gain: a shift's or a swap's price
+    depends on the two agents' loads and items, and on the peak, whose change marks every
+    agent); else -1, every move priced."""
+    plan, item_seen, agent_stamp = state[0], state[8], state[9]
+    seen = item_seen[i]
+    k0 = plan[i]
+    if seen < 0 or (k0 >= 0 and agent_stamp[problem[0][0][k0]] > seen):
+        return -1
+    return seen
+
+
 @njit(cache=True, nogil=True)
 def _search(problem, state, work):
     """Passes over the items in index order, each item's best move made when it improves,
@@ -489,9 +507,10 @@ def _search(problem, state, work):
             if not _stale(i, problem, state):
                 continue
             best[:] = 0
-            _shifts(i, problem, state, work)
+            since = _since(i, problem, state)
+            _shifts(i, since, problem, state, work)
             _group_moves(i, problem, state, work)
-            _swaps(i, problem, state, work)
+            _swaps(i, since, problem, state, work)
             if best[_M] == 0:
                 item_seen[i] = acc[_CLOCK]
                 continue
