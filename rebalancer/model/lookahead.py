@@ -55,8 +55,10 @@ SEARCH_UNITS = 1000
 # Building the search's model costs about this many seconds per eligible worker of a unit
 # (measured: 0.38 s for 105 units with 3,259 eligible workers on a sized 5,000-child county,
 # 11.6 s for 800 units with 40,401 at 50,000, where the later weeks then took 62 s of a 180 s
-# limit and the run overran it); the search is built only when that fits within the weeks'
-# work, else the rule places them. A choice from the inputs and the work, never the clock.
+# limit and the run overran it). Building is counted in the weeks' work: the search is built
+# only when it leaves CP-SAT at least as much again, else the rule places them (at 20 s on a
+# sized 5,000-child county the build's 0.9 s went uncounted, the weeks took 1.9 s of a share of
+# 1.07 and the clock cut them). A choice from the inputs and the work, never the clock.
 PLACEMENT_PER_ELIGIBLE = 3e-4
 
 
@@ -115,8 +117,8 @@ def plan_weeks(inputs: Inputs, cfg: Config, week0: IntArray, ctx: SolveContext,
         terms, made = weekly.objective(cy, base)
         return Weeks(cy, base, made, terms, 0, "none", Termination.FINISHED, 0.0)
     ruled, _ = handovers.scheduled(cy, base, units)
-    eligible = sum(len(u.eligible) for u in units)
-    if len(units) > SEARCH_UNITS or eligible * PLACEMENT_PER_ELIGIBLE > ctx.work:
+    building = sum(len(u.eligible) for u in units) * PLACEMENT_PER_ELIGIBLE
+    if len(units) > SEARCH_UNITS or 2 * building > ctx.work:
         # building the search would take longer than it can give
         terms, made = weekly.objective(cy, ruled)
         return Weeks(cy, ruled, made, terms, len(units), "rule", Termination.FINISHED, 0.0)
@@ -124,13 +126,14 @@ def plan_weeks(inputs: Inputs, cfg: Config, week0: IntArray, ctx: SolveContext,
         terms, made = weekly.objective(cy, ruled)
         return Weeks(cy, ruled, made, terms, len(units), "rule", Termination.DEADLINE, 0.0)
     pl = placement(cy, inputs, base, units, keep=OPTIONS_KEPT)
-    got = solve(pl.problem, ctx, hint=options_matching(pl, ruled))
+    got = solve(pl.problem, ctx.part(ctx.work - building), hint=options_matching(pl, ruled))
     if got.choice is not None:  # the search's (it starts from the rule's where that is valid)
         course, by = course_of(pl, got.choice), "search"
     else:  # no placement within the work: the rule's, which always exists
         course, by = ruled, "rule"
     terms, made = weekly.objective(cy, course)
-    return Weeks(cy, course, made, terms, len(units), by, got.termination, got.work_used)
+    return Weeks(cy, course, made, terms, len(units), by, got.termination,
+                 got.work_used + building)
 
 
 def options_matching(pl: Placement, course: IntArray) -> IntArray:
