@@ -254,3 +254,39 @@ def test_a_plans_hint_is_a_solution_of_its_model(
     status = solver.solve(built.model)
     assert status == cp_model.OPTIMAL, solver.status_name(status)
     assert round(solver.objective_value) == ev.objective
+
+
+def test_the_weeks_placement_counts_all_its_work_within_its_budget(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Three new items, two agents with room for one new item between them: the least excess
+    # (2) is a CP-SAT model of its own before the placement's. Both are the placement's work:
+    # the second gets what the first left, and the work reported is both.
+    import solvers.options as options
+    from solvers.options import OptionsProblem
+    from solvers.options import solve as solve_options
+
+    calls: list[tuple[float, float]] = []  # (work given, work used) of each CP-SAT call
+    real_run = options.run
+
+    def counted(model: cp_model.CpModel, ctx: SolveContext, presolve: object) -> object:
+        ran = real_run(model, ctx, presolve)
+        calls.append((ctx.work, ran.work_used))
+        return ran
+
+    monkeypatch.setattr(options, "run", counted)
+    opt_item = np.array([0, 0, 1, 1, 2, 2])
+    agent = np.array([0, 1, 0, 1, 0, 1])
+    zero = np.zeros(6, np.int64)
+    p = OptionsProblem(
+        n_items=3, n_agents=2, n_weeks=1, opt_item=opt_item, opt_continues=np.full(6, -1),
+        opt_cost=np.array([1, 2, 1, 2, 1, 2]), ent_opt=np.arange(6), ent_agent=agent,
+        ent_week=zero, ent_load=np.ones(6, np.int64), new_opt=np.arange(6), new_agent=agent,
+        new_week=zero, new_count=np.ones(6, np.int64), fixed_load=np.zeros((2, 1), np.int64),
+        capacity=np.array([10, 10]), new_room=np.array([[1], [0]]))
+    got = solve_options(p, SolveContext.start(2.0, threads=1))
+    assert got.choice is not None and got.choice.size == 3
+    assert len(calls) == 2
+    (given_first, used_first), (given_second, used_second) = calls
+    assert given_first == 2.0
+    assert used_first > 0 and given_second + used_first <= 2.0 + 1e-12
+    assert got.work_used == pytest.approx(used_first + used_second, rel=1e-12)
