@@ -222,15 +222,16 @@ def define_new_limits(m: cp_model.CpModel, p: OptionsProblem, x: list[cp_model.I
     return excess
 
 
-def least_excess(p: OptionsProblem, ctx: SolveContext) -> int | None:
-    """The least total excess over the new-item rooms that gives every item an option."""
+def least_excess(p: OptionsProblem, ctx: SolveContext) -> tuple[int | None, float]:
+    """The least total excess over the new-item rooms that gives every item an option (None
+    when none was found within the context's work), and the work used."""
     if not p.new_soft or not _new_rows(p):
-        return 0
+        return 0, 0.0
     m = cp_model.CpModel()
     x = define_choice(m, p)
     m.minimize(sum(define_new_limits(m, p, x, None)))
     ran = run(m, ctx, Presolve.FULL)
-    return round(ran.solver.objective_value) if ran.found else None
+    return (round(ran.solver.objective_value) if ran.found else None), ran.work_used
 
 
 def build(p: OptionsProblem, excess_cap: int = 0) -> tuple[cp_model.CpModel,
@@ -276,19 +277,21 @@ def solve(p: OptionsProblem, ctx: SolveContext, hint: IntArray | None = None) ->
     `hint`, the options of a known placement, is where the search starts."""
     if p.n_items == 0:
         return Placed(np.zeros(0, np.int64), Termination.FINISHED, 0.0, 0.0, 0.0)
-    cap = least_excess(p, ctx)
+    # both models are the placement's work: the second gets what the first left
+    cap, first = least_excess(p, ctx)
     if cap is None:
         stopped = Termination.INTERRUPTED if ctx.stop.is_set() else Termination.WORK_SPENT
-        return Placed(None, stopped, float("inf"), float("-inf"), 0.0)
+        return Placed(None, stopped, float("inf"), float("-inf"), first)
     m, x = build(merged(p), cap)
     if hint is not None:
         hinted = set(hint.tolist())
         for k, v in enumerate(x):
             m.add_hint(v, k in hinted)
-    ran = run(m, ctx, Presolve.FULL)
+    ran = run(m, ctx.part(max(ctx.work - first, 0.0)), Presolve.FULL)
+    used = first + ran.work_used
     if not ran.found:
         stopped = Termination.INTERRUPTED if ctx.stop.is_set() else Termination.WORK_SPENT
-        return Placed(None, stopped, float("inf"), float("-inf"), ran.work_used)
+        return Placed(None, stopped, float("inf"), float("-inf"), used)
     choice = chosen(p, ran.values(x))
     if ran.status == cp_model.OPTIMAL:
         stopped = Termination.FINISHED
@@ -301,7 +304,7 @@ def solve(p: OptionsProblem, ctx: SolveContext, hint: IntArray | None = None) ->
     value = p.objective(choice)
     constant = value - ran.solver.objective_value
     return Placed(choice, stopped, float(value),
-                  float(ran.solver.best_objective_bound + constant), ran.work_used)
+                  float(ran.solver.best_objective_bound + constant), used)
 
 
 def solve_mip(p: OptionsProblem, time_limit: float = 600.0) -> tuple[float, IntArray]:
