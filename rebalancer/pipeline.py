@@ -69,10 +69,10 @@ WRITE_RESERVE_PER_CHILD = 1e-4
 # 0.1 s however little is left, and a stop takes effect at the engine's next check (0.1 s past
 # the deadline was seen beside three busy processes, taking a 4 s run to 4.10 s)
 ENGINE_OVERRUN = 0.25
-# With the look-ahead, building the later weeks' placement and its CP-SAT model, and the
-# objective over the weeks, the schedule and the weekly tables: 0.8-0.9 s at 5,000 children and
-# 13 weeks on a quiet machine (its solve is the work's share, LATER_SHARE), reserved twice over
-WRITE_RESERVE_PER_CHILD_WEEK = 3e-5
+# With the look-ahead, the objective over the weeks, the schedule and the weekly tables (building
+# the later weeks' search and solving it are counted in the work's share, LATER_SHARE): 0.2 s at
+# 5,000 children and 13 weeks on a quiet machine, reserved about five times over
+WRITE_RESERVE_PER_CHILD_WEEK = 1.5e-5
 
 
 @dataclass
@@ -211,12 +211,13 @@ def slowdown(t0: float, now: float) -> float:
 # the plan, depends on the inputs and the limit alone): reading and building per child, the
 # whole-county LP bound per candidate pair (dearer per pair than the per-component LPs that
 # solvers.solve.LP_SECONDS_PER_PAIR times, as a sized county's localities are larger). Of what
-# the limit leaves after these and the reserve, the search gets DEFAULT_WORK_SHARE; the rest is
-# the clock valve's margin (a work unit is about a second of this machine, give or take a tenth
-# between counties).
+# the limit leaves after these and the reserve, the search gets DEFAULT_WORK_SHARE in work units:
+# a unit is a modelled second of this machine, and costs 0.72-0.82 s of wall on sized 5,000-child
+# counties (the rest is the clock valve's margin: a quiet machine ends at 70-90% of the limit;
+# with 0.9 and twice the weeks' reserve it ended at 68-80%).
 READ_BUILD_PER_CHILD = 4e-4  # 1.7-2.0 s at 5,000 children
 LP_PER_PAIR = 1.5e-5  # 2.4-2.6 s for 142,000 pairs (sized 5,000-child county)
-DEFAULT_WORK_SHARE = 0.9
+DEFAULT_WORK_SHARE = 1.0
 
 
 def default_work(limit: float, children: int, pairs: int, reserve: float) -> float:
