@@ -1,6 +1,7 @@
 """Convergence where overload cannot vanish: sized 5,000-child counties against MIP optima.
 
     python -m bench.converge refs  [--mip-limit 480] [--jobs 2]   # HiGHS MIP, cached
+    python -m bench.converge bounds [--mip-limit 120] [--jobs 2]  # MIP by locality, cached
     python -m bench.converge run   [--limits 20 60] [--runs 2] [--only NAME ...]
     python -m bench.converge work  [--works 10 40] [--only NAME ...]  # by work: any load
     python -m bench.converge where NAME [--plan DIR]     # the gap per locality and term
@@ -76,6 +77,30 @@ def refs(names: list[str], found: dict[str, Path], limit: float, jobs: int) -> N
                   flush=True)
 
 
+def bounds(names: list[str], found: dict[str, Path], limit: float, jobs: int) -> None:
+    """The optimum's lower bound locality by locality (`bench.sized.component_bound`), each
+    county in its own process, `jobs` at once, cached in bench/out/converge-bounds.json."""
+    file = OUT / "converge-bounds.json"
+    todo = [n for n in names if n not in _load(file)]
+
+    def one(name: str) -> tuple[str, dict[str, Any]]:
+        code = ("import json,sys; from pathlib import Path; from bench.sized import "
+                "component_bound; print(json.dumps(component_bound(Path(sys.argv[1]), "
+                "float(sys.argv[2]))))")
+        done = subprocess.run([sys.executable, "-c", code, str(found[name]), str(limit)],
+                              capture_output=True, text=True, cwd=HERE.parent)
+        if done.returncode != 0:
+            return name, {"error": done.stderr.strip().splitlines()[-1:]}
+        return name, json.loads(done.stdout.strip().splitlines()[-1])
+
+    with ThreadPoolExecutor(jobs) as pool:
+        for name, got in pool.map(one, todo):
+            have = _load(file)
+            have[name] = got
+            file.write_text(json.dumps(have, indent=2))
+            print(name, {k: got.get(k) for k in ("bound", "proven", "error")}, flush=True)
+
+
 def runs(names: list[str], found: dict[str, Path], limits: list[float], n: int,
          work: bool) -> None:
     from bench.clock import run_tool
@@ -135,7 +160,7 @@ def where(name: str, found: dict[str, Path], plan_dir: Path | None) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["refs", "run", "work", "where", "table"])
+    ap.add_argument("what", choices=["refs", "bounds", "run", "work", "where", "table"])
     ap.add_argument("name", nargs="?")
     ap.add_argument("--mip-limit", type=float, default=480.0)
     ap.add_argument("--jobs", type=int, default=2)
@@ -149,6 +174,8 @@ def main() -> None:
     names = [n for n in found if args.only is None or n in args.only]
     if args.what == "refs":
         refs(names, found, args.mip_limit, args.jobs)
+    elif args.what == "bounds":
+        bounds(names, found, args.mip_limit, args.jobs)
     elif args.what == "run":
         runs(names, found, args.limits, args.runs, work=False)
     elif args.what == "work":

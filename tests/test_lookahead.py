@@ -305,8 +305,8 @@ def test_the_rule_places_the_later_weeks_when_the_search_cannot_pay_for_its_mode
     # B leaves (weeks 0-2) holding six children; C, D, E and F stay: six units of four eligible
     # workers each, 24 × 3e-4 = 0.0072 s to build the search's model. With a work of 0.1 the
     # later weeks get 0.01 (a tenth), less than twice the building: the rule places them; with
-    # 2 they get 0.2 and the search does. Either way the plan is the same kind of plan: every child handed over once in week 3
-    # (checked every week by Case.run), never to B again.
+    # 2 they get 0.2 and the search does. Either way the plan is the same kind of plan: every
+    # child handed over once in week 3 (checked every week by Case.run), never to B again.
     from rebalancer.model.lookahead import PLACEMENT_PER_ELIGIBLE
 
     assert round(24 * PLACEMENT_PER_ELIGIBLE, 6) == 0.0072
