@@ -34,8 +34,8 @@ def few_arenas() -> bool:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
-    few_arenas()
     try:
+        few_arenas()
         from rebalancer import cli
     except KeyboardInterrupt:
         sys.stderr.write(INTERRUPTED + "\n")
