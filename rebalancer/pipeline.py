@@ -213,12 +213,12 @@ def slowdown(t0: float, now: float) -> float:
 # solvers.solve.LP_SECONDS_PER_PAIR times, as a sized county's localities are larger). Of what
 # the limit leaves after these and the reserve, the search gets DEFAULT_WORK_SHARE in work units:
 # a unit is a modelled second of this machine, and costs 0.72-0.82 s of wall on sized 5,000-child
-# counties, 12% more in one run of two on the same quiet machine. The rest is the clock valve's
-# margin: with all of it (1.0) a 20 s run of a sized county was cut by the clock in one run of
-# two on a quiet machine, and its plan was 0.04-0.1% lower than with 0.9 (at 60 s within 0.1%
-# either way), so the default keeps the margin and its plan.
+# counties, up to 15% more in one run of two on the same quiet machine. The rest is the clock
+# valve's margin: with all of it (1.0) a 20 s run of a sized county was cut by the clock in one
+# run of two on a quiet machine, and its plan was 0.04-0.1% lower than with 0.9 (at 60 s within
+# 0.1% either way), so the default keeps the margin and its plan.
 READ_BUILD_PER_CHILD = 4e-4  # 1.7-2.0 s at 5,000 children
-LP_PER_PAIR = 1.5e-5  # 2.4-2.6 s for 142,000 pairs (sized 5,000-child county)
+LP_PER_PAIR = 2.2e-5  # 2.1-3.4 s for 131,000-142,000 pairs (sized 5,000-child counties)
 DEFAULT_WORK_SHARE = 0.9
 
 
