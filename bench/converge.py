@@ -25,6 +25,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -52,43 +53,16 @@ def _load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def refs(names: list[str], found: dict[str, Path], limit: float, jobs: int) -> None:
-    file = OUT / "converge-refs.json"
-    have = _load(file)
-    todo = [n for n in names if n not in have]
+def _each_in_a_process(todo: list[str], file: Path, jobs: int, call: Callable[[str], str],
+                       show: tuple[str, ...]) -> None:
+    """For each name, the JSON of `call(name)` (a call of a `bench.sized` function) run in a
+    process of its own, `jobs` at once, added to `file` as each ends."""
 
     def one(name: str) -> tuple[str, dict[str, Any]]:
-        code = ("import json,sys; from pathlib import Path; from bench.sized import "
-                "reference_mip; print(json.dumps(reference_mip(Path(sys.argv[1]), "
-                "float(sys.argv[2]), 1, Path(sys.argv[3]))))")
-        done = subprocess.run([sys.executable, "-c", code, str(found[name]), str(limit),
-                               str(OUT / "converge" / f"{name}-mip.csv")],
-                              capture_output=True, text=True, cwd=HERE.parent)
-        if done.returncode != 0:
-            return name, {"error": done.stderr.strip().splitlines()[-1:]}
-        return name, json.loads(done.stdout.strip().splitlines()[-1])
-
-    with ThreadPoolExecutor(jobs) as pool:
-        for name, ref in pool.map(one, todo):
-            have = _load(file)
-            have[name] = ref
-            file.write_text(json.dumps(have, indent=2))
-            print(name, {k: ref.get(k) for k in ("objective", "bound", "proven", "seconds")},
-                  flush=True)
-
-
-def bounds(names: list[str], found: dict[str, Path], limit: float, jobs: int) -> None:
-    """The optimum's lower bound locality by locality (`bench.sized.component_bound`), each
-    county in its own process, `jobs` at once, cached in bench/out/converge-bounds.json."""
-    file = OUT / "converge-bounds.json"
-    todo = [n for n in names if n not in _load(file)]
-
-    def one(name: str) -> tuple[str, dict[str, Any]]:
-        code = ("import json,sys; from pathlib import Path; from bench.sized import "
-                "component_bound; print(json.dumps(component_bound(Path(sys.argv[1]), "
-                "float(sys.argv[2]))))")
-        done = subprocess.run([sys.executable, "-c", code, str(found[name]), str(limit)],
-                              capture_output=True, text=True, cwd=HERE.parent)
+        code = ("import json; from pathlib import Path; from bench.sized import "
+                f"component_bound, reference_mip; print(json.dumps({call(name)}))")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              cwd=HERE.parent)
         if done.returncode != 0:
             return name, {"error": done.stderr.strip().splitlines()[-1:]}
         return name, json.loads(done.stdout.strip().splitlines()[-1])
@@ -98,7 +72,28 @@ def bounds(names: list[str], found: dict[str, Path], limit: float, jobs: int) ->
             have = _load(file)
             have[name] = got
             file.write_text(json.dumps(have, indent=2))
-            print(name, {k: got.get(k) for k in ("bound", "proven", "error")}, flush=True)
+            print(name, {k: got.get(k) for k in show}, flush=True)
+
+
+def refs(names: list[str], found: dict[str, Path], limit: float, jobs: int) -> None:
+    """HiGHS's MIP on each county's whole model, one thread each, cached in
+    bench/out/converge-refs.json with its plan."""
+    file = OUT / "converge-refs.json"
+    todo = [n for n in names if n not in _load(file)]
+    _each_in_a_process(
+        todo, file, jobs, lambda name: f"reference_mip(Path({str(found[name])!r}), {limit!r}, 1, "
+        f"Path({str(OUT / 'converge' / f'{name}-mip.csv')!r}))",
+        ("objective", "bound", "proven", "seconds"))
+
+
+def bounds(names: list[str], found: dict[str, Path], limit: float, jobs: int) -> None:
+    """The optimum's lower bound locality by locality (`bench.sized.component_bound`), each
+    county in its own process, `jobs` at once, cached in bench/out/converge-bounds.json."""
+    file = OUT / "converge-bounds.json"
+    todo = [n for n in names if n not in _load(file)]
+    _each_in_a_process(todo, file, jobs,
+                       lambda name: f"component_bound(Path({str(found[name])!r}), {limit!r})",
+                       ("bound", "proven", "error"))
 
 
 def runs(names: list[str], found: dict[str, Path], limits: list[float], n: int,
